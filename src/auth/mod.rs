@@ -1,0 +1,6 @@
+//! Security primitives, free of HTTP and SQL: API tokens (and, with the admin pages, password
+//! hashes, sessions and CSRF tokens). Must not import `web`, `directory` or `store`.
+
+pub mod token;
+
+pub use token::{ApiToken, TokenDigest};

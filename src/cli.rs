@@ -1,0 +1,173 @@
+//! The command line: `serve`, and the operator commands that script what the admin pages do.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::app::{App, RunOptions, open_store};
+use crate::config::Config;
+use crate::directory::Directory;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scimgate",
+    version,
+    about = "A SCIM 2.0 user directory for a multi-factor authentication service: identity providers (Okta, Entra ID, …) provision users into it."
+)]
+pub struct Cli {
+    /// Configuration file [default: config.toml in the working directory, if present]
+    #[arg(long, global = true, env = "SCIMGATE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the appliance: the SCIM API (and, as they arrive, the admin and enrollment pages).
+    Serve,
+    /// Manage provisioning integrations.
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Create an integration and print its Base URL and API token (shown this once).
+    Create {
+        /// A unique name, e.g. "okta".
+        #[arg(long)]
+        name: String,
+        /// Print {"name","id","base_url","token"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List integrations (never their tokens).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    Config::load(cli.config.as_deref(), &env).context("invalid configuration")
+}
+
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => serve(&config).await,
+        Command::Integration(cmd) => integration(&config, cmd).await,
+    }
+}
+
+async fn serve(config: &Config) -> anyhow::Result<()> {
+    let app = App::build(
+        config,
+        RunOptions {
+            handle_signals: true,
+        },
+    )?;
+    tracing::info!(
+        database = %config.database.path.display(),
+        public_url = %app.public_url,
+        "scimgate listening on http://{}",
+        app.addr
+    );
+    if config.server.public_url.is_empty() {
+        tracing::warn!(
+            "server.public_url is not set: Base URLs use {}; set it to the URL your identity provider reaches",
+            app.public_url
+        );
+    }
+    app.run().await?;
+    tracing::info!("scimgate stopped");
+    Ok(())
+}
+
+async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result<()> {
+    let (store, writer) = open_store(config)?;
+    let directory = Arc::new(Directory::new(store));
+    let public_url = config.public_url_for(config.server.listen);
+    let out = match cmd {
+        IntegrationCommand::Create { name, json } => {
+            let created = directory
+                .create_integration(&name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let i = &created.integration;
+            let base_url = format!("{public_url}/scim/v2/{}", i.id);
+            if json {
+                println!(
+                    "{}",
+                    json!({"name": i.name, "id": i.id.as_str(), "base_url": base_url, "token": created.token.expose()})
+                );
+            } else {
+                println!("Created integration \"{}\" (id {}).\n", i.name, i.id);
+                println!("  Base URL:   {base_url}");
+                println!("  API token:  {}\n", created.token.expose());
+                println!(
+                    "The token is shown only this once: paste both into your identity provider now"
+                );
+                println!(
+                    "(Okta: the app's Provisioning tab > Integration > SCIM connector base URL, and the"
+                );
+                println!("Authorization header as \"Bearer <token>\").");
+            }
+            Ok(())
+        }
+        IntegrationCommand::List { json } => {
+            let all = directory
+                .list_integrations()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                let items: Vec<_> = all
+                    .iter()
+                    .map(|i| json!({
+                        "name": i.name, "id": i.id.as_str(),
+                        "base_url": format!("{public_url}/scim/v2/{}", i.id),
+                        "created": i.created, "token_last_used": i.token_last_used, "users": i.users_owned,
+                    }))
+                    .collect();
+                println!("{}", serde_json::Value::Array(items));
+            } else if all.is_empty() {
+                println!(
+                    "No integrations yet. Create one with: scimgate integration create --name okta"
+                );
+            } else {
+                println!(
+                    "{:<24} {:<34} {:>7}  {:<25} BASE URL",
+                    "NAME", "ID", "USERS", "TOKEN LAST USED"
+                );
+                for i in &all {
+                    println!(
+                        "{:<24} {:<34} {:>7}  {:<25} {public_url}/scim/v2/{}",
+                        i.name,
+                        i.id,
+                        i.users_owned,
+                        i.token_last_used.as_deref().unwrap_or("never"),
+                        i.id
+                    );
+                }
+            }
+            Ok(())
+        }
+    };
+    drop(directory);
+    tokio::task::spawn_blocking(move || writer.stop()).await?;
+    out
+}

@@ -1,0 +1,377 @@
+//! Configuration: `config.toml` (every key optional, with the defaults documented in the
+//! shipped file), then environment variables, which win. Unknown keys and bad values are
+//! start-up errors that name the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::store::Synchronous;
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: Server,
+    pub database: Database,
+    pub scim: Scim,
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Address and port to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The URL clients reach the appliance at, without a trailing slash. Empty: derived from
+    /// the bound address (`http://localhost:PORT` for a wildcard address).
+    pub public_url: String,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Seconds that in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// The SQLite file; created on first start. Relative paths are relative to the working directory.
+    pub path: PathBuf,
+    /// `full` (every acknowledged write survives power loss) or `normal`.
+    pub synchronous: Synchronous,
+    /// Read-only connections in the pool.
+    pub read_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scim {
+    /// The largest page a list returns (`count` above it is lowered) and the default page size.
+    pub max_results: u64,
+    /// The largest request body accepted, in bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// A level (`error`, `warn`, `info`, `debug`, `trace`) or a tracing filter directive
+    /// such as `info,scimgate=debug`.
+    pub level: String,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: String::new(),
+            workers: 0,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            path: PathBuf::from("scimgate.db"),
+            synchronous: Synchronous::Full,
+            read_connections: 4,
+        }
+    }
+}
+
+impl Default for Scim {
+    fn default() -> Self {
+        Scim {
+            max_results: 1000,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// The environment variables that override keys, with the key each sets.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("SCIMGATE_LISTEN", "server.listen"),
+    ("SCIMGATE_PUBLIC_URL", "server.public_url"),
+    ("SCIMGATE_WORKERS", "server.workers"),
+    (
+        "SCIMGATE_SHUTDOWN_TIMEOUT_SECS",
+        "server.shutdown_timeout_secs",
+    ),
+    ("SCIMGATE_DATABASE", "database.path"),
+    ("SCIMGATE_DATABASE_SYNCHRONOUS", "database.synchronous"),
+    (
+        "SCIMGATE_DATABASE_READ_CONNECTIONS",
+        "database.read_connections",
+    ),
+    ("SCIMGATE_SCIM_MAX_RESULTS", "scim.max_results"),
+    ("SCIMGATE_SCIM_MAX_BODY_BYTES", "scim.max_body_bytes"),
+    ("SCIMGATE_LOG", "log.level"),
+];
+
+/// Variables the binary reads that are not configuration keys.
+const OTHER_VARS: &[&str] = &["SCIMGATE_CONFIG"];
+
+impl Config {
+    /// Loads `path` (or `config.toml` in the working directory if it exists, else defaults),
+    /// then applies `env`.
+    pub fn load(path: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let mut cfg = match path {
+            Some(p) => Self::from_file(p)?,
+            None if Path::new("config.toml").exists() => Self::from_file(Path::new("config.toml"))?,
+            None => Config::default(),
+        };
+        cfg.apply_env(env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses TOML text; the error names the key (toml reports the key path and line).
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+
+    pub fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
+        for (var, value) in env {
+            if !var.starts_with("SCIMGATE_") || OTHER_VARS.contains(&var.as_str()) {
+                continue;
+            }
+            let Some((_, key)) = ENV_VARS.iter().find(|(v, _)| v == var) else {
+                let known: Vec<&str> = ENV_VARS.iter().map(|(v, _)| *v).collect();
+                return Err(ConfigError::Env {
+                    var: var.clone(),
+                    message: format!("unknown variable; known ones are {}", known.join(", ")),
+                });
+            };
+            let err = |m: String| ConfigError::Env {
+                var: var.clone(),
+                message: format!("{m} (sets {key})"),
+            };
+            let v = value.trim();
+            match *key {
+                "server.listen" => {
+                    self.server.listen = v.parse().map_err(|_| {
+                        err(format!(
+                            "'{v}' is not an address:port such as 127.0.0.1:8080"
+                        ))
+                    })?
+                }
+                "server.public_url" => self.server.public_url = v.to_owned(),
+                "server.workers" => self.server.workers = parse_num(v).map_err(err)?,
+                "server.shutdown_timeout_secs" => {
+                    self.server.shutdown_timeout_secs = parse_num(v).map_err(err)?
+                }
+                "database.path" => self.database.path = PathBuf::from(v),
+                "database.synchronous" => {
+                    self.database.synchronous = match v.to_ascii_lowercase().as_str() {
+                        "full" => Synchronous::Full,
+                        "normal" => Synchronous::Normal,
+                        _ => return Err(err(format!("'{v}' is not 'full' or 'normal'"))),
+                    }
+                }
+                "database.read_connections" => {
+                    self.database.read_connections = parse_num(v).map_err(err)?
+                }
+                "scim.max_results" => self.scim.max_results = parse_num(v).map_err(err)?,
+                "scim.max_body_bytes" => self.scim.max_body_bytes = parse_num(v).map_err(err)?,
+                "log.level" => self.log.level = v.to_owned(),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        let url = self
+            .server
+            .public_url
+            .trim()
+            .trim_end_matches('/')
+            .to_owned();
+        if !url.is_empty() {
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .ok_or_else(|| ConfigError::Invalid {
+                    key: "server.public_url",
+                    message: format!("'{url}' must start with http:// or https://"),
+                })?;
+            if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+                return Err(ConfigError::Invalid {
+                    key: "server.public_url",
+                    message: format!("'{url}' is not a base URL such as https://mfa.example.com"),
+                });
+            }
+            // Okta refuses Base URLs containing '_' (Okta build guide).
+            if url.contains('_') {
+                return Err(ConfigError::Invalid {
+                    key: "server.public_url",
+                    message: format!("'{url}' contains '_', which Okta refuses in a Base URL"),
+                });
+            }
+        }
+        self.server.public_url = url;
+        if self.database.path.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "database.path",
+                message: "must not be empty".into(),
+            });
+        }
+        if self.database.read_connections == 0 || self.database.read_connections > 64 {
+            return Err(ConfigError::Invalid {
+                key: "database.read_connections",
+                message: "must be between 1 and 64".into(),
+            });
+        }
+        if self.scim.max_results == 0 || self.scim.max_results > 10_000 {
+            return Err(ConfigError::Invalid {
+                key: "scim.max_results",
+                message: "must be between 1 and 10000".into(),
+            });
+        }
+        if self.scim.max_body_bytes < 1024 || self.scim.max_body_bytes > 64 * 1024 * 1024 {
+            return Err(ConfigError::Invalid {
+                key: "scim.max_body_bytes",
+                message: "must be between 1024 and 67108864".into(),
+            });
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(ConfigError::Invalid {
+                key: "log.level",
+                message: format!("'{}' is not a level or filter directive", self.log.level),
+            });
+        }
+        Ok(())
+    }
+
+    /// The public URL, or the one derived from the bound address.
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        if !self.server.public_url.is_empty() {
+            return self.server.public_url.clone();
+        }
+        let host = if bound.ip().is_unspecified() || bound.ip().is_loopback() {
+            "localhost".to_owned()
+        } else if bound.is_ipv6() {
+            format!("[{}]", bound.ip())
+        } else {
+            bound.ip().to_string()
+        };
+        format!("http://{host}:{}", bound.port())
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("'{v}' is not a non-negative whole number"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn shipped_config_toml_is_the_defaults() {
+        let shipped = Config::from_toml(include_str!("../config.toml")).unwrap();
+        assert_eq!(shipped, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let e = Config::from_toml("[server]\nlisten_addr = \"x\"\n").unwrap_err();
+        assert!(e.contains("listen_addr"), "{e}");
+        let e = Config::from_toml("[server]\nlisten = \"nope\"\n").unwrap_err();
+        assert!(e.contains("listen"), "{e}");
+        let e = Config::from_toml("[database]\nsynchronous = \"sometimes\"\n").unwrap_err();
+        assert!(e.contains("synchronous"), "{e}");
+        let e = Config::from_toml("[nope]\n").unwrap_err();
+        assert!(e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides() {
+        let mut c = Config::default();
+        c.apply_env(&env(&[
+            ("SCIMGATE_LISTEN", "0.0.0.0:0"),
+            ("SCIMGATE_DATABASE", "/tmp/x.db"),
+            ("SCIMGATE_PUBLIC_URL", "https://mfa.example.com/"),
+            ("PATH", "/bin"),
+        ]))
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.server.listen.port(), 0);
+        assert_eq!(c.database.path, PathBuf::from("/tmp/x.db"));
+        assert_eq!(c.server.public_url, "https://mfa.example.com");
+        let e = Config::default()
+            .apply_env(&env(&[("SCIMGATE_LISTN", "x")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("SCIMGATE_LISTN"));
+        let e = Config::default()
+            .apply_env(&env(&[("SCIMGATE_LISTEN", "x")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("server.listen"));
+        let mut c = Config::default();
+        c.server.public_url = "ftp://x".into();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("server.public_url")
+        );
+    }
+
+    #[test]
+    fn derived_public_url() {
+        let c = Config::default();
+        assert_eq!(
+            c.public_url_for("0.0.0.0:8080".parse().unwrap()),
+            "http://localhost:8080"
+        );
+        assert_eq!(
+            c.public_url_for("10.1.2.3:9".parse().unwrap()),
+            "http://10.1.2.3:9"
+        );
+    }
+}

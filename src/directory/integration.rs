@@ -1,0 +1,207 @@
+//! Integrations ("provisionings" in the admin pages): creation with a fresh API token,
+//! listing, and authentication of SCIM requests by token.
+
+use std::time::{Duration, Instant};
+
+use crate::auth::{ApiToken, TokenDigest};
+use crate::directory::{Directory, Error, now};
+use crate::store::integrations::{self, IntegrationRow};
+
+/// An integration id: 32 lower-case hex digits. It appears in the Base URL, which Okta refuses
+/// when it contains `_` (Okta build guide), so ids never do.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IntegrationId(String);
+
+impl IntegrationId {
+    pub fn generate() -> IntegrationId {
+        IntegrationId(uuid::Uuid::new_v4().simple().to_string())
+    }
+    /// Accepts only the shape ids have, so arbitrary path text never reaches a query.
+    pub fn parse(s: &str) -> Option<IntegrationId> {
+        (s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .then(|| IntegrationId(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for IntegrationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The three settings of the vendor guide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Settings {
+    /// Send enrollment emails to users this integration creates.
+    pub send_enrollment_emails: bool,
+    /// Include Manually Provisioned Users: see and claim manual users.
+    pub include_manual: bool,
+    /// Read All Users: read every user, whoever owns it.
+    pub read_all_users: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integration {
+    pub id: IntegrationId,
+    pub name: String,
+    pub kind: String,
+    pub settings: Settings,
+    pub created: String,
+    pub token_created: String,
+    pub token_last_used: Option<String>,
+    pub users_owned: i64,
+}
+
+impl Integration {
+    fn from_row(r: IntegrationRow, users_owned: i64) -> Integration {
+        Integration {
+            id: IntegrationId(r.id),
+            name: r.name,
+            kind: r.kind,
+            settings: Settings {
+                send_enrollment_emails: r.send_enrollment_emails,
+                include_manual: r.include_manual,
+                read_all_users: r.read_all_users,
+            },
+            created: r.created,
+            token_created: r.token_created,
+            token_last_used: r.token_last_used,
+            users_owned,
+        }
+    }
+}
+
+/// A new integration and its token, which exists only here and in the administrator's hands.
+#[derive(Debug)]
+pub struct Created {
+    pub integration: Integration,
+    pub token: ApiToken,
+}
+
+/// The longest integration name.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// How often the token's "last used" time is written at most, per integration.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+impl Directory {
+    pub async fn create_integration(&self, name: &str) -> Result<Created, Error> {
+        let name = name.trim().to_owned();
+        if name.is_empty() {
+            return Err(Error::Invalid("the name must not be empty".into()));
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(Error::Invalid(format!(
+                "the name must be at most {MAX_NAME_CHARS} characters"
+            )));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(Error::Invalid(
+                "the name must not contain control characters".into(),
+            ));
+        }
+        let token =
+            ApiToken::generate().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
+        let now = now();
+        let row = IntegrationRow {
+            id: IntegrationId::generate().0,
+            name,
+            kind: "scim2".into(),
+            token_digest: token.digest().as_bytes().to_vec(),
+            send_enrollment_emails: false,
+            include_manual: false,
+            read_all_users: false,
+            created: now.clone(),
+            token_created: now,
+            token_last_used: None,
+        };
+        let stored = row.clone();
+        self.store
+            .write(move |conn| integrations::insert(conn, &stored).map_err(Error::from))
+            .await
+            .map_err(|e| match e {
+                Error::Conflict { value, .. } => {
+                    Error::Invalid(format!("an integration named '{value}' already exists"))
+                }
+                e => e,
+            })?;
+        Ok(Created {
+            integration: Integration::from_row(row, 0),
+            token,
+        })
+    }
+
+    pub async fn list_integrations(&self) -> Result<Vec<Integration>, Error> {
+        self.store
+            .read(|conn| {
+                let counts = integrations::user_counts(conn)?;
+                let rows = integrations::list(conn)?;
+                Ok::<_, Error>(
+                    rows.into_iter()
+                        .map(|r| {
+                            let n = counts
+                                .iter()
+                                .find(|(id, _)| *id == r.id)
+                                .map_or(0, |(_, n)| *n);
+                            Integration::from_row(r, n)
+                        })
+                        .collect(),
+                )
+            })
+            .await
+    }
+
+    /// The integration whose Base URL carries `id`, if `presented` is its token.
+    /// Every failure is the same `Unauthorized`, and costs the same digest comparison.
+    pub async fn authenticate(&self, id: &str, presented: &str) -> Result<Integration, Error> {
+        let Some(id) = IntegrationId::parse(id) else {
+            let _ = TokenDigest::of("").matches(presented);
+            return Err(Error::Unauthorized);
+        };
+        let lookup = id.0.clone();
+        let row = self
+            .store
+            .read(move |conn| integrations::find(conn, &lookup).map_err(Error::from))
+            .await?;
+        let Some(row) = row else {
+            let _ = TokenDigest::of("").matches(presented);
+            return Err(Error::Unauthorized);
+        };
+        let ok = TokenDigest::from_bytes(&row.token_digest).is_some_and(|d| d.matches(presented));
+        if !ok {
+            return Err(Error::Unauthorized);
+        }
+        self.touch_token(&id).await;
+        Ok(Integration::from_row(row, 0))
+    }
+
+    async fn touch_token(&self, id: &IntegrationId) {
+        let due = {
+            let mut seen = self.token_touched.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            match seen.get(id.as_str()) {
+                Some(t) if now.duration_since(*t) < TOUCH_EVERY => false,
+                _ => {
+                    seen.insert(id.as_str().to_owned(), now);
+                    true
+                }
+            }
+        };
+        if due {
+            let id = id.0.clone();
+            let at = now();
+            let r: Result<(), Error> = self
+                .store
+                .write(move |c| integrations::touch(c, &id, &at).map_err(Error::from))
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "could not record the token's last use");
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The appliance's rules: integrations and their settings, who sees and owns which user
+//! (`policy`), uniqueness of login names, and the user use-cases the SCIM handlers call.
+//! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
+
+pub mod integration;
+pub mod policy;
+pub mod users;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use crate::scim::ScimError;
+use crate::store::{Store, StoreError};
+
+pub use integration::{Integration, IntegrationId, Settings};
+
+/// Errors of the directory's use-cases. `web/` maps them to HTTP in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A protocol error (bad filter, bad value, bad PATCH …).
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    #[error("not found")]
+    NotFound,
+    #[error("{attribute} '{value}' is already taken")]
+    Conflict {
+        attribute: &'static str,
+        value: String,
+    },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the resource has changed: its current version is {current}")]
+    PreconditionFailed { current: String },
+    #[error("missing or invalid API token for this Base URL")]
+    Unauthorized,
+    /// Invalid input to an operator use-case (CLI, admin pages).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the service is shutting down")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Error::NotFound,
+            StoreError::Conflict { attribute, value } => Error::Conflict { attribute, value },
+            StoreError::WriterGone => Error::Unavailable,
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The directory: the use-cases over one store.
+pub struct Directory {
+    store: Store,
+    /// When each integration's token use was last recorded (throttles those writes).
+    token_touched: Mutex<HashMap<String, std::time::Instant>>,
+}
+
+impl Directory {
+    pub fn new(store: Store) -> Directory {
+        Directory {
+            store,
+            token_touched: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// Now, as stored and returned: RFC 3339 in UTC with milliseconds, so that text order is time
+/// order (filters and sorting on `meta.lastModified` compare the text).
+pub fn now() -> String {
+    format_time(OffsetDateTime::now_utc())
+}
+
+pub fn format_time(t: OffsetDateTime) -> String {
+    let f =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_format_sorts_as_text() {
+        let a = format_time(time::macros::datetime!(2026-01-02 03:04:05.006 UTC));
+        assert_eq!(a, "2026-01-02T03:04:05.006Z");
+        let b = format_time(time::macros::datetime!(2026-01-02 03:04:05.1 UTC));
+        assert!(a < b);
+    }
+}

@@ -1,0 +1,278 @@
+//! The user use-cases behind `/Users`: create, read, list, replace, patch, delete, each
+//! applying the ownership rules of `policy` inside the same write job as the change, so that a
+//! decision and the write it allows are one atomic step.
+
+use serde_json::Value;
+
+use crate::directory::policy::{self, Access, Owner, WriteDecision};
+use crate::directory::{Directory, Error, Integration, now};
+use crate::scim::list::ListQuery;
+use crate::scim::patch::{self, PatchOp};
+use crate::scim::resource::{self, Document, Meta};
+use crate::scim::schema;
+use crate::store::filter_sql::compile_user_filter;
+use crate::store::users::{self, NewUser, UserRow};
+
+/// A user as the directory hands it out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub meta: Meta,
+    pub source: Option<String>,
+    pub doc: Document,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            meta: Meta {
+                id: r.id,
+                created: r.created,
+                last_modified: r.last_modified,
+                version: r.version,
+            },
+            source: r.source,
+            doc: r.doc,
+        }
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub total: u64,
+    pub start_index: u64,
+    pub users: Vec<User>,
+}
+
+/// An `If-Match` precondition (RFC 7644 §3.14, RFC 7232 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    Any,
+    /// The versions named by the header's entity tags.
+    Versions(Vec<i64>),
+}
+
+impl IfMatch {
+    /// Parses an `If-Match` header value: `*`, or a list of (weak or strong) entity tags.
+    pub fn parse(header: &str) -> IfMatch {
+        if header.trim() == "*" {
+            return IfMatch::Any;
+        }
+        IfMatch::Versions(
+            header
+                .split(',')
+                .filter_map(|t| {
+                    let t = t.trim();
+                    let t = t.strip_prefix("W/").unwrap_or(t);
+                    t.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+                })
+                .collect(),
+        )
+    }
+
+    fn check(&self, version: i64) -> Result<(), Error> {
+        match self {
+            IfMatch::Any => Ok(()),
+            IfMatch::Versions(v) if v.contains(&version) => Ok(()),
+            IfMatch::Versions(_) => Err(Error::PreconditionFailed {
+                current: format!("W/\"{version}\""),
+            }),
+        }
+    }
+}
+
+fn owner(me: &Integration, source: Option<&str>) -> Owner {
+    match source {
+        None => Owner::Manual,
+        Some(s) if s == me.id.as_str() => Owner::Me,
+        Some(_) => Owner::Other,
+    }
+}
+
+fn forbidden(me: &Integration) -> Error {
+    Error::Forbidden(format!(
+        "integration '{}' may read this user but not change it: it is owned by another provisioning source",
+        me.name
+    ))
+}
+
+/// Loads a user for a write and applies the policy; `None` body means a delete.
+fn decide(
+    conn: &rusqlite::Connection,
+    me: &Integration,
+    id: &str,
+    if_match: Option<&IfMatch>,
+) -> Result<UserRow, Error> {
+    let row = users::find_by_id(conn, id)?.ok_or(Error::NotFound)?;
+    if policy::user_access(me.settings, owner(me, row.source.as_deref())) == Access::Invisible {
+        return Err(Error::NotFound);
+    }
+    if let Some(m) = if_match {
+        m.check(row.version)?;
+    }
+    Ok(row)
+}
+
+/// Writes `doc` over `row` as the policy allows.
+fn write(
+    conn: &rusqlite::Connection,
+    me: &Integration,
+    row: UserRow,
+    doc: Document,
+) -> Result<UserRow, Error> {
+    let changed = doc != row.doc;
+    match policy::user_write(me.settings, owner(me, row.source.as_deref()), changed) {
+        WriteDecision::NotFound => Err(Error::NotFound),
+        WriteDecision::Forbidden => Err(forbidden(me)),
+        WriteDecision::Unchanged => Ok(row),
+        WriteDecision::Write if !changed => Ok(row),
+        WriteDecision::Write => {
+            let source = row.source.clone();
+            Ok(users::update(conn, &row, source.as_deref(), doc, &now())?)
+        }
+        WriteDecision::WriteAndClaim => {
+            tracing::info!(user = %row.id, integration = %me.id, "integration claimed a user");
+            Ok(users::update(
+                conn,
+                &row,
+                Some(me.id.as_str()),
+                doc,
+                &now(),
+            )?)
+        }
+    }
+}
+
+impl Directory {
+    pub async fn create_user(&self, me: &Integration, body: &Value) -> Result<User, Error> {
+        let doc = resource::normalize(schema::user(), body)?;
+        let source = me.id.as_str().to_owned();
+        let row = self
+            .store
+            .write(move |conn| {
+                let id = uuid::Uuid::now_v7().to_string();
+                let row = users::insert(
+                    conn,
+                    NewUser {
+                        id: &id,
+                        source: Some(&source),
+                        now: &now(),
+                        doc: &doc,
+                    },
+                )?;
+                Ok::<_, Error>(row)
+            })
+            .await?;
+        Ok(row.into())
+    }
+
+    pub async fn get_user(&self, me: &Integration, id: &str) -> Result<User, Error> {
+        let id = id.to_owned();
+        let row = self
+            .store
+            .read(move |conn| users::find_by_id(conn, &id).map_err(Error::from))
+            .await?
+            .ok_or(Error::NotFound)?;
+        if policy::user_access(me.settings, owner(me, row.source.as_deref())) == Access::Invisible {
+            return Err(Error::NotFound);
+        }
+        Ok(row.into())
+    }
+
+    pub async fn list_users(&self, me: &Integration, q: &ListQuery) -> Result<Page, Error> {
+        let cond = q.filter.as_ref().map(compile_user_filter).transpose()?;
+        let scope = policy::user_scope(me.settings, me.id.as_str());
+        let (offset, limit) = (q.start_index - 1, q.count);
+        let (total, rows) = self
+            .store
+            .read(move |conn| {
+                users::list(conn, &scope, cond.as_ref(), offset, limit).map_err(Error::from)
+            })
+            .await?;
+        Ok(Page {
+            total,
+            start_index: q.start_index,
+            users: rows.into_iter().map(User::from).collect(),
+        })
+    }
+
+    /// PUT: a full replace (RFC 7644 §3.5.1). Okta sends back the whole object it read,
+    /// with `id`, `meta` and `groups`: those are read-only and ignored.
+    pub async fn replace_user(
+        &self,
+        me: &Integration,
+        id: &str,
+        body: &Value,
+        if_match: Option<IfMatch>,
+    ) -> Result<User, Error> {
+        let doc = resource::normalize(schema::user(), body)?;
+        let (me, id) = (me.clone(), id.to_owned());
+        let row = self
+            .store
+            .write(move |conn| {
+                let row = decide(conn, &me, &id, if_match.as_ref())?;
+                write(conn, &me, row, doc)
+            })
+            .await?;
+        Ok(row.into())
+    }
+
+    /// PATCH (RFC 7644 §3.5.2): all operations apply, or none.
+    pub async fn patch_user(
+        &self,
+        me: &Integration,
+        id: &str,
+        ops: Vec<PatchOp>,
+        if_match: Option<IfMatch>,
+    ) -> Result<User, Error> {
+        let (me, id) = (me.clone(), id.to_owned());
+        let row = self
+            .store
+            .write(move |conn| {
+                let row = decide(conn, &me, &id, if_match.as_ref())?;
+                let rt = schema::user();
+                let mut doc = row.doc.clone();
+                patch::apply(rt, &mut doc, &ops)?;
+                let doc = resource::normalize(rt, &Value::Object(doc))?;
+                write(conn, &me, row, doc)
+            })
+            .await?;
+        Ok(row.into())
+    }
+
+    pub async fn delete_user(
+        &self,
+        me: &Integration,
+        id: &str,
+        if_match: Option<IfMatch>,
+    ) -> Result<(), Error> {
+        let (me, id) = (me.clone(), id.to_owned());
+        self.store
+            .write(move |conn| {
+                let row = decide(conn, &me, &id, if_match.as_ref())?;
+                match policy::user_write(me.settings, owner(&me, row.source.as_deref()), true) {
+                    WriteDecision::NotFound => Err(Error::NotFound),
+                    WriteDecision::Forbidden => Err(forbidden(&me)),
+                    _ => Ok(users::delete(conn, row.seq)?),
+                }
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_parsing() {
+        assert_eq!(IfMatch::parse("*"), IfMatch::Any);
+        assert_eq!(
+            IfMatch::parse("W/\"3\", \"4\""),
+            IfMatch::Versions(vec![3, 4])
+        );
+        assert_eq!(IfMatch::parse("garbage"), IfMatch::Versions(vec![]));
+        assert!(IfMatch::parse("W/\"3\"").check(3).is_ok());
+        assert!(IfMatch::parse("W/\"3\"").check(4).is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! scimgate: a single-binary SCIM 2.0 user directory for a multi-factor authentication
+//! service. Layers, dependencies pointing one way (DESIGN.md, *Architecture*):
+//! `web → directory → store → scim`, with `auth` beside them; `app` wires them for
+//! `main` and the tests alike.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod directory;
+pub mod scim;
+pub mod store;
+pub mod web;

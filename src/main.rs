@@ -1,0 +1,26 @@
+//! `scimgate`: parse the command line, load the configuration, run the subcommand.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use scimgate::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match cli::load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("scimgate: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    cli::init_logging(&config);
+    let result = actix_web::rt::System::new().block_on(cli::run(cli, config));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scimgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The discovery documents (RFC 7644 §4, RFC 7643 §5–§7): `/ServiceProviderConfig`,
+//! `/ResourceTypes`, `/Schemas`. Built from the schema model so they describe exactly what the
+//! server does.
+
+use serde_json::{Value, json};
+
+use crate::scim::list::list_response;
+use crate::scim::patch::MAX_OPERATIONS;
+use crate::scim::schema::{self, Schema};
+
+/// What the server supports, for `/ServiceProviderConfig`.
+#[derive(Debug, Clone, Copy)]
+pub struct Capabilities {
+    pub max_results: u64,
+    pub max_body_bytes: u64,
+}
+
+pub fn service_provider_config(base_url: &str, caps: Capabilities) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        "patch": {"supported": true},
+        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": true, "maxResults": caps.max_results},
+        "changePassword": {"supported": false},
+        "sort": {"supported": false},
+        "etag": {"supported": true},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "API token",
+            "description": "The integration's API token in the Authorization header, as 'Bearer <token>' or the bare token.",
+            "primary": true,
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{base_url}/ServiceProviderConfig"),
+        },
+        "urn:scimgate:params:limits": {
+            "maxBodyBytes": caps.max_body_bytes,
+            "maxPatchOperations": MAX_OPERATIONS,
+            "maxFilterLength": crate::scim::filter::MAX_FILTER_LEN,
+        },
+    })
+}
+
+/// Every schema served, core schemas first.
+pub fn schemas() -> Vec<&'static Schema> {
+    schema::resource_types()
+        .into_iter()
+        .flat_map(|rt| std::iter::once(&rt.core).chain(rt.extensions.iter().map(|(s, _)| s)))
+        .collect()
+}
+
+pub fn schemas_list(base_url: &str) -> Value {
+    let all: Vec<Value> = schemas().iter().map(|s| s.to_json(base_url)).collect();
+    list_response(all.len() as u64, 1, all)
+}
+
+pub fn schema_by_id(base_url: &str, id: &str) -> Option<Value> {
+    schemas()
+        .into_iter()
+        .find(|s| s.id.eq_ignore_ascii_case(id))
+        .map(|s| s.to_json(base_url))
+}
+
+pub fn resource_types_list(base_url: &str) -> Value {
+    let all: Vec<Value> = schema::resource_types()
+        .iter()
+        .map(|rt| rt.to_json(base_url))
+        .collect();
+    list_response(all.len() as u64, 1, all)
+}
+
+pub fn resource_type_by_name(base_url: &str, name: &str) -> Option<Value> {
+    schema::resource_types()
+        .into_iter()
+        .find(|rt| rt.name.eq_ignore_ascii_case(name))
+        .map(|rt| rt.to_json(base_url))
+}

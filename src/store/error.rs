@@ -1,0 +1,29 @@
+//! Errors of the storage layer.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique value is taken; `attribute` names it (userName, aliases, name …).
+    #[error("{attribute} '{value}' is already taken")]
+    Conflict {
+        attribute: &'static str,
+        value: String,
+    },
+    #[error(
+        "the database schema is version {found}, newer than this binary supports ({supported}); upgrade scimgate"
+    )]
+    TooNew { found: i64, supported: i64 },
+    #[error("the database writer has stopped")]
+    WriterGone,
+    #[error("committing the transaction failed: {0}")]
+    Commit(String),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("a database task failed: {0}")]
+    Task(String),
+}

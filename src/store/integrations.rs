@@ -1,0 +1,101 @@
+//! The integrations repository.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::store::StoreError;
+use crate::store::fold::fold;
+
+/// A stored integration. The token itself is never stored, only its SHA-256 digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub token_digest: Vec<u8>,
+    pub send_enrollment_emails: bool,
+    pub include_manual: bool,
+    pub read_all_users: bool,
+    pub created: String,
+    pub token_created: String,
+    pub token_last_used: Option<String>,
+}
+
+const COLUMNS: &str = "id, name, kind, token_digest, send_enrollment_emails, include_manual, read_all_users, created, token_created, token_last_used";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationRow> {
+    Ok(IntegrationRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: r.get(2)?,
+        token_digest: r.get(3)?,
+        send_enrollment_emails: r.get(4)?,
+        include_manual: r.get(5)?,
+        read_all_users: r.get(6)?,
+        created: r.get(7)?,
+        token_created: r.get(8)?,
+        token_last_used: r.get(9)?,
+    })
+}
+
+pub fn insert(conn: &Connection, i: &IntegrationRow) -> Result<(), StoreError> {
+    let taken: Option<String> = conn
+        .prepare_cached("SELECT name FROM integrations WHERE name_folded = ?1")?
+        .query_row([fold(&i.name)], |r| r.get(0))
+        .optional()?;
+    if let Some(existing) = taken {
+        return Err(StoreError::Conflict {
+            attribute: "name",
+            value: existing,
+        });
+    }
+    conn.prepare_cached(&format!(
+        "INSERT INTO integrations ({COLUMNS}, name_folded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ))?
+    .execute(params![
+        i.id,
+        i.name,
+        i.kind,
+        i.token_digest,
+        i.send_enrollment_emails,
+        i.include_manual,
+        i.read_all_users,
+        i.created,
+        i.token_created,
+        i.token_last_used,
+        fold(&i.name)
+    ])?;
+    Ok(())
+}
+
+pub fn find(conn: &Connection, id: &str) -> Result<Option<IntegrationRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM integrations WHERE id = ?1"))?
+        .query_row([id], row)
+        .optional()?)
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<IntegrationRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM integrations ORDER BY created, id"
+    ))?;
+    let rows = stmt.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Records that the token was used (the directory throttles how often this is called).
+pub fn touch(conn: &Connection, id: &str, now: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE integrations SET token_last_used = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
+    Ok(())
+}
+
+/// Counts of users owned by each integration, for listings.
+pub fn user_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT source, count(*) FROM users WHERE source IS NOT NULL GROUP BY source",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

@@ -1,0 +1,50 @@
+//! Schema migrations, embedded in the binary and applied in order. The version lives in
+//! `PRAGMA user_version`; a database newer than this binary is refused rather than guessed at.
+
+use rusqlite::Connection;
+
+use crate::store::StoreError;
+
+/// The migrations, in order; migration N (1-based) brings the schema to version N.
+const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql")];
+
+/// The schema version this binary writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`LATEST`], each migration in its own transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > LATEST {
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: LATEST,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied database migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn applies_and_refuses_newer() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        migrate(&mut c).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, LATEST);
+        c.pragma_update(None, "user_version", LATEST + 1).unwrap();
+        assert!(matches!(migrate(&mut c), Err(StoreError::TooNew { .. })));
+    }
+}

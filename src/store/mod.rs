@@ -1,0 +1,136 @@
+//! SQLite storage: the one file, its migrations, the single writer thread with group commit,
+//! the read-only connection pool, the repositories and the filter-to-SQL compiler.
+//! Imports `crate::scim` (for the filter AST and schema) and nothing above it
+//! (`directory`, `web`, `auth` are callers, never callees).
+
+mod error;
+pub mod filter_sql;
+pub mod fold;
+pub mod integrations;
+pub mod migrations;
+pub mod users;
+pub mod writer;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+
+pub use error::StoreError;
+pub use writer::{Writer, WriterThread};
+
+/// How SQLite syncs to disk (`PRAGMA synchronous`). `Full` makes every acknowledged commit
+/// survive power loss; `Normal` in WAL mode can lose the last commits on power loss (never on
+/// a process crash) and is faster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub path: PathBuf,
+    pub synchronous: Synchronous,
+    pub read_connections: u32,
+}
+
+/// The database: a writer handle and a pool of read-only connections.
+#[derive(Clone)]
+pub struct Store {
+    writer: Writer,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn configure(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match sync {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        },
+    )?;
+    fold::register(conn)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, applies migrations and starts the writer.
+    pub fn open(opts: &StoreOptions) -> Result<(Store, WriterThread), StoreError> {
+        if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Task(format!(
+                    "cannot create the directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let mut conn = Connection::open_with_flags(
+            &opts.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Task(format!(
+                "{} cannot use WAL mode (got '{mode}'); put the database on a local filesystem",
+                opts.path.display()
+            )));
+        }
+        configure(&conn, opts.synchronous)?;
+        migrations::migrate(&mut conn)?;
+
+        let sync = opts.synchronous;
+        let manager = SqliteConnectionManager::file(&opts.path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(move |c| {
+                configure(c, sync)?;
+                // Readers never write: a bug that tries fails loudly instead of racing the writer.
+                c.pragma_update(None, "query_only", "ON")
+            });
+        let readers = r2d2::Pool::builder()
+            .max_size(opts.read_connections.max(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        let (writer, thread) = writer::spawn(conn)
+            .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
+        Ok((Store { writer, readers }, thread))
+    }
+
+    /// Runs `f` on the writer (see [`Writer::write`]).
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.writer.write(f).await
+    }
+
+    /// Runs `f` on a read-only connection, on a blocking thread off the async workers.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(|e| E::from(StoreError::Pool(e)))?;
+            f(&conn)
+        })
+        .await;
+        match joined {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(E::from(StoreError::Task(e.to_string()))),
+        }
+    }
+}

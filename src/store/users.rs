@@ -1,0 +1,323 @@
+//! The users repository: rows of `users`, with the derived index tables `user_emails` and
+//! `login_names` kept in step with each document.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use serde_json::Value;
+
+use crate::scim::resource::Document;
+use crate::store::StoreError;
+use crate::store::filter_sql::Condition;
+use crate::store::fold::fold;
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub seq: i64,
+    pub id: String,
+    /// The owning integration; None for a manually provisioned user.
+    pub source: Option<String>,
+    pub version: i64,
+    pub created: String,
+    pub last_modified: String,
+    pub doc: Document,
+}
+
+/// Which users a query may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Users owned by this integration.
+    Source(String),
+    /// Users owned by this integration, and manual users.
+    SourceOrManual(String),
+    /// Every user.
+    All,
+}
+
+impl Scope {
+    fn condition(&self) -> Condition {
+        match self {
+            Scope::Source(s) => Condition {
+                sql: "u.source = ?".into(),
+                params: vec![SqlValue::Text(s.clone())],
+            },
+            Scope::SourceOrManual(s) => Condition {
+                sql: "(u.source = ? OR u.source IS NULL)".into(),
+                params: vec![SqlValue::Text(s.clone())],
+            },
+            Scope::All => Condition {
+                sql: "1".into(),
+                params: Vec::new(),
+            },
+        }
+    }
+}
+
+const COLUMNS: &str = "u.seq, u.id, u.source, u.version, u.created, u.last_modified, u.doc";
+
+/// The columns of [`COLUMNS`], in order.
+type RawUser = (i64, String, Option<String>, i64, String, String, String);
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawUser> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+fn to_user(raw: RawUser) -> Result<UserRow, StoreError> {
+    let (seq, id, source, version, created, last_modified, doc) = raw;
+    let doc = match serde_json::from_str(&doc) {
+        Ok(Value::Object(m)) => m,
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "user {id} has a document that is not a JSON object"
+            )));
+        }
+    };
+    Ok(UserRow {
+        seq,
+        id,
+        source,
+        version,
+        created,
+        last_modified,
+        doc,
+    })
+}
+
+pub fn find_by_id(conn: &Connection, id: &str) -> Result<Option<UserRow>, StoreError> {
+    let raw = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1"))?
+        .query_row([id], row)
+        .optional()?;
+    raw.map(to_user).transpose()
+}
+
+/// Columns derived from a document for indexing.
+struct Derived {
+    user_name: String,
+    external_id: Option<String>,
+    active: bool,
+    emails: Vec<(String, Option<String>)>,
+    /// Folded login names: the userName first, then aliases.
+    names: Vec<(String, bool)>,
+}
+
+fn derive(doc: &Document) -> Result<Derived, StoreError> {
+    let user_name = doc
+        .get("userName")
+        .and_then(Value::as_str)
+        .ok_or_else(|| StoreError::Corrupt("a user document without userName".into()))?
+        .to_owned();
+    let external_id = doc
+        .get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    // A user without `active` is active: the MFA service lets them authenticate.
+    let active = doc.get("active").and_then(Value::as_bool).unwrap_or(true);
+    let items = |name: &str| -> Vec<Value> {
+        doc.get(name)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let emails = items("emails")
+        .iter()
+        .filter_map(|e| {
+            let v = e.get("value")?.as_str()?;
+            Some((fold(v), e.get("type").and_then(Value::as_str).map(fold)))
+        })
+        .collect();
+    let mut names = vec![(fold(&user_name), false)];
+    for a in items("aliases") {
+        if let Some(v) = a.get("value").and_then(Value::as_str) {
+            let f = fold(v);
+            if !names.iter().any(|(n, _)| *n == f) {
+                names.push((f, true));
+            }
+        }
+    }
+    Ok(Derived {
+        user_name,
+        external_id,
+        active,
+        emails,
+        names,
+    })
+}
+
+/// Writes the derived rows of user `seq`, checking login-name uniqueness across the appliance.
+fn write_derived(
+    conn: &Connection,
+    seq: i64,
+    d: &Derived,
+    doc: &Document,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM user_emails WHERE user_seq = ?1")?
+        .execute([seq])?;
+    conn.prepare_cached("DELETE FROM login_names WHERE user_seq = ?1")?
+        .execute([seq])?;
+    let mut ins = conn.prepare_cached(
+        "INSERT INTO user_emails (user_seq, value_folded, type_folded) VALUES (?1, ?2, ?3)",
+    )?;
+    for (v, t) in &d.emails {
+        ins.execute(params![seq, v, t])?;
+    }
+    let mut owner =
+        conn.prepare_cached("SELECT user_seq FROM login_names WHERE name_folded = ?1")?;
+    let mut put = conn.prepare_cached(
+        "INSERT INTO login_names (name_folded, user_seq, is_alias) VALUES (?1, ?2, ?3)",
+    )?;
+    for (name, is_alias) in &d.names {
+        let taken: Option<i64> = owner.query_row([name], |r| r.get(0)).optional()?;
+        if taken.is_some_and(|s| s != seq) {
+            let value = if *is_alias {
+                original_alias(doc, name)
+            } else {
+                d.user_name.clone()
+            };
+            return Err(StoreError::Conflict {
+                attribute: if *is_alias { "alias" } else { "userName" },
+                value,
+            });
+        }
+        put.execute(params![name, seq, is_alias])?;
+    }
+    Ok(())
+}
+
+fn original_alias(doc: &Document, folded: &str) -> String {
+    doc.get("aliases")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.get("value").and_then(Value::as_str))
+        .find(|v| fold(v) == folded)
+        .unwrap_or(folded)
+        .to_owned()
+}
+
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub source: Option<&'a str>,
+    pub now: &'a str,
+    pub doc: &'a Document,
+}
+
+/// Inserts a user at version 1; fails with `Conflict` if its userName or an alias is taken.
+pub fn insert(conn: &Connection, u: NewUser<'_>) -> Result<UserRow, StoreError> {
+    let d = derive(u.doc)?;
+    let doc_text = serde_json::to_string(u.doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let taken: Option<i64> = conn
+        .prepare_cached("SELECT user_seq FROM login_names WHERE name_folded = ?1")?
+        .query_row([&d.names[0].0], |r| r.get(0))
+        .optional()?;
+    if taken.is_some() {
+        return Err(StoreError::Conflict {
+            attribute: "userName",
+            value: d.user_name,
+        });
+    }
+    conn.prepare_cached(
+        "INSERT INTO users (id, source, user_name, user_name_folded, external_id, active, version, created, last_modified, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8)",
+    )?
+    .execute(params![u.id, u.source, d.user_name, d.names[0].0, d.external_id, d.active, u.now, doc_text])?;
+    let seq = conn.last_insert_rowid();
+    write_derived(conn, seq, &d, u.doc)?;
+    Ok(UserRow {
+        seq,
+        id: u.id.to_owned(),
+        source: u.source.map(str::to_owned),
+        version: 1,
+        created: u.now.to_owned(),
+        last_modified: u.now.to_owned(),
+        doc: u.doc.clone(),
+    })
+}
+
+/// Replaces the document (and source) of an existing user and bumps its version.
+pub fn update(
+    conn: &Connection,
+    old: &UserRow,
+    source: Option<&str>,
+    doc: Document,
+    now: &str,
+) -> Result<UserRow, StoreError> {
+    let d = derive(&doc)?;
+    let doc_text = serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let version = old.version + 1;
+    conn.prepare_cached(
+        "UPDATE users SET source = ?2, user_name = ?3, user_name_folded = ?4, external_id = ?5, active = ?6,
+                version = ?7, last_modified = ?8, doc = ?9
+         WHERE seq = ?1",
+    )?
+    .execute(params![old.seq, source, d.user_name, d.names[0].0, d.external_id, d.active, version, now, doc_text])
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Conflict { attribute: "userName", value: d.user_name.clone() }
+        }
+        e => StoreError::Sqlite(e),
+    })?;
+    write_derived(conn, old.seq, &d, &doc)?;
+    Ok(UserRow {
+        seq: old.seq,
+        id: old.id.clone(),
+        source: source.map(str::to_owned),
+        version,
+        created: old.created.clone(),
+        last_modified: now.to_owned(),
+        doc,
+    })
+}
+
+pub fn delete(conn: &Connection, seq: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM users WHERE seq = ?1")?
+        .execute([seq])?;
+    Ok(())
+}
+
+/// A page of users in scope matching `filter` (compiled by
+/// [`compile_user_filter`](crate::store::filter_sql::compile_user_filter)), in
+/// insertion order, with the total count. `offset` is 0-based.
+pub fn list(
+    conn: &Connection,
+    scope: &Scope,
+    filter: Option<&Condition>,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<UserRow>), StoreError> {
+    let scope = scope.condition();
+    let mut params: Vec<SqlValue> = scope.params.clone();
+    let wherec = match filter {
+        Some(f) => {
+            params.extend(f.params.iter().cloned());
+            format!("{} AND {}", scope.sql, f.sql)
+        }
+        None => scope.sql.clone(),
+    };
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM users u WHERE {wherec}"))?
+        .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+    let mut rows = Vec::new();
+    if limit > 0 {
+        params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM users u WHERE {wherec} ORDER BY u.seq LIMIT ? OFFSET ?"
+        ))?;
+        let raw = stmt
+            .query_map(params_from_iter(params.iter()), row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        for r in raw {
+            rows.push(to_user(r)?);
+        }
+    }
+    Ok((total.max(0) as u64, rows))
+}

@@ -1,0 +1,33 @@
+//! HTTP, with actix-web only: extractors, the SCIM handlers and the operational endpoints.
+//! Thin: parse the request, call `directory`, render. No SQL and no protocol rules here;
+//! errors of every layer become HTTP responses in `scim::respond` alone.
+
+pub mod ops;
+pub mod scim;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::directory::Directory;
+use crate::scim::discovery::Capabilities;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub directory: Arc<Directory>,
+    /// The public URL, without a trailing slash.
+    pub public_url: String,
+    pub caps: Capabilities,
+}
+
+impl AppState {
+    /// The Base URL of an integration: `{public_url}/scim/v2/{integration_id}`.
+    pub fn base_url(&self, integration_id: &str) -> String {
+        format!("{}/scim/v2/{integration_id}", self.public_url)
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    ops::configure(cfg);
+    scim::configure(cfg);
+}

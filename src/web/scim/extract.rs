@@ -1,0 +1,130 @@
+//! Extractors for SCIM requests: the calling integration (from the Base URL and the token),
+//! the JSON body (media type, size limit, syntax) and the query parameters.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{FromRequest, HttpRequest};
+use serde_json::Value;
+
+use crate::auth::token::from_authorization;
+use crate::directory::Integration;
+use crate::directory::users::IfMatch;
+use crate::scim::ScimError;
+use crate::web::AppState;
+use crate::web::scim::respond::ApiError;
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError(ScimError::Internal("application state missing".into())))
+}
+
+/// The integration whose Base URL was called, authenticated by its API token.
+pub struct Caller(pub Integration);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let iid = req.match_info().get("iid").unwrap_or_default().to_owned();
+            let token = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(from_authorization)
+                .map(str::to_owned);
+            let Some(token) = token else {
+                return Err(ApiError(ScimError::Unauthorized(
+                    "this Base URL needs its API token in the Authorization header".into(),
+                )));
+            };
+            let me = state.directory.authenticate(&iid, &token).await?;
+            Ok(Caller(me))
+        })
+    }
+}
+
+/// A JSON request body: `application/scim+json` or `application/json` (with any parameters),
+/// or no Content-Type at all; at most `scim.max_body_bytes`.
+pub struct ScimBody(pub Value);
+
+impl FromRequest for ScimBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<ScimBody, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("?").to_owned());
+        let bytes = Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let limit = state(&req)?.caps.max_body_bytes;
+            if let Some(ct) = content_type {
+                let essence = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase();
+                if essence != "application/scim+json" && essence != "application/json" {
+                    return Err(ApiError(ScimError::UnsupportedMediaType(format!(
+                        "the body must be application/scim+json or application/json, not '{ct}'"
+                    ))));
+                }
+            }
+            let body = bytes.await.map_err(|e| {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
+                    ApiError(ScimError::PayloadTooLarge(format!(
+                        "the body is larger than the limit of {limit} bytes (scim.max_body_bytes)"
+                    )))
+                } else {
+                    ApiError(ScimError::InvalidSyntax(format!(
+                        "the body could not be read: {e}"
+                    )))
+                }
+            })?;
+            if body.is_empty() {
+                return Err(ApiError(ScimError::InvalidSyntax(
+                    "the request has no body".into(),
+                )));
+            }
+            let value = serde_json::from_slice(&body).map_err(|e| {
+                ApiError(ScimError::InvalidSyntax(format!(
+                    "the body is not valid JSON: {e}"
+                )))
+            })?;
+            Ok(ScimBody(value))
+        })
+    }
+}
+
+/// The query string as name/value pairs.
+pub fn query(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| {
+            ApiError(ScimError::BadRequest(format!(
+                "the query string is malformed: {e}"
+            )))
+        })
+}
+
+/// The `If-Match` header, if any.
+pub fn if_match(req: &HttpRequest) -> Option<IfMatch> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(IfMatch::parse)
+}

@@ -1,0 +1,98 @@
+//! Responses: `application/scim+json` bodies, `Location` and `ETag` headers, and the one place
+//! where errors of every layer become HTTP statuses and SCIM error bodies (RFC 7644 §3.12).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::Value;
+
+use crate::directory::Error;
+use crate::scim::ScimError;
+
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// Any failure of a SCIM request, rendered as a SCIM error body.
+#[derive(Debug)]
+pub struct ApiError(pub ScimError);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0.status(), self.0.detail())
+    }
+}
+
+impl From<ScimError> for ApiError {
+    fn from(e: ScimError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(match e {
+            Error::Scim(s) => s,
+            Error::NotFound => ScimError::NotFound("the resource does not exist".into()),
+            Error::Conflict { attribute, value } => {
+                ScimError::Uniqueness(format!("{attribute} '{value}' is already taken"))
+            }
+            Error::Forbidden(m) => ScimError::Forbidden(m),
+            Error::PreconditionFailed { current } => ScimError::PreconditionFailed(format!(
+                "the resource has changed since that version; its current version is {current}"
+            )),
+            Error::Unauthorized => {
+                ScimError::Unauthorized("missing or invalid API token for this Base URL".into())
+            }
+            Error::Invalid(m) => ScimError::InvalidValue(m),
+            Error::Unavailable => {
+                ScimError::Unavailable("the service is shutting down; retry".into())
+            }
+            Error::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                ScimError::Internal("internal error; the server log has the details".into())
+            }
+        })
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CONTENT_TYPE, SCIM_JSON));
+        if self.0.status() == 401 {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"scimgate\""));
+        }
+        if self.0.status() == 503 {
+            res.insert_header((header::RETRY_AFTER, "5"));
+        }
+        res.body(self.0.to_json().to_string())
+    }
+}
+
+/// A SCIM JSON response.
+pub fn json(status: StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
+        .body(body.to_string())
+}
+
+/// A resource response with its `ETag` and, for 201, its `Location` (RFC 7644 §3.3).
+pub fn resource(status: StatusCode, body: &Value, etag: &str) -> HttpResponse {
+    let mut res = json(status, body);
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Some(Ok(loc)) = body
+            .get("meta")
+            .and_then(|m| m.get("location"))
+            .and_then(Value::as_str)
+            .map(HeaderValue::from_str)
+    {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    res
+}

@@ -1,0 +1,134 @@
+//! `/Users` handlers.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::directory::users::User;
+use crate::scim::list::{list_response, parse_query};
+use crate::scim::patch;
+use crate::scim::project::Projection;
+use crate::scim::resource::to_resource;
+use crate::scim::schema;
+use crate::web::AppState;
+use crate::web::scim::extract::{Caller, ScimBody, if_match, query};
+use crate::web::scim::respond::{self, ApiError};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+fn projection(req: &HttpRequest) -> Result<Projection> {
+    let q = query(req)?;
+    let get = |n: &str| {
+        q.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.as_str())
+    };
+    Ok(Projection::parse(
+        schema::user(),
+        get("attributes"),
+        get("excludedAttributes"),
+    )?)
+}
+
+fn render(
+    state: &AppState,
+    me: &Caller,
+    user: &User,
+    p: &Projection,
+    status: StatusCode,
+) -> HttpResponse {
+    let rt = schema::user();
+    let body = p.apply(
+        rt,
+        to_resource(rt, &user.meta, &user.doc, &state.base_url(me.0.id.as_str())),
+    );
+    respond::resource(status, &body, &user.meta.etag())
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    me: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse> {
+    let rt = schema::user();
+    let q = parse_query(rt, &query(&req)?, state.caps.max_results)?;
+    let page = state.directory.list_users(&me.0, &q).await?;
+    let base = state.base_url(me.0.id.as_str());
+    let resources = page
+        .users
+        .iter()
+        .map(|u| {
+            q.projection
+                .apply(rt, to_resource(rt, &u.meta, &u.doc, &base))
+        })
+        .collect();
+    Ok(respond::json(
+        StatusCode::OK,
+        &list_response(page.total, page.start_index, resources),
+    ))
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    me: Caller,
+    req: HttpRequest,
+    body: ScimBody,
+) -> Result<HttpResponse> {
+    let p = projection(&req)?;
+    let user = state.directory.create_user(&me.0, &body.0).await?;
+    Ok(render(&state, &me, &user, &p, StatusCode::CREATED))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    me: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let p = projection(&req)?;
+    let user = state.directory.get_user(&me.0, &id.1).await?;
+    Ok(render(&state, &me, &user, &p, StatusCode::OK))
+}
+
+pub async fn replace(
+    state: web::Data<AppState>,
+    me: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+    body: ScimBody,
+) -> Result<HttpResponse> {
+    let p = projection(&req)?;
+    let user = state
+        .directory
+        .replace_user(&me.0, &id.1, &body.0, if_match(&req))
+        .await?;
+    Ok(render(&state, &me, &user, &p, StatusCode::OK))
+}
+
+pub async fn patch(
+    state: web::Data<AppState>,
+    me: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+    body: ScimBody,
+) -> Result<HttpResponse> {
+    let p = projection(&req)?;
+    let ops = patch::parse(&body.0)?;
+    let user = state
+        .directory
+        .patch_user(&me.0, &id.1, ops, if_match(&req))
+        .await?;
+    Ok(render(&state, &me, &user, &p, StatusCode::OK))
+}
+
+pub async fn delete(
+    state: web::Data<AppState>,
+    me: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    state
+        .directory
+        .delete_user(&me.0, &id.1, if_match(&req))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,188 @@
+//! The real binary, as an operator runs it: `integration create --json`, then `serve` on port 0
+//! (reading the address from the log), SIGTERM, and a second start on the same file.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn scimgate(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_scimgate"));
+    c.current_dir(dir)
+        .env("SCIMGATE_DATABASE", dir.join("appliance.db"))
+        .env("SCIMGATE_LISTEN", "127.0.0.1:0")
+        .env("SCIMGATE_PUBLIC_URL", "http://127.0.0.1:1");
+    c
+}
+
+/// Starts `serve`, returns the child and the address from its "listening on" line.
+fn serve(dir: &std::path::Path) -> (Child, String) {
+    let mut child = scimgate(dir)
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("no 'listening on' line");
+    (child, addr)
+}
+
+fn sigterm(child: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            assert!(s.success(), "scimgate exited with {s}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "scimgate did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[actix_web::test]
+async fn operator_flow_with_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = scimgate(dir.path())
+        .args(["integration", "create", "--name", "okta", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = created["id"].as_str().unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert_eq!(created["name"], "okta");
+    assert_eq!(
+        created["base_url"],
+        format!("http://127.0.0.1:1/scim/v2/{id}")
+    );
+    assert!(token.starts_with("scg_"));
+    assert!(!created["base_url"].as_str().unwrap().contains('_'));
+
+    // Names are unique; the error says so and nothing is printed on stdout.
+    let dup = scimgate(dir.path())
+        .args(["integration", "create", "--name", "OKTA"])
+        .output()
+        .unwrap();
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+
+    // The list never shows the token.
+    let list = scimgate(dir.path())
+        .args(["integration", "list"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(text.contains("okta") && text.contains(id) && !text.contains(&token));
+
+    let client = awc::Client::default();
+    let (mut child, addr) = serve(dir.path());
+    let base = format!("http://{addr}/scim/v2/{id}");
+    let auth = ("Authorization", format!("Bearer {token}"));
+    let r = send(
+        client
+            .post(format!("{base}/Users"))
+            .insert_header(auth.clone()),
+        Some(&okta_user("bin@example.com")),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    let user_id = r.body["id"].as_str().unwrap().to_owned();
+    sigterm(&mut child);
+
+    // Started again on the same file: the user is there.
+    let (mut child, addr) = serve(dir.path());
+    let r = send(
+        client
+            .get(format!("http://{addr}/scim/v2/{id}/Users/{user_id}"))
+            .insert_header(auth.clone()),
+        None,
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 200);
+    assert_eq!(r.body["userName"], "bin@example.com");
+    let mut health = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    assert_eq!(&health.body().await.unwrap()[..], b"ok\n");
+    sigterm(&mut child);
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[server]\nlisten = \"127.0.0.1:0\"\nlisen = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .current_dir(dir.path())
+        .args(["--config", "bad.toml", "serve"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lisen") && err.contains("bad.toml"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .current_dir(dir.path())
+        .env("SCIMGATE_LISTEN", "nowhere")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SCIMGATE_LISTEN"));
+
+    // A database newer than this binary is refused.
+    let db = dir.path().join("new.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "user_version", 999).unwrap();
+    drop(conn);
+    let out = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .current_dir(dir.path())
+        .env("SCIMGATE_DATABASE", &db)
+        .args(["integration", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("newer than this binary"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

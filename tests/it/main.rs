@@ -1,0 +1,13 @@
+//! The integration tests: one binary that starts the real appliance on port 0 against a
+//! temporary SQLite file and talks to it over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod binary;
+mod concurrency;
+mod discovery;
+mod errors;
+mod okta;
+mod patch;
+mod restart;
+mod support;
+mod tokens;
