@@ -2,6 +2,7 @@
 //! (`policy`), uniqueness of login names, and the user use-cases the SCIM handlers call.
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
 
+pub mod groups;
 pub mod integration;
 pub mod policy;
 pub mod users;

@@ -77,6 +77,26 @@ pub fn user_write(s: Settings, owner: Owner, changed: bool) -> WriteDecision {
     }
 }
 
+/// Groups follow the user rules with *Read All Users* left out: that setting is about users.
+fn group_settings(s: Settings) -> Settings {
+    Settings {
+        read_all_users: false,
+        ..s
+    }
+}
+
+pub fn group_access(s: Settings, owner: Owner) -> Access {
+    user_access(group_settings(s), owner)
+}
+
+pub fn group_scope(s: Settings, me: &str) -> Scope {
+    user_scope(group_settings(s), me)
+}
+
+pub fn group_write(s: Settings, owner: Owner, changed: bool) -> WriteDecision {
+    user_write(group_settings(s), owner, changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +140,32 @@ mod tests {
                 "{im} {ra} {owner:?} {changed}"
             );
         }
+    }
+
+    #[test]
+    fn groups_ignore_read_all_users() {
+        use Owner::*;
+        assert_eq!(
+            group_write(s(false, true), Other, true),
+            WriteDecision::NotFound
+        );
+        assert_eq!(
+            group_write(s(false, true), Manual, true),
+            WriteDecision::NotFound
+        );
+        assert_eq!(
+            group_write(s(true, true), Manual, false),
+            WriteDecision::WriteAndClaim
+        );
+        assert_eq!(
+            group_write(s(true, false), Manual, true),
+            WriteDecision::WriteAndClaim
+        );
+        assert_eq!(
+            group_scope(s(false, true), "me"),
+            Scope::Source("me".into())
+        );
+        assert_eq!(group_access(s(true, true), Other), Access::Invisible);
     }
 
     #[test]

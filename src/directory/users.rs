@@ -19,6 +19,9 @@ pub struct User {
     pub meta: Meta,
     pub source: Option<String>,
     pub doc: Document,
+    /// The groups the user belongs to directly that the asking integration can see:
+    /// (group id, displayName). `User.groups` is derived from memberships (RFC 7643 §4.1.2).
+    pub groups: Vec<(String, String)>,
 }
 
 impl From<UserRow> for User {
@@ -32,8 +35,19 @@ impl From<UserRow> for User {
             },
             source: r.source,
             doc: r.doc,
+            groups: Vec::new(),
         }
     }
+}
+
+/// The user with its derived `groups`, as `me` may see them.
+fn with_groups(conn: &rusqlite::Connection, me: &Integration, row: UserRow) -> Result<User, Error> {
+    let scope = policy::group_scope(me.settings, me.id.as_str());
+    let groups = crate::store::groups::groups_of_user(conn, row.seq, &scope)?;
+    Ok(User {
+        groups,
+        ..User::from(row)
+    })
 }
 
 /// A page of a list.
@@ -70,7 +84,7 @@ impl IfMatch {
         )
     }
 
-    fn check(&self, version: i64) -> Result<(), Error> {
+    pub(crate) fn check(&self, version: i64) -> Result<(), Error> {
         match self {
             IfMatch::Any => Ok(()),
             IfMatch::Versions(v) if v.contains(&version) => Ok(()),
@@ -81,7 +95,7 @@ impl IfMatch {
     }
 }
 
-fn owner(me: &Integration, source: Option<&str>) -> Owner {
+pub(crate) fn owner(me: &Integration, source: Option<&str>) -> Owner {
     match source {
         None => Owner::Manual,
         Some(s) if s == me.id.as_str() => Owner::Me,
@@ -167,32 +181,40 @@ impl Directory {
     }
 
     pub async fn get_user(&self, me: &Integration, id: &str) -> Result<User, Error> {
-        let id = id.to_owned();
-        let row = self
-            .store
-            .read(move |conn| users::find_by_id(conn, &id).map_err(Error::from))
-            .await?
-            .ok_or(Error::NotFound)?;
-        if policy::user_access(me.settings, owner(me, row.source.as_deref())) == Access::Invisible {
-            return Err(Error::NotFound);
-        }
-        Ok(row.into())
+        let (me, id) = (me.clone(), id.to_owned());
+        self.store
+            .read(move |conn| {
+                let row = users::find_by_id(conn, &id)?.ok_or(Error::NotFound)?;
+                if policy::user_access(me.settings, owner(&me, row.source.as_deref()))
+                    == Access::Invisible
+                {
+                    return Err(Error::NotFound);
+                }
+                with_groups(conn, &me, row)
+            })
+            .await
     }
 
     pub async fn list_users(&self, me: &Integration, q: &ListQuery) -> Result<Page, Error> {
         let cond = q.filter.as_ref().map(compile_user_filter).transpose()?;
         let scope = policy::user_scope(me.settings, me.id.as_str());
         let (offset, limit) = (q.start_index - 1, q.count);
-        let (total, rows) = self
+        let me = me.clone();
+        let (total, users) = self
             .store
             .read(move |conn| {
-                users::list(conn, &scope, cond.as_ref(), offset, limit).map_err(Error::from)
+                let (total, rows) = users::list(conn, &scope, cond.as_ref(), offset, limit)?;
+                let users = rows
+                    .into_iter()
+                    .map(|r| with_groups(conn, &me, r))
+                    .collect::<Result<Vec<_>, Error>>()?;
+                Ok::<_, Error>((total, users))
             })
             .await?;
         Ok(Page {
             total,
             start_index: q.start_index,
-            users: rows.into_iter().map(User::from).collect(),
+            users,
         })
     }
 
@@ -211,10 +233,11 @@ impl Directory {
             .store
             .write(move |conn| {
                 let row = decide(conn, &me, &id, if_match.as_ref())?;
-                write(conn, &me, row, doc)
+                let row = write(conn, &me, row, doc)?;
+                with_groups(conn, &me, row)
             })
             .await?;
-        Ok(row.into())
+        Ok(row)
     }
 
     /// PATCH (RFC 7644 §3.5.2): all operations apply, or none.
@@ -234,10 +257,11 @@ impl Directory {
                 let mut doc = row.doc.clone();
                 patch::apply(rt, &mut doc, &ops)?;
                 let doc = resource::normalize(rt, &Value::Object(doc))?;
-                write(conn, &me, row, doc)
+                let row = write(conn, &me, row, doc)?;
+                with_groups(conn, &me, row)
             })
             .await?;
-        Ok(row.into())
+        Ok(row)
     }
 
     pub async fn delete_user(

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::scim::bulk::MAX_OPERATIONS as MAX_BULK_OPERATIONS;
 use crate::scim::list::list_response;
 use crate::scim::patch::MAX_OPERATIONS;
 use crate::scim::schema::{self, Schema};
@@ -19,7 +20,7 @@ pub fn service_provider_config(base_url: &str, caps: Capabilities) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {"supported": true, "maxOperations": MAX_BULK_OPERATIONS, "maxPayloadSize": caps.max_body_bytes},
         "filter": {"supported": true, "maxResults": caps.max_results},
         "changePassword": {"supported": false},
         "sort": {"supported": false},

@@ -3,6 +3,7 @@
 //! Knows nothing of HTTP or SQL: it must not import `actix_web`, `rusqlite` or any other
 //! module of this crate.
 
+pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod filter;

@@ -33,6 +33,22 @@ impl Projection {
         })
     }
 
+    /// Whether a top-level core attribute (`members`, `groups` …) is returned, so that callers
+    /// can skip reading what would be projected away.
+    pub fn returns(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        let included = self.include.is_empty()
+            || self
+                .include
+                .iter()
+                .any(|(u, n, _)| u.is_none() && *n == name);
+        let excluded = self
+            .exclude
+            .iter()
+            .any(|(u, n, s)| u.is_none() && *n == name && s.is_none());
+        included && !excluded
+    }
+
     pub fn is_identity(&self) -> bool {
         self.include.is_empty() && self.exclude.is_empty()
     }

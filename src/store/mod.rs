@@ -6,6 +6,7 @@
 mod error;
 pub mod filter_sql;
 pub mod fold;
+pub mod groups;
 pub mod integrations;
 pub mod migrations;
 pub mod users;

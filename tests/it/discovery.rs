@@ -12,7 +12,9 @@ async fn discovery_documents() {
     assert_eq!(spc.body["patch"]["supported"], true);
     assert_eq!(spc.body["filter"]["supported"], true);
     assert_eq!(spc.body["filter"]["maxResults"], 1000);
-    assert_eq!(spc.body["bulk"]["supported"], false);
+    assert_eq!(spc.body["bulk"]["supported"], true);
+    assert_eq!(spc.body["bulk"]["maxOperations"], 1000);
+    assert_eq!(spc.body["bulk"]["maxPayloadSize"], 1024 * 1024);
     assert_eq!(spc.body["etag"]["supported"], true);
     assert_eq!(
         spc.body["authenticationSchemes"][0]["type"],
@@ -20,7 +22,7 @@ async fn discovery_documents() {
     );
 
     let rts = app.get("/ResourceTypes").await;
-    assert_eq!(rts.body["totalResults"], 1);
+    assert_eq!(rts.body["totalResults"], 2);
     let user_rt = &rts.body["Resources"][0];
     assert_eq!(user_rt["endpoint"], "/Users");
     assert_eq!(user_rt["schema"], USER_URN);
@@ -34,7 +36,16 @@ async fn discovery_documents() {
         .assert_error(404, None);
 
     let schemas = app.get("/Schemas").await;
-    assert_eq!(schemas.body["totalResults"], 2);
+    assert_eq!(schemas.body["totalResults"], 3);
+    let group = app
+        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")
+        .await
+        .body;
+    assert_eq!(group["attributes"][0]["name"], "displayName");
+    assert_eq!(
+        app.get("/ResourceTypes/Group").await.body["endpoint"],
+        "/Groups"
+    );
     let user = app.get(&format!("/Schemas/{USER_URN}")).await.body;
     let attr = |name: &str| -> Value {
         user["attributes"]

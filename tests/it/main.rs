@@ -6,6 +6,7 @@ mod binary;
 mod concurrency;
 mod discovery;
 mod errors;
+mod groups;
 mod okta;
 mod patch;
 mod restart;

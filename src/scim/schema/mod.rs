@@ -3,6 +3,7 @@
 //! `/Schemas` documents, validation of incoming resources, the filter evaluator and the PATCH
 //! engine all read this one model. Imports nothing outside `crate::scim`.
 
+mod group;
 mod user;
 
 use std::sync::LazyLock;
@@ -11,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::scim::filter::{AttrInfo, AttrKind, AttrTypes};
 
+pub use group::GROUP_URN;
 pub use user::{ENTERPRISE_USER_URN, USER_URN};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +116,10 @@ impl Attribute {
     }
     pub(crate) fn read_only(mut self) -> Self {
         self.mutability = Mutability::ReadOnly;
+        self
+    }
+    pub(crate) fn immutable(mut self) -> Self {
+        self.mutability = Mutability::Immutable;
         self
     }
     pub(crate) fn write_only(mut self) -> Self {
@@ -420,9 +426,22 @@ pub fn user() -> &'static ResourceType {
     &USER
 }
 
+/// The Group resource type.
+pub fn group() -> &'static ResourceType {
+    static GROUP: LazyLock<ResourceType> = LazyLock::new(|| ResourceType {
+        name: "Group",
+        endpoint: "/Groups",
+        description: "Group",
+        core: group::core_group(),
+        extensions: Vec::new(),
+        common: common_attributes(),
+    });
+    &GROUP
+}
+
 /// Every resource type this server serves.
 pub fn resource_types() -> Vec<&'static ResourceType> {
-    vec![user()]
+    vec![user(), group()]
 }
 
 #[cfg(test)]

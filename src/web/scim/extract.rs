@@ -128,3 +128,28 @@ pub fn if_match(req: &HttpRequest) -> Option<IfMatch> {
         .and_then(|v| v.to_str().ok())
         .map(IfMatch::parse)
 }
+
+/// Whether an `If-None-Match` header matches `etag` (weak comparison, RFC 7232 §3.2): the
+/// client's copy is current and a GET answers 304.
+pub fn none_match(req: &HttpRequest, etag: &str) -> bool {
+    let Some(h) = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    h.trim() == "*" || h.split(',').any(|t| opaque(t) == opaque(etag))
+}
+
+/// `Prefer: return=minimal` (RFC 7240 §4.2): the client wants no body; a PATCH answers 204.
+pub fn prefers_minimal(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
+        })
+}

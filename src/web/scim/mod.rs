@@ -1,7 +1,10 @@
 //! The SCIM API under each integration's Base URL, `/scim/v2/{integration_id}`.
 
+mod bulk;
 mod discovery;
 pub mod extract;
+mod groups;
+mod render;
 pub mod respond;
 mod users;
 
@@ -25,6 +28,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::put().to(users::replace))
                     .route(web::patch().to(users::patch))
                     .route(web::delete().to(users::delete))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Groups")
+                    .route(web::get().to(groups::list))
+                    .route(web::post().to(groups::create))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Groups/{id}")
+                    .route(web::get().to(groups::get))
+                    .route(web::put().to(groups::replace))
+                    .route(web::patch().to(groups::patch))
+                    .route(web::delete().to(groups::delete))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Bulk")
+                    .route(web::post().to(bulk::bulk))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

@@ -96,3 +96,21 @@ pub fn resource(status: StatusCode, body: &Value, etag: &str) -> HttpResponse {
     }
     res
 }
+
+/// 304 Not Modified for a conditional GET, with the current `ETag`.
+pub fn not_modified(etag: &str) -> HttpResponse {
+    let mut res = HttpResponse::NotModified().finish();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+/// 204 No Content for a write whose client asked for no body, with the new `ETag`.
+pub fn no_content(etag: &str) -> HttpResponse {
+    let mut res = HttpResponse::NoContent().finish();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}

@@ -7,15 +7,18 @@ use crate::directory::users::User;
 use crate::scim::list::{list_response, parse_query};
 use crate::scim::patch;
 use crate::scim::project::Projection;
-use crate::scim::resource::to_resource;
 use crate::scim::schema;
 use crate::web::AppState;
-use crate::web::scim::extract::{Caller, ScimBody, if_match, query};
+use crate::web::scim::extract::{Caller, ScimBody, if_match, none_match, prefers_minimal, query};
+use crate::web::scim::render;
 use crate::web::scim::respond::{self, ApiError};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-fn projection(req: &HttpRequest) -> Result<Projection> {
+pub(super) fn projection(
+    req: &HttpRequest,
+    rt: &crate::scim::schema::ResourceType,
+) -> Result<Projection> {
     let q = query(req)?;
     let get = |n: &str| {
         q.iter()
@@ -23,24 +26,20 @@ fn projection(req: &HttpRequest) -> Result<Projection> {
             .map(|(_, v)| v.as_str())
     };
     Ok(Projection::parse(
-        schema::user(),
+        rt,
         get("attributes"),
         get("excludedAttributes"),
     )?)
 }
 
-fn render(
+fn one(
     state: &AppState,
     me: &Caller,
     user: &User,
     p: &Projection,
     status: StatusCode,
 ) -> HttpResponse {
-    let rt = schema::user();
-    let body = p.apply(
-        rt,
-        to_resource(rt, &user.meta, &user.doc, &state.base_url(me.0.id.as_str())),
-    );
+    let body = render::user(&state.base_url(me.0.id.as_str()), user, p);
     respond::resource(status, &body, &user.meta.etag())
 }
 
@@ -49,17 +48,13 @@ pub async fn list(
     me: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse> {
-    let rt = schema::user();
-    let q = parse_query(rt, &query(&req)?, state.caps.max_results)?;
+    let q = parse_query(schema::user(), &query(&req)?, state.caps.max_results)?;
     let page = state.directory.list_users(&me.0, &q).await?;
     let base = state.base_url(me.0.id.as_str());
     let resources = page
         .users
         .iter()
-        .map(|u| {
-            q.projection
-                .apply(rt, to_resource(rt, &u.meta, &u.doc, &base))
-        })
+        .map(|u| render::user(&base, u, &q.projection))
         .collect();
     Ok(respond::json(
         StatusCode::OK,
@@ -73,9 +68,9 @@ pub async fn create(
     req: HttpRequest,
     body: ScimBody,
 ) -> Result<HttpResponse> {
-    let p = projection(&req)?;
+    let p = projection(&req, schema::user())?;
     let user = state.directory.create_user(&me.0, &body.0).await?;
-    Ok(render(&state, &me, &user, &p, StatusCode::CREATED))
+    Ok(one(&state, &me, &user, &p, StatusCode::CREATED))
 }
 
 pub async fn get(
@@ -84,9 +79,12 @@ pub async fn get(
     req: HttpRequest,
     id: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
-    let p = projection(&req)?;
+    let p = projection(&req, schema::user())?;
     let user = state.directory.get_user(&me.0, &id.1).await?;
-    Ok(render(&state, &me, &user, &p, StatusCode::OK))
+    if none_match(&req, &user.meta.etag()) {
+        return Ok(respond::not_modified(&user.meta.etag()));
+    }
+    Ok(one(&state, &me, &user, &p, StatusCode::OK))
 }
 
 pub async fn replace(
@@ -96,12 +94,12 @@ pub async fn replace(
     id: web::Path<(String, String)>,
     body: ScimBody,
 ) -> Result<HttpResponse> {
-    let p = projection(&req)?;
+    let p = projection(&req, schema::user())?;
     let user = state
         .directory
         .replace_user(&me.0, &id.1, &body.0, if_match(&req))
         .await?;
-    Ok(render(&state, &me, &user, &p, StatusCode::OK))
+    Ok(one(&state, &me, &user, &p, StatusCode::OK))
 }
 
 pub async fn patch(
@@ -111,13 +109,16 @@ pub async fn patch(
     id: web::Path<(String, String)>,
     body: ScimBody,
 ) -> Result<HttpResponse> {
-    let p = projection(&req)?;
+    let p = projection(&req, schema::user())?;
     let ops = patch::parse(&body.0)?;
     let user = state
         .directory
         .patch_user(&me.0, &id.1, ops, if_match(&req))
         .await?;
-    Ok(render(&state, &me, &user, &p, StatusCode::OK))
+    if prefers_minimal(&req) {
+        return Ok(respond::no_content(&user.meta.etag()));
+    }
+    Ok(one(&state, &me, &user, &p, StatusCode::OK))
 }
 
 pub async fn delete(
