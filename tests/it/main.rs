@@ -10,4 +10,5 @@ mod okta;
 mod patch;
 mod restart;
 mod support;
+mod tls;
 mod tokens;
