@@ -26,7 +26,7 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     Tls(#[from] TlsError),
 }
 

@@ -40,6 +40,17 @@ pub fn generate_with_validity(
     let first = hosts
         .first()
         .ok_or_else(|| TlsError::Config("give at least one --host".into()))?;
+    for h in hosts {
+        let name_ok = !h.is_empty()
+            && h.len() <= 253
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.*".contains(&b));
+        if h.parse::<std::net::IpAddr>().is_err() && !name_ok {
+            return Err(TlsError::Config(format!(
+                "--host '{h}' is not a DNS name (letters, digits, '-', '.', a leading '*.') or an IP address"
+            )));
+        }
+    }
     let mut params = CertificateParams::new(hosts.to_vec())
         .map_err(|e| TlsError::Config(format!("host names {hosts:?}: {e}")))?;
     let mut dn = DistinguishedName::new();
@@ -80,4 +91,26 @@ pub fn write_file(path: &Path, contents: &str, mode: u32, overwrite: bool) -> st
     f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn names_and_days_are_checked() {
+        assert!(
+            generate(
+                &["mfa.example.com".into(), "10.0.0.5".into(), "::1".into()],
+                90
+            )
+            .is_ok()
+        );
+        let e = generate(&["bad name".into()], 90).unwrap_err().to_string();
+        assert!(e.contains("bad name"), "{e}");
+        assert!(generate(&[], 90).is_err());
+        assert!(generate(&["x.test".into()], 0).is_err());
+        assert!(generate(&["x.test".into()], MAX_DAYS + 1).is_err());
+    }
 }
