@@ -119,6 +119,16 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     if let Some(r) = app.redirect_addr {
         tracing::info!("redirecting plain HTTP on http://{r} to HTTPS");
     }
+    if let Some(tls) = &app.tls {
+        let host = public_url_host(&app.public_url);
+        let status = tls.status();
+        if !config.server.public_url.is_empty() && !status.covers(host) {
+            tracing::warn!(
+                names = %status.names.join(","),
+                "the TLS certificate is not valid for {host} (the host of server.public_url): clients will refuse it"
+            );
+        }
+    }
     if config.server.public_url.is_empty() {
         tracing::warn!(
             "server.public_url is not set: Base URLs use {}; set it to the URL your identity provider reaches",
@@ -256,5 +266,16 @@ fn tls(config: &Config, cmd: TlsCommand) -> anyhow::Result<()> {
             println!("private_key = {:?}", key.display().to_string());
             Ok(())
         }
+    }
+}
+
+/// `mfa.example.com` of `https://mfa.example.com:8443/x`.
+fn public_url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    if authority.starts_with('[') {
+        authority.split(']').next().map_or(authority, |h| &h[1..])
+    } else {
+        authority.split(':').next().unwrap_or(authority)
     }
 }

@@ -45,6 +45,24 @@ impl CertStatus {
         (self.not_after - now).whole_days()
     }
 
+    /// Whether a client asking for `host` accepts this certificate's names (subjectAltName;
+    /// `*.example.com` covers one label, RFC 6125 §6.4.3). Case-insensitive.
+    pub fn covers(&self, host: &str) -> bool {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        self.names.iter().any(|n| {
+            let n = n.to_ascii_lowercase();
+            match n.strip_prefix("*.") {
+                Some(parent) => host
+                    .split_once('.')
+                    .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+                None => n == host,
+            }
+        })
+    }
+
     pub fn not_after_rfc3339(&self) -> String {
         self.not_after
             .format(&Rfc3339)

@@ -327,6 +327,14 @@ mod tests {
         assert!(s.expiry_warning(OffsetDateTime::now_utc()).is_none());
         assert!(s.self_signed);
         assert!(!s.is_ca);
+        assert!(s.covers("MFA.example.test"));
+        assert!(!s.covers("other.example.test"));
+        let mut wild = s.clone();
+        wild.names = vec!["*.example.test".into(), "::1".into()];
+        assert!(wild.covers("mfa.example.test"));
+        assert!(!wild.covers("a.mfa.example.test"));
+        assert!(!wild.covers("example.test"));
+        assert!(wild.covers("[::1]"));
         tls.server_config().unwrap();
     }
 
