@@ -485,8 +485,20 @@ fn scimgate(dir: &Path) -> Command {
     c
 }
 
+/// A running `scimgate serve`, killed if the test fails before stopping it.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// `scimgate serve`; returns the child, its HTTPS address and the channel of log lines.
-fn serve(dir: &Path) -> (Child, SocketAddr, std::sync::mpsc::Receiver<String>) {
+fn serve(dir: &Path) -> (Served, SocketAddr, std::sync::mpsc::Receiver<String>) {
     let mut child = scimgate(dir)
         .arg("serve")
         .stderr(Stdio::piped())
@@ -512,14 +524,14 @@ fn serve(dir: &Path) -> (Child, SocketAddr, std::sync::mpsc::Receiver<String>) {
         };
         if let Some(rest) = line.split("listening on https://").nth(1) {
             let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
-            return (child, addr, rx);
+            return (Served(child), addr, rx);
         }
     }
 }
 
-fn signal(child: &Child, sig: &str) {
+fn signal(child: &Served, sig: &str) {
     let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
+        .args([sig, &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(ok.success());
@@ -617,7 +629,7 @@ async fn sighup_reloads_the_certificate_of_the_running_binary() {
 
     signal(&child, "-TERM");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
+    while child.0.try_wait().unwrap().is_none() {
         assert!(
             Instant::now() < deadline,
             "scimgate did not stop on SIGTERM"
