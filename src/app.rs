@@ -1,5 +1,6 @@
 //! One start-up path, shared by `scimgate serve` and the tests: open the store (migrating it),
-//! bind the listener (port 0 allowed) and build the HTTP server. Returns the bound address.
+//! load the TLS certificate if configured, bind the listeners (port 0 allowed) and build the
+//! HTTP server. Returns the bound addresses.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use crate::config::Config;
 use crate::directory::Directory;
 use crate::scim::discovery::Capabilities;
 use crate::store::{Store, StoreError, StoreOptions, WriterThread};
+use crate::tls::{Tls, TlsError};
 use crate::web::AppState;
+use crate::web::https::{self, HttpsPolicy};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -23,18 +26,26 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// Options that only the embedding program chooses.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
-    /// Stop gracefully on SIGINT/SIGTERM (the binary); tests stop through the handle.
+    /// Stop gracefully on SIGINT/SIGTERM and reload the TLS certificate on SIGHUP (the
+    /// binary); tests stop through the handle and reload through [`App::tls`].
     pub handle_signals: bool,
 }
 
 /// A built, not yet running, appliance.
 pub struct App {
+    /// The main listener: HTTPS when TLS is configured, plain HTTP otherwise.
     pub addr: SocketAddr,
+    /// The plain-HTTP listener that only redirects to HTTPS (`tls.redirect_listen`).
+    pub redirect_addr: Option<SocketAddr>,
+    /// The served certificate (reload, status), when TLS is configured.
+    pub tls: Option<Arc<Tls>>,
     pub public_url: String,
     pub directory: Arc<Directory>,
     server: Server,
@@ -57,6 +68,12 @@ pub fn open_store(config: &Config) -> Result<(Store, WriterThread), StartError> 
 impl App {
     /// Must be called inside an actix (tokio) runtime.
     pub fn build(config: &Config, opts: RunOptions) -> Result<App, StartError> {
+        // Certificate problems are reported before the database is touched.
+        let tls = if config.tls.enabled() {
+            Some(Tls::load(&config.tls.certificate, &config.tls.private_key)?)
+        } else {
+            None
+        };
         let (store, writer) = open_store(config)?;
         let directory = Arc::new(Directory::new(store));
         let addr = config.server.listen;
@@ -73,16 +90,30 @@ impl App {
                 max_results: config.scim.max_results,
                 max_body_bytes: config.scim.max_body_bytes as u64,
             },
+            tls: tls.clone(),
+            https: config.is_https(),
+        });
+        let https_policy = tls.as_ref().map(|_| {
+            web::Data::new(HttpsPolicy {
+                public_url: (!config.server.public_url.is_empty())
+                    .then(|| config.server.public_url.clone()),
+                tls_port: bound.port(),
+            })
         });
         let max_body = config.scim.max_body_bytes;
         let mut server = HttpServer::new(move || {
-            actix_web::App::new()
+            let mut app = actix_web::App::new()
                 .app_data(state.clone())
-                .app_data(web::PayloadConfig::new(max_body))
-                .wrap(middleware::Compress::default())
+                .app_data(web::PayloadConfig::new(max_body));
+            if let Some(p) = &https_policy {
+                app = app.app_data(p.clone());
+            }
+            app.wrap(middleware::Compress::default())
+                .wrap(middleware::from_fn(https::enforce))
                 .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("scimgate::http"))
                 .configure(crate::web::configure)
         })
+        .on_connect(https::on_connect)
         .shutdown_timeout(config.server.shutdown_timeout_secs)
         .client_request_timeout(Duration::from_secs(30));
         if config.server.workers > 0 {
@@ -91,17 +122,48 @@ impl App {
         if !opts.handle_signals {
             server = server.disable_signals();
         }
-        let server = server
-            .listen(listener)
-            .map_err(|source| StartError::Bind { addr, source })?
-            .run();
+        let mut redirect_addr = None;
+        let server = match &tls {
+            Some(tls) => {
+                let mut server = server
+                    .listen_rustls_0_23(listener, tls.server_config()?)
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                if let Some(raddr) = config.tls.redirect_listen {
+                    let bind_err = |source| StartError::Bind {
+                        addr: raddr,
+                        source,
+                    };
+                    let l = TcpListener::bind(raddr).map_err(bind_err)?;
+                    redirect_addr = Some(l.local_addr().map_err(bind_err)?);
+                    server = server.listen(l).map_err(bind_err)?;
+                }
+                server
+            }
+            None => server
+                .listen(listener)
+                .map_err(|source| StartError::Bind { addr, source })?,
+        }
+        .run();
+        if opts.handle_signals {
+            actix_web::rt::spawn(reload_on_sighup(tls.clone()));
+        }
+        if let Some(tls) = &tls {
+            actix_web::rt::spawn(daily_expiry_check(tls.clone()));
+        }
         Ok(App {
             addr: bound,
+            redirect_addr,
+            tls,
             public_url,
             directory,
             server,
             writer,
         })
+    }
+
+    /// Re-reads the certificate and key (what SIGHUP does); `None` without TLS.
+    pub fn tls(&self) -> Option<&Arc<Tls>> {
+        self.tls.as_ref()
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -123,5 +185,40 @@ impl App {
             .await
             .map_err(std::io::Error::other)?;
         result
+    }
+}
+
+/// SIGHUP re-reads the TLS certificate and key; a bad file keeps the old one (logged).
+async fn reload_on_sighup(tls: Option<Arc<Tls>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; certificate reload needs a restart");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        let Some(tls) = tls.clone() else {
+            tracing::info!("SIGHUP: no [tls] configured, nothing to reload");
+            continue;
+        };
+        tracing::info!(
+            certificate = %tls.certificate_path().display(),
+            "SIGHUP: reloading the TLS certificate"
+        );
+        // The outcome is logged by reload() itself.
+        let _ = tokio::task::spawn_blocking(move || tls.reload()).await;
+    }
+}
+
+/// Logs the expiry warning once a day while the server runs, so a certificate that enters
+/// its last 30 days without a restart is still noticed.
+async fn daily_expiry_check(tls: Arc<Tls>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(24 * 60 * 60));
+    tick.tick().await; // the first tick is immediate; load() has just logged
+    loop {
+        tick.tick().await;
+        tls.log_expiry_warning();
     }
 }

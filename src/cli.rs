@@ -32,6 +32,33 @@ pub enum Command {
     /// Manage provisioning integrations.
     #[command(subcommand)]
     Integration(IntegrationCommand),
+    /// TLS certificates for serving HTTPS (the [tls] section of the configuration).
+    #[command(subcommand)]
+    Tls(TlsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// Write a self-signed certificate and key for trying HTTPS out. Identity providers refuse
+    /// it: Okta and Entra need a certificate from a public CA (see the README).
+    SelfSigned {
+        /// A DNS name or IP address the certificate is for; repeat for more. The first is
+        /// also the subject's common name.
+        #[arg(long = "host", value_name = "NAME", required = true)]
+        hosts: Vec<String>,
+        /// Certificate file to write [default: tls.certificate, else cert.pem]
+        #[arg(long, value_name = "FILE")]
+        cert: Option<PathBuf>,
+        /// Private key file to write, mode 0600 [default: tls.private_key, else key.pem]
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Days the certificate is valid (1 to 3650).
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// Replace existing files (each is written to a temporary file and renamed).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +98,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(&config).await,
         Command::Integration(cmd) => integration(&config, cmd).await,
+        Command::Tls(cmd) => tls(&config, cmd),
     }
 }
 
@@ -81,12 +109,26 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
             handle_signals: true,
         },
     )?;
+    let scheme = if app.tls.is_some() { "https" } else { "http" };
     tracing::info!(
         database = %config.database.path.display(),
         public_url = %app.public_url,
-        "scimgate listening on http://{}",
+        "scimgate listening on {scheme}://{}",
         app.addr
     );
+    if let Some(r) = app.redirect_addr {
+        tracing::info!("redirecting plain HTTP on http://{r} to HTTPS");
+    }
+    if let Some(tls) = &app.tls {
+        let host = public_url_host(&app.public_url);
+        let status = tls.status();
+        if !config.server.public_url.is_empty() && !status.covers(host) {
+            tracing::warn!(
+                names = %status.names.join(","),
+                "the TLS certificate is not valid for {host} (the host of server.public_url): clients will refuse it"
+            );
+        }
+    }
     if config.server.public_url.is_empty() {
         tracing::warn!(
             "server.public_url is not set: Base URLs use {}; set it to the URL your identity provider reaches",
@@ -170,4 +212,70 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
     drop(directory);
     tokio::task::spawn_blocking(move || writer.stop()).await?;
     out
+}
+
+fn tls(config: &Config, cmd: TlsCommand) -> anyhow::Result<()> {
+    match cmd {
+        TlsCommand::SelfSigned {
+            hosts,
+            cert,
+            key,
+            days,
+            force,
+        } => {
+            let or_default = |given: Option<PathBuf>, configured: &std::path::Path, dflt: &str| {
+                given.unwrap_or_else(|| {
+                    if configured.as_os_str().is_empty() {
+                        PathBuf::from(dflt)
+                    } else {
+                        configured.to_owned()
+                    }
+                })
+            };
+            let cert = or_default(cert, &config.tls.certificate, "cert.pem");
+            let key = or_default(key, &config.tls.private_key, "key.pem");
+            if !force {
+                for p in [&cert, &key] {
+                    anyhow::ensure!(
+                        !p.exists(),
+                        "{} exists; use --force to replace it",
+                        p.display()
+                    );
+                }
+            }
+            let (cert_pem, key_pem) = crate::tls::self_signed::generate(&hosts, days)?;
+            // The key first: a reload between the two renames sees a mismatch and keeps the
+            // old pair, never a new certificate with the old key.
+            crate::tls::self_signed::write_file(&key, &key_pem, 0o600, force)
+                .with_context(|| format!("writing {}", key.display()))?;
+            crate::tls::self_signed::write_file(&cert, &cert_pem, 0o644, force)
+                .with_context(|| format!("writing {}", cert.display()))?;
+            println!(
+                "Wrote a self-signed certificate for {} (valid {days} days) to {} and its private key to {}.\n",
+                hosts.join(", "),
+                cert.display(),
+                key.display()
+            );
+            println!("For trying HTTPS out only: Okta and Entra refuse self-signed certificates.");
+            println!(
+                "curl trusts it with --cacert {}. To serve it, put this in config.toml:\n",
+                cert.display()
+            );
+            println!("[tls]");
+            println!("certificate = {:?}", cert.display().to_string());
+            println!("private_key = {:?}", key.display().to_string());
+            Ok(())
+        }
+    }
+}
+
+/// `mfa.example.com` of `https://mfa.example.com:8443/x`.
+fn public_url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    if authority.starts_with('[') {
+        authority.split(']').next().map_or(authority, |h| &h[1..])
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    }
 }

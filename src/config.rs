@@ -16,6 +16,7 @@ pub struct Config {
     pub database: Database,
     pub scim: Scim,
     pub log: Log,
+    pub tls: Tls,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -58,6 +59,43 @@ pub struct Log {
     /// A level (`error`, `warn`, `info`, `debug`, `trace`) or a tracing filter directive
     /// such as `info,scimgate=debug`.
     pub level: String,
+}
+
+/// HTTPS from the binary itself. With `certificate` and `private_key` set, `server.listen`
+/// serves HTTPS only.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// PEM file with the certificate chain, the server's certificate first. Empty: no TLS.
+    pub certificate: PathBuf,
+    /// PEM file with the private key of that certificate (RSA 2048+, ECDSA or Ed25519).
+    pub private_key: PathBuf,
+    /// A plain-HTTP listener that answers every request with a redirect to HTTPS and serves
+    /// nothing else. Empty: none.
+    #[serde(deserialize_with = "empty_or_addr")]
+    pub redirect_listen: Option<SocketAddr>,
+}
+
+impl Tls {
+    /// Whether the appliance serves HTTPS itself.
+    pub fn enabled(&self) -> bool {
+        !self.certificate.as_os_str().is_empty()
+    }
+}
+
+fn empty_or_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_opt_addr(&s).map_err(serde::de::Error::custom)
+}
+
+fn parse_opt_addr(s: &str) -> Result<Option<SocketAddr>, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|_| format!("'{s}' is not an address:port such as 0.0.0.0:80 (or \"\" for none)"))
 }
 
 impl Default for Server {
@@ -131,6 +169,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SCIMGATE_SCIM_MAX_RESULTS", "scim.max_results"),
     ("SCIMGATE_SCIM_MAX_BODY_BYTES", "scim.max_body_bytes"),
     ("SCIMGATE_LOG", "log.level"),
+    ("SCIMGATE_TLS_CERTIFICATE", "tls.certificate"),
+    ("SCIMGATE_TLS_PRIVATE_KEY", "tls.private_key"),
+    ("SCIMGATE_TLS_REDIRECT_LISTEN", "tls.redirect_listen"),
 ];
 
 /// Variables the binary reads that are not configuration keys.
@@ -210,6 +251,11 @@ impl Config {
                 "scim.max_results" => self.scim.max_results = parse_num(v).map_err(err)?,
                 "scim.max_body_bytes" => self.scim.max_body_bytes = parse_num(v).map_err(err)?,
                 "log.level" => self.log.level = v.to_owned(),
+                "tls.certificate" => self.tls.certificate = PathBuf::from(v),
+                "tls.private_key" => self.tls.private_key = PathBuf::from(v),
+                "tls.redirect_listen" => {
+                    self.tls.redirect_listen = parse_opt_addr(v).map_err(err)?
+                }
                 _ => {}
             }
         }
@@ -270,6 +316,7 @@ impl Config {
                 message: "must be between 1024 and 67108864".into(),
             });
         }
+        self.validate_tls()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::Invalid {
                 key: "log.level",
@@ -279,7 +326,56 @@ impl Config {
         Ok(())
     }
 
-    /// The public URL, or the one derived from the bound address.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let tls = &self.tls;
+        match (
+            tls.certificate.as_os_str().is_empty(),
+            tls.private_key.as_os_str().is_empty(),
+        ) {
+            (true, false) => {
+                return Err(ConfigError::Invalid {
+                    key: "tls.certificate",
+                    message: "tls.private_key is set but tls.certificate is not; set both, or neither for plain HTTP".into(),
+                });
+            }
+            (false, true) => {
+                return Err(ConfigError::Invalid {
+                    key: "tls.private_key",
+                    message: "tls.certificate is set but tls.private_key is not; set both, or neither for plain HTTP".into(),
+                });
+            }
+            _ => {}
+        }
+        if let Some(r) = tls.redirect_listen {
+            if !tls.enabled() {
+                return Err(ConfigError::Invalid {
+                    key: "tls.redirect_listen",
+                    message: "redirects to HTTPS need tls.certificate and tls.private_key".into(),
+                });
+            }
+            if r.port() != 0 && r.port() == self.server.listen.port() {
+                return Err(ConfigError::Invalid {
+                    key: "tls.redirect_listen",
+                    message: format!(
+                        "{r} uses the port of server.listen; pick another (usually 80)"
+                    ),
+                });
+            }
+        }
+        if tls.enabled() && self.server.public_url.starts_with("http://") {
+            return Err(ConfigError::Invalid {
+                key: "server.public_url",
+                message: format!(
+                    "'{}' is http:// but [tls] is set, so the appliance serves HTTPS only; use https://",
+                    self.server.public_url
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The public URL, or the one derived from the bound address (`https://` with TLS; the
+    /// scheme's default port is left out).
     pub fn public_url_for(&self, bound: SocketAddr) -> String {
         if !self.server.public_url.is_empty() {
             return self.server.public_url.clone();
@@ -291,7 +387,22 @@ impl Config {
         } else {
             bound.ip().to_string()
         };
-        format!("http://{host}:{}", bound.port())
+        let (scheme, default_port) = if self.tls.enabled() {
+            ("https", 443)
+        } else {
+            ("http", 80)
+        };
+        if bound.port() == default_port {
+            format!("{scheme}://{host}")
+        } else {
+            format!("{scheme}://{host}:{}", bound.port())
+        }
+    }
+
+    /// Whether browsers reach the appliance over HTTPS: TLS served here, or an `https://`
+    /// public URL (a reverse proxy terminating TLS). Cookies are `Secure` then.
+    pub fn is_https(&self) -> bool {
+        self.tls.enabled() || self.server.public_url.starts_with("https://")
     }
 }
 
@@ -373,5 +484,66 @@ mod tests {
             c.public_url_for("10.1.2.3:9".parse().unwrap()),
             "http://10.1.2.3:9"
         );
+        assert!(!c.is_https());
+        let mut c = Config::default();
+        c.tls.certificate = "c.pem".into();
+        c.tls.private_key = "k.pem".into();
+        assert_eq!(
+            c.public_url_for("0.0.0.0:443".parse().unwrap()),
+            "https://localhost"
+        );
+        assert_eq!(
+            c.public_url_for("10.1.2.3:8443".parse().unwrap()),
+            "https://10.1.2.3:8443"
+        );
+        assert!(c.is_https());
+        let mut c = Config::default();
+        c.server.public_url = "https://mfa.example.com".into();
+        assert!(c.is_https());
+    }
+
+    #[test]
+    fn tls_keys() {
+        let c = Config::from_toml(
+            "[tls]\ncertificate = \"/etc/scimgate/fullchain.pem\"\nprivate_key = \"/etc/scimgate/privkey.pem\"\nredirect_listen = \"0.0.0.0:80\"\n",
+        )
+        .unwrap();
+        assert!(c.tls.enabled());
+        assert_eq!(c.tls.redirect_listen, Some("0.0.0.0:80".parse().unwrap()));
+        let e = Config::from_toml("[tls]\nredirect_listen = \"port 80\"\n").unwrap_err();
+        assert!(e.contains("redirect_listen"), "{e}");
+
+        let mut c = Config::default();
+        c.tls.certificate = "c.pem".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("tls.private_key"), "{e}");
+
+        let mut c = Config::default();
+        c.apply_env(&env(&[("SCIMGATE_TLS_REDIRECT_LISTEN", "0.0.0.0:80")]))
+            .unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("tls.redirect_listen"), "{e}");
+
+        let mut c = Config::default();
+        c.apply_env(&env(&[
+            ("SCIMGATE_TLS_CERTIFICATE", "c.pem"),
+            ("SCIMGATE_TLS_PRIVATE_KEY", "k.pem"),
+            ("SCIMGATE_TLS_REDIRECT_LISTEN", ""),
+            ("SCIMGATE_PUBLIC_URL", "http://mfa.example.com"),
+        ]))
+        .unwrap();
+        assert_eq!(c.tls.redirect_listen, None);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("server.public_url") && e.contains("https"),
+            "{e}"
+        );
+        c.server.public_url = "https://mfa.example.com".into();
+        c.validate().unwrap();
+        let e = Config::default()
+            .apply_env(&env(&[("SCIMGATE_TLS_REDIRECT_LISTEN", "eighty")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SCIMGATE_TLS_REDIRECT_LISTEN"), "{e}");
     }
 }

@@ -1,6 +1,6 @@
 //! scimgate: a single-binary SCIM 2.0 user directory for a multi-factor authentication
 //! service. Layers, dependencies pointing one way (DESIGN.md, *Architecture*):
-//! `web → directory → store → scim`, with `auth` beside them; `app` wires them for
+//! `web → directory → store → scim`, with `auth` and `tls` beside them; `app` wires them for
 //! `main` and the tests alike.
 
 pub mod app;
@@ -10,4 +10,5 @@ pub mod config;
 pub mod directory;
 pub mod scim;
 pub mod store;
+pub mod tls;
 pub mod web;

@@ -6,6 +6,7 @@ use clap::Parser;
 use scimgate::cli::{self, Cli};
 
 fn main() -> ExitCode {
+    scimgate::tls::install_crypto_provider();
     let cli = Cli::parse();
     let config = match cli::load_config(&cli) {
         Ok(c) => c,

@@ -2,6 +2,7 @@
 //! Thin: parse the request, call `directory`, render. No SQL and no protocol rules here;
 //! errors of every layer become HTTP responses in `scim::respond` alone.
 
+pub mod https;
 pub mod ops;
 pub mod scim;
 
@@ -11,6 +12,7 @@ use actix_web::web;
 
 use crate::directory::Directory;
 use crate::scim::discovery::Capabilities;
+use crate::tls::Tls;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -18,9 +20,19 @@ pub struct AppState {
     /// The public URL, without a trailing slash.
     pub public_url: String,
     pub caps: Capabilities,
+    /// The served certificate when the appliance does TLS itself: `status()` for the
+    /// Settings page, `reload()` for its Reload button (blocking: call it in `web::block`).
+    pub tls: Option<Arc<Tls>>,
+    /// Browsers reach us over HTTPS (TLS here, or an https public URL): see [`Self::is_https`].
+    pub https: bool,
 }
 
 impl AppState {
+    /// Whether clients reach the appliance over HTTPS, so cookies must be `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
     /// The Base URL of an integration: `{public_url}/scim/v2/{integration_id}`.
     pub fn base_url(&self, integration_id: &str) -> String {
         format!("{}/scim/v2/{integration_id}", self.public_url)

@@ -11,4 +11,5 @@ mod okta;
 mod patch;
 mod restart;
 mod support;
+mod tls;
 mod tokens;

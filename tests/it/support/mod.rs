@@ -22,6 +22,9 @@ pub struct TestApp {
     pub token: String,
     pub integration_id: String,
     pub addr: std::net::SocketAddr,
+    /// The redirect-only listener and the served certificate, when the config has `[tls]`.
+    pub redirect_addr: Option<std::net::SocketAddr>,
+    pub tls: Option<std::sync::Arc<scimgate::tls::Tls>>,
     handle: ServerHandle,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub client: awc::Client,
@@ -63,6 +66,7 @@ impl TestApp {
         let created = app.directory.create_integration("okta").await.unwrap();
         let base_url = format!("{}/scim/v2/{}", app.public_url, created.integration.id);
         let (addr, handle) = (app.addr, app.handle());
+        let (redirect_addr, tls) = (app.redirect_addr, app.tls.clone());
         let task = tokio::task::spawn_local(app.run());
         TestApp {
             _dir: dir,
@@ -71,6 +75,8 @@ impl TestApp {
             token: created.token.expose().to_owned(),
             integration_id: created.integration.id.as_str().to_owned(),
             addr,
+            redirect_addr,
+            tls,
             handle,
             task: Some(task),
             client: client(),
@@ -117,6 +123,8 @@ impl TestApp {
         .unwrap();
         self.base_url = format!("{}/scim/v2/{}", app.public_url, self.integration_id);
         self.addr = app.addr;
+        self.redirect_addr = app.redirect_addr;
+        self.tls = app.tls.clone();
         self.handle = app.handle();
         self.task = Some(tokio::task::spawn_local(app.run()));
     }
