@@ -105,6 +105,10 @@ impl Store {
         Ok((Store { writer, readers }, thread))
     }
 
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
     /// Runs `f` on the writer (see [`Writer::write`]).
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where

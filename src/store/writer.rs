@@ -7,6 +7,8 @@
 //! waits on SQLite's lock ("database is locked").
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -32,6 +34,15 @@ enum Msg {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
+    stats: Arc<Stats>,
+}
+
+/// Counters of the writer: how many transactions committed and how many jobs ran. Their ratio
+/// is the average group-commit batch.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub commits: AtomicU64,
+    pub jobs: AtomicU64,
 }
 
 pub struct WriterThread {
@@ -60,11 +71,16 @@ impl Drop for WriterThread {
 
 pub fn spawn(conn: Connection) -> std::io::Result<(Writer, WriterThread)> {
     let (tx, rx) = mpsc::channel::<Msg>();
+    let stats = Arc::new(Stats::default());
+    let thread_stats = stats.clone();
     let handle = std::thread::Builder::new()
         .name("scimgate-writer".into())
-        .spawn(move || run(conn, rx))?;
+        .spawn(move || run(conn, rx, &thread_stats))?;
     Ok((
-        Writer { tx: tx.clone() },
+        Writer {
+            tx: tx.clone(),
+            stats,
+        },
         WriterThread {
             handle: Some(handle),
             tx,
@@ -73,6 +89,14 @@ pub fn spawn(conn: Connection) -> std::io::Result<(Writer, WriterThread)> {
 }
 
 impl Writer {
+    /// (commits, jobs) so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.commits.load(Ordering::Relaxed),
+            self.stats.jobs.load(Ordering::Relaxed),
+        )
+    }
+
     /// Runs `f` on the writer thread inside a savepoint of the current batch; resolves after the
     /// batch committed. If `f` fails, its changes are rolled back and its error returned.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
@@ -102,7 +126,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
+fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats) {
     let mut stopping = false;
     while !stopping {
         let Ok(first) = rx.recv() else { break };
@@ -120,7 +144,10 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
             }
         }
         if !batch.is_empty() {
-            run_batch(&conn, batch);
+            stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            if run_batch(&conn, batch) {
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
     if let Err(e) = conn.execute_batch("PRAGMA optimize") {
@@ -128,7 +155,8 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
     }
 }
 
-fn run_batch(conn: &Connection, batch: Vec<Job>) {
+/// Runs one batch; true if it committed.
+fn run_batch(conn: &Connection, batch: Vec<Job>) -> bool {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let msg = e.to_string();
         tracing::error!(error = %msg, "could not begin a write transaction");
@@ -138,7 +166,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
             let (_, deliver) = fail_job(job, conn);
             deliver(Some(&msg));
         }
-        return;
+        return false;
     }
     let mut deliveries = Vec::with_capacity(batch.len());
     for job in batch {
@@ -175,9 +203,11 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
             Some(e.to_string())
         }
     };
+    let committed = error.is_none();
     for d in deliveries {
         d(error.as_deref());
     }
+    committed
 }
 
 /// Runs a job inside a savepoint that is always rolled back, to obtain its delivery when the
@@ -189,5 +219,88 @@ fn fail_job(job: Job, conn: &Connection) -> (bool, Deliver) {
     match out {
         Ok(o) => o,
         Err(_) => (false, Box::new(|_| {})),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::{Store, StoreOptions, Synchronous};
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failing_job_rolls_back_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, thread) = Store::open(&StoreOptions {
+            path: dir.path().join("w.db"),
+            synchronous: Synchronous::Full,
+            read_connections: 1,
+        })
+        .unwrap();
+        store
+            .write(|c| {
+                c.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+                    .map_err(StoreError::from)
+            })
+            .await
+            .unwrap();
+        let (commits_before, _) = store.writer().stats();
+        // A first job holds the writer while the others queue up: they form one batch.
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let blocker = store.write(move |_c| {
+            let _ = hold_rx.recv_timeout(std::time::Duration::from_secs(5));
+            Ok::<_, StoreError>(())
+        });
+        let mut jobs = Vec::new();
+        for k in 0..20i64 {
+            jobs.push(store.write(move |c| {
+                c.execute("INSERT INTO t (k) VALUES (?1)", [k])?;
+                if k == 7 {
+                    // e.g. a uniqueness conflict found after a first write
+                    return Err(StoreError::Conflict {
+                        attribute: "k",
+                        value: "7".into(),
+                    });
+                }
+                Ok(k)
+            }));
+        }
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let _ = hold_tx.send(());
+        });
+        // `join` polls the blocker first, then each job in order: the queue order is fixed.
+        let (b, results) =
+            futures_util::future::join(blocker, futures_util::future::join_all(jobs)).await;
+        b.unwrap();
+        for (k, r) in results.iter().enumerate() {
+            if k == 7 {
+                assert!(matches!(r, Err(StoreError::Conflict { .. })));
+            } else {
+                assert_eq!(*r.as_ref().unwrap(), k as i64);
+            }
+        }
+        let rows: Vec<i64> = store
+            .read(|c| {
+                let mut s = c.prepare("SELECT k FROM t ORDER BY k")?;
+                let v = s
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<Vec<i64>, _>>()?;
+                Ok::<_, StoreError>(v)
+            })
+            .await
+            .unwrap();
+        let expected: Vec<i64> = (0..20).filter(|k| *k != 7).collect();
+        assert_eq!(rows, expected);
+        // 21 jobs in at most 3 commits: the queued twenty shared one.
+        let (commits, jobs) = store.writer().stats();
+        assert!(
+            commits - commits_before <= 3,
+            "{} commits",
+            commits - commits_before
+        );
+        assert!(jobs >= 21);
+        drop(store);
+        thread.stop();
     }
 }

@@ -1,0 +1,721 @@
+//! The provisioning benchmark: starts scimgate in-process on port 0 with a fresh database file
+//! and drives it over real HTTP (keep-alive connections) the way identity providers do, at
+//! concurrency 1, 8 and 32. Each figure is printed with its ratio to two baselines measured in
+//! the same run on the same machine: single-row SQLite commits with the same `synchronous`
+//! setting (what one commit per request would give) and an actix-web handler returning a fixed
+//! 600-byte JSON (the HTTP ceiling), so the numbers mean something on a noisy machine.
+//!
+//!     cargo bench --bench provisioning                 # N = 10,000
+//!     cargo bench --bench provisioning -- --n 100000   # or 1000000
+//!     options: --concurrency 1,8,32  --mixed-secs 10  --synchronous full|normal  --c1-max 2000
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use actix_web::{App as ActixApp, HttpResponse, HttpServer, web};
+use serde_json::{Value, json};
+
+use scimgate::app::{App, RunOptions};
+use scimgate::config::Config;
+use scimgate::store::Synchronous;
+
+struct Opts {
+    n: usize,
+    concurrency: Vec<usize>,
+    mixed_secs: u64,
+    synchronous: Synchronous,
+    c1_max: usize,
+}
+
+fn opts() -> Opts {
+    let mut o = Opts {
+        n: 10_000,
+        concurrency: vec![1, 8, 32],
+        mixed_secs: 10,
+        synchronous: Synchronous::Full,
+        c1_max: 2_000,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let val = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--n" => o.n = val.parse().expect("--n takes a number"),
+            "--concurrency" => {
+                o.concurrency = val
+                    .split(',')
+                    .map(|c| c.parse().expect("--concurrency takes 1,8,32"))
+                    .collect()
+            }
+            "--mixed-secs" => o.mixed_secs = val.parse().expect("--mixed-secs takes a number"),
+            "--c1-max" => o.c1_max = val.parse().expect("--c1-max takes a number"),
+            "--synchronous" => {
+                o.synchronous = if val == "normal" {
+                    Synchronous::Normal
+                } else {
+                    Synchronous::Full
+                };
+            }
+            "--bench" => {
+                i += 1;
+                continue;
+            }
+            other => panic!("unknown option {other}"),
+        }
+        i += 2;
+    }
+    o
+}
+
+/// Latencies of one phase.
+struct Run {
+    ops: usize,
+    elapsed: Duration,
+    lat: Vec<Duration>,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+    fn pct(&self, p: f64) -> f64 {
+        if self.lat.is_empty() {
+            return 0.0;
+        }
+        let mut l = self.lat.clone();
+        l.sort();
+        let i = ((l.len() as f64 * p).ceil() as usize).clamp(1, l.len()) - 1;
+        l[i].as_secs_f64() * 1000.0
+    }
+}
+
+/// Runs `count` operations `op(i)` with `c` in flight at once (keep-alive connections).
+async fn drive<F, Fut>(c: usize, count: usize, op: F) -> Run
+where
+    F: Fn(usize) -> Fut + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let next = Rc::new(AtomicUsize::new(0));
+    let lat = Rc::new(RefCell::new(Vec::with_capacity(count)));
+    let op = Rc::new(op);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..c {
+        let (next, lat, op) = (next.clone(), lat.clone(), op.clone());
+        tasks.push(actix_web::rt::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let t = Instant::now();
+                op(i).await;
+                lat.borrow_mut().push(t.elapsed());
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = start.elapsed();
+    let lat = lat.take();
+    Run {
+        ops: lat.len(),
+        elapsed,
+        lat,
+    }
+}
+
+/// Runs operations for `secs` seconds with `c` in flight.
+async fn drive_for<F, Fut>(c: usize, secs: u64, op: F) -> Run
+where
+    F: Fn(usize) -> Fut + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let next = Rc::new(AtomicUsize::new(0));
+    let lat = Rc::new(RefCell::new(Vec::new()));
+    let op = Rc::new(op);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..c {
+        let (next, lat, op) = (next.clone(), lat.clone(), op.clone());
+        tasks.push(actix_web::rt::spawn(async move {
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                op(i).await;
+                lat.borrow_mut().push(t.elapsed());
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = start.elapsed();
+    let lat = lat.take();
+    Run {
+        ops: lat.len(),
+        elapsed,
+        lat,
+    }
+}
+
+#[derive(Clone)]
+struct Client {
+    http: awc::Client,
+    base: Rc<String>,
+    auth: Rc<String>,
+}
+
+impl Client {
+    fn new(base: String, token: &str, c: usize) -> Client {
+        let http = awc::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .connector(awc::Connector::new().limit(c.max(1)))
+            .finish();
+        Client {
+            http,
+            base: Rc::new(base),
+            auth: Rc::new(format!("Bearer {token}")),
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<&Value>, expect: u16) -> Value {
+        let url = format!("{}{path}", self.base);
+        let req = match method {
+            "GET" => self.http.get(url),
+            "POST" => self.http.post(url),
+            "PUT" => self.http.put(url),
+            "PATCH" => self.http.patch(url),
+            _ => self.http.delete(url),
+        }
+        .insert_header(("Authorization", self.auth.as_str()))
+        .insert_header(("Content-Type", "application/scim+json"));
+        let mut res = match body {
+            Some(b) => req.send_body(b.to_string()).await.unwrap(),
+            None => req.send().await.unwrap(),
+        };
+        let bytes = res.body().limit(256 * 1024 * 1024).await.unwrap();
+        assert_eq!(
+            res.status().as_u16(),
+            expect,
+            "{method} {path}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        }
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn okta_user(i: usize, tag: &str) -> Value {
+    let name = format!("{tag}.user{i}@example.com");
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "name": {"givenName": format!("Given{i}"), "familyName": format!("Family{i}")},
+        "emails": [{"primary": true, "value": name, "type": "work"}],
+        "displayName": format!("Given{i} Family{i}"),
+        "locale": "en-US",
+        "externalId": format!("00u{tag}{i:08}"),
+        "aliases": [{"value": format!("{tag}.alias{i}@example.com"), "type": "email"}],
+        "groups": [],
+        "password": format!("pw{i}xQ9!"),
+        "active": true
+    })
+}
+
+/// Baseline 1: single-row SQLite commits per second with the same synchronous setting.
+fn commit_baseline(dir: &std::path::Path, sync: Synchronous) -> f64 {
+    let conn = rusqlite::Connection::open(dir.join("baseline.db")).unwrap();
+    conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+        .unwrap();
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if sync == Synchronous::Full {
+            "FULL"
+        } else {
+            "NORMAL"
+        },
+    )
+    .unwrap();
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, doc TEXT NOT NULL)")
+        .unwrap();
+    let doc = "x".repeat(600);
+    let start = Instant::now();
+    let mut n = 0;
+    while start.elapsed() < Duration::from_secs(3) {
+        conn.execute("INSERT INTO t (doc) VALUES (?1)", [&doc])
+            .unwrap();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Baseline 2: an actix-web handler returning a fixed 600-byte JSON, at concurrency `c`.
+async fn http_ceiling(c: usize, workers: usize) -> f64 {
+    let body: &'static str = Box::leak(
+        format!(
+            "{{\"schemas\":[\"urn:x\"],\"pad\":\"{}\"}}",
+            "x".repeat(600 - 27)
+        )
+        .into_boxed_str(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = HttpServer::new(move || {
+        ActixApp::new().route(
+            "/x",
+            web::get().to(move || async move {
+                HttpResponse::Ok()
+                    .content_type("application/scim+json")
+                    .body(body)
+            }),
+        )
+    })
+    .workers(workers)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    let client = Client::new(format!("http://{addr}"), "x", c);
+    let count = 20_000;
+    let run = drive(c, count, move |_| {
+        let client = client.clone();
+        async move {
+            client.call("GET", "/x", None, 200).await;
+        }
+    })
+    .await;
+    handle.stop(true).await;
+    run.rate()
+}
+
+struct Report {
+    rows: Vec<String>,
+}
+
+impl Report {
+    fn line(
+        &mut self,
+        phase: &str,
+        c: usize,
+        run: &Run,
+        unit_per_op: f64,
+        commit: Option<f64>,
+        ceiling: f64,
+    ) {
+        let rate = run.rate();
+        let commit_ratio = commit.map_or("—".to_owned(), |b| format!("{:.1}×", rate / b));
+        let row = format!(
+            "| {phase:<34} | {c:>3} | {:>9} | {:>10.0} | {:>10.0} | {:>7.2} | {:>7.2} | {:>7.2} | {:>9} | {:>6.0}% |",
+            run.ops,
+            rate,
+            rate * unit_per_op,
+            run.pct(0.50),
+            run.pct(0.95),
+            run.pct(0.99),
+            commit_ratio,
+            rate / ceiling * 100.0
+        );
+        println!("{row}");
+        self.rows.push(row);
+    }
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn main() {
+    let o = opts();
+    actix_web::rt::System::new().block_on(run(o));
+}
+
+async fn run(o: Opts) {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let tmp = tempfile::tempdir().unwrap();
+    println!(
+        "scimgate provisioning benchmark: N={}, concurrency {:?}, synchronous={:?}, {} server workers, {} cores",
+        o.n, o.concurrency, o.synchronous, workers, workers
+    );
+    let commit = commit_baseline(tmp.path(), o.synchronous);
+    println!(
+        "baseline: single-row SQLite commits (synchronous={:?}): {commit:.0}/s",
+        o.synchronous
+    );
+    let mut ceilings = Vec::new();
+    for &c in &o.concurrency {
+        let ceiling = http_ceiling(c, workers).await;
+        println!("baseline: actix-web fixed 600-byte JSON at concurrency {c}: {ceiling:.0} req/s");
+        ceilings.push((c, ceiling));
+    }
+    println!();
+    println!(
+        "| phase                              |   c |       ops |      ops/s |    items/s | p50 ms  | p95 ms  | p99 ms  | vs commit | vs HTTP |"
+    );
+    println!(
+        "|------------------------------------|-----|-----------|------------|------------|---------|---------|---------|-----------|---------|"
+    );
+    let mut report = Report { rows: Vec::new() };
+    for (c, ceiling) in ceilings {
+        let n = if c == 1 { o.n.min(o.c1_max) } else { o.n };
+        let dir = tmp.path().join(format!("c{c}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.server.workers = workers;
+        config.database.path = dir.join("scimgate.db");
+        config.database.synchronous = o.synchronous;
+        config.log.level = "error".into();
+        let app = App::build(
+            &config,
+            RunOptions {
+                handle_signals: false,
+            },
+        )
+        .unwrap();
+        let created = app.directory.create_integration("bench").await.unwrap();
+        let base = format!("{}/scim/v2/{}", app.public_url, created.integration.id);
+        let handle = app.handle();
+        let task = actix_web::rt::spawn(app.run());
+        let client = Client::new(base.clone(), created.token.expose(), c);
+        let tag = format!("c{c}");
+
+        // okta-import: filter GET then POST, per user.
+        let ids = Rc::new(RefCell::new(vec![String::new(); n]));
+        let (cl, t, ids2) = (client.clone(), tag.clone(), ids.clone());
+        let run = drive(c, n, move |i| {
+            let (cl, t, ids) = (cl.clone(), t.clone(), ids2.clone());
+            async move {
+                let body = okta_user(i, &t);
+                let q = format!(
+                    "/Users?filter={}&startIndex=1&count=100",
+                    enc(&format!(
+                        "userName eq \"{}\"",
+                        body["userName"].as_str().unwrap()
+                    ))
+                );
+                let found = cl.call("GET", &q, None, 200).await;
+                assert_eq!(found["totalResults"], 0);
+                let u = cl.call("POST", "/Users", Some(&body), 201).await;
+                ids.borrow_mut()[i] = u["id"].as_str().unwrap().to_owned();
+            }
+        })
+        .await;
+        report.line(
+            "okta-import (filter GET + POST)",
+            c,
+            &run,
+            1.0,
+            Some(commit),
+            ceiling / 2.0,
+        );
+        let ids: Rc<Vec<String>> = Rc::new(ids.take());
+
+        let (cl, ids2) = (client.clone(), ids.clone());
+        let run = drive(c, n, move |i| {
+            let (cl, ids) = (cl.clone(), ids2.clone());
+            async move {
+                cl.call("GET", &format!("/Users/{}", ids[i]), None, 200)
+                    .await;
+            }
+        })
+        .await;
+        report.line("GET /Users/{id}", c, &run, 1.0, None, ceiling);
+
+        let (cl, ids2, t) = (client.clone(), ids.clone(), tag.clone());
+        let run = drive(c, n, move |i| {
+            let (cl, ids, t) = (cl.clone(), ids2.clone(), t.clone());
+            async move {
+                let mut body = okta_user(i, &t);
+                body["id"] = json!(ids[i]);
+                body["title"] = json!("Engineer");
+                cl.call("PUT", &format!("/Users/{}", ids[i]), Some(&body), 200)
+                    .await;
+            }
+        })
+        .await;
+        report.line(
+            "PUT /Users/{id} (full replace)",
+            c,
+            &run,
+            1.0,
+            Some(commit),
+            ceiling,
+        );
+
+        let (cl, ids2) = (client.clone(), ids.clone());
+        let run = drive(c, n, move |i| {
+            let (cl, ids) = (cl.clone(), ids2.clone());
+            async move {
+                let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": false}}]});
+                cl.call("PATCH", &format!("/Users/{}", ids[i]), Some(&body), 200).await;
+            }
+        })
+        .await;
+        report.line("PATCH deactivate", c, &run, 1.0, Some(commit), ceiling);
+
+        // group-push: groups of up to 10,000 members; adds in batches of 100, removes one by one.
+        let per_group = n.min(10_000);
+        let groups = n.div_ceil(per_group);
+        let mut gids = Vec::new();
+        for g in 0..groups {
+            let r = client
+                .call(
+                    "POST",
+                    "/Groups",
+                    Some(&json!({"displayName": format!("{tag} group {g}"), "members": []})),
+                    201,
+                )
+                .await;
+            gids.push(r["id"].as_str().unwrap().to_owned());
+        }
+        let gids = Rc::new(gids);
+        let batches = n.div_ceil(100);
+        let (cl, ids2, g2) = (client.clone(), ids.clone(), gids.clone());
+        let run = drive(c, batches, move |b| {
+            let (cl, ids, gids) = (cl.clone(), ids2.clone(), g2.clone());
+            async move {
+                let members: Vec<Value> = (b * 100..((b + 1) * 100).min(ids.len())).map(|i| json!({"value": ids[i]})).collect();
+                let gid = &gids[(b * 100) / per_group];
+                let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "path": "members", "value": members}]});
+                cl.call("PATCH", &format!("/Groups/{gid}?excludedAttributes=members"), Some(&body), 200).await;
+            }
+        })
+        .await;
+        report.line(
+            "group PATCH add 100 members",
+            c,
+            &run,
+            100.0,
+            Some(commit),
+            ceiling,
+        );
+
+        let (cl, g2) = (client.clone(), gids.clone());
+        let run = drive(c, groups.min(c.max(1) * 4), move |g| {
+            let (cl, gids) = (cl.clone(), g2.clone());
+            async move {
+                cl.call(
+                    "GET",
+                    &format!("/Groups/{}", gids[g % gids.len()]),
+                    None,
+                    200,
+                )
+                .await;
+            }
+        })
+        .await;
+        report.line(
+            &format!("GET group with {per_group} members"),
+            c,
+            &run,
+            1.0,
+            None,
+            ceiling,
+        );
+
+        let (cl, ids2) = (client.clone(), ids.clone());
+        let run = drive(c, 200, move |_| {
+            let cl = cl.clone();
+            let _ = &ids2;
+            async move {
+                cl.call(
+                    "GET",
+                    "/Groups?excludedAttributes=members&count=100",
+                    None,
+                    200,
+                )
+                .await;
+            }
+        })
+        .await;
+        report.line(
+            "GET /Groups?excludedAttributes=members",
+            c,
+            &run,
+            1.0,
+            None,
+            ceiling,
+        );
+
+        let (cl, ids2, g2) = (client.clone(), ids.clone(), gids.clone());
+        let run = drive(c, n, move |i| {
+            let (cl, ids, gids) = (cl.clone(), ids2.clone(), g2.clone());
+            async move {
+                let gid = &gids[i / per_group];
+                let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[i])}]});
+                cl.call("PATCH", &format!("/Groups/{gid}?excludedAttributes=members"), Some(&body), 200).await;
+            }
+        })
+        .await;
+        report.line(
+            "group PATCH remove 1 member",
+            c,
+            &run,
+            1.0,
+            Some(commit),
+            ceiling,
+        );
+
+        // directory-read: page through everyone by startIndex; the IdP filters.
+        let pages = n.div_ceil(100);
+        let cl = client.clone();
+        let run = drive(c, pages, move |p| {
+            let cl = cl.clone();
+            async move {
+                let r = cl
+                    .call(
+                        "GET",
+                        &format!("/Users?startIndex={}&count=100", p * 100 + 1),
+                        None,
+                        200,
+                    )
+                    .await;
+                assert!(r["itemsPerPage"].as_u64().unwrap() > 0);
+            }
+        })
+        .await;
+        report.line(
+            "list users by startIndex (100/page)",
+            c,
+            &run,
+            100.0,
+            None,
+            ceiling,
+        );
+
+        for (label, make) in [
+            (
+                "filter userName eq",
+                Box::new(|i: usize, t: &str| format!("userName eq \"{t}.USER{i}@example.com\""))
+                    as Box<dyn Fn(usize, &str) -> String>,
+            ),
+            (
+                "filter externalId eq",
+                Box::new(|i: usize, t: &str| format!("externalId eq \"00u{t}{i:08}\"")),
+            ),
+            (
+                "filter emails[type eq work].value eq",
+                Box::new(|i: usize, t: &str| {
+                    format!("emails[type eq \"work\"].value eq \"{t}.user{i}@example.com\"")
+                }),
+            ),
+        ] {
+            let (cl, t) = (client.clone(), tag.clone());
+            let make = Rc::new(make);
+            let run = drive(c, n, move |i| {
+                let (cl, t, make) = (cl.clone(), t.clone(), make.clone());
+                async move {
+                    let r = cl
+                        .call(
+                            "GET",
+                            &format!("/Users?filter={}", enc(&make(i, &t))),
+                            None,
+                            200,
+                        )
+                        .await;
+                    assert_eq!(r["totalResults"], 1);
+                }
+            })
+            .await;
+            report.line(label, c, &run, 1.0, None, ceiling);
+        }
+
+        // mixed: 70% filter, 10% GET, 10% PATCH, 10% POST.
+        let (cl, ids2, t) = (client.clone(), ids.clone(), tag.clone());
+        let fresh = Rc::new(AtomicUsize::new(n));
+        let run = drive_for(c, o.mixed_secs, move |i| {
+            let (cl, ids, t, fresh) = (cl.clone(), ids2.clone(), t.clone(), fresh.clone());
+            async move {
+                let pick = (i.wrapping_mul(2654435761)) % ids.len();
+                match i % 10 {
+                    0 => {
+                        cl.call("GET", &format!("/Users/{}", ids[pick]), None, 200).await;
+                    }
+                    1 => {
+                        let body = json!({"Operations": [{"op": "replace", "path": "title", "value": format!("T{i}")}]});
+                        cl.call("PATCH", &format!("/Users/{}", ids[pick]), Some(&body), 200).await;
+                    }
+                    2 => {
+                        let k = fresh.fetch_add(1, Ordering::Relaxed);
+                        cl.call("POST", "/Users", Some(&okta_user(k, &t)), 201).await;
+                    }
+                    _ => {
+                        let f = enc(&format!("userName eq \"{t}.user{pick}@example.com\""));
+                        cl.call("GET", &format!("/Users?filter={f}"), None, 200).await;
+                    }
+                }
+            }
+        })
+        .await;
+        report.line(
+            "mixed 70/10/10/10 filter/GET/PATCH/POST",
+            c,
+            &run,
+            1.0,
+            None,
+            ceiling,
+        );
+        println!(
+            "|   (process resident memory after c={c}: {:.0} MB)",
+            rss_mb()
+        );
+
+        handle.stop(true).await;
+        task.await.unwrap().unwrap();
+        if c == *o.concurrency.last().unwrap() {
+            let t = Instant::now();
+            let app = App::build(
+                &config,
+                RunOptions {
+                    handle_signals: false,
+                },
+            )
+            .unwrap();
+            let startup = t.elapsed();
+            drop(app);
+            println!(
+                "start-up on the {n}-user database: {:.0} ms",
+                startup.as_secs_f64() * 1000.0
+            );
+        }
+    }
+    println!(
+        "\n(okta-import's 'vs HTTP' compares with half the ceiling: each user is two requests)"
+    );
+}
