@@ -57,7 +57,8 @@ fn configure(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
             Synchronous::Normal => "NORMAL",
         },
     )?;
-    fold::register(conn)
+    fold::register(conn)?;
+    filter_sql::register(conn)
 }
 
 impl Store {

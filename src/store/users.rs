@@ -2,12 +2,12 @@
 //! `login_names` kept in step with each document.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::scim::resource::Document;
 use crate::store::StoreError;
-use crate::store::filter_sql::Condition;
+use crate::store::filter_sql::{Compiled, Condition};
 use crate::store::fold::fold;
 
 /// A stored user.
@@ -32,25 +32,6 @@ pub enum Scope {
     SourceOrManual(String),
     /// Every user.
     All,
-}
-
-impl Scope {
-    fn condition(&self) -> Condition {
-        match self {
-            Scope::Source(s) => Condition {
-                sql: "u.source = ?".into(),
-                params: vec![SqlValue::Text(s.clone())],
-            },
-            Scope::SourceOrManual(s) => Condition {
-                sql: "(u.source = ? OR u.source IS NULL)".into(),
-                params: vec![SqlValue::Text(s.clone())],
-            },
-            Scope::All => Condition {
-                sql: "1".into(),
-                params: Vec::new(),
-            },
-        }
-    }
 }
 
 const COLUMNS: &str = "u.seq, u.id, u.source, u.version, u.created, u.last_modified, u.doc";
@@ -103,6 +84,7 @@ pub fn find_by_id(conn: &Connection, id: &str) -> Result<Option<UserRow>, StoreE
 struct Derived {
     user_name: String,
     external_id: Option<String>,
+    display_name_folded: Option<String>,
     active: bool,
     emails: Vec<(String, Option<String>)>,
     /// Folded login names: the userName first, then aliases.
@@ -119,6 +101,7 @@ fn derive(doc: &Document) -> Result<Derived, StoreError> {
         .get("externalId")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    let display_name_folded = doc.get("displayName").and_then(Value::as_str).map(fold);
     // A user without `active` is active: the MFA service lets them authenticate.
     let active = doc.get("active").and_then(Value::as_bool).unwrap_or(true);
     let items = |name: &str| -> Vec<Value> {
@@ -146,6 +129,7 @@ fn derive(doc: &Document) -> Result<Derived, StoreError> {
     Ok(Derived {
         user_name,
         external_id,
+        display_name_folded,
         active,
         emails,
         names,
@@ -225,10 +209,10 @@ pub fn insert(conn: &Connection, u: NewUser<'_>) -> Result<UserRow, StoreError> 
         });
     }
     conn.prepare_cached(
-        "INSERT INTO users (id, source, user_name, user_name_folded, external_id, active, version, created, last_modified, doc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8)",
+        "INSERT INTO users (id, source, user_name, user_name_folded, external_id, active, version, created, last_modified, doc, display_name_folded)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9)",
     )?
-    .execute(params![u.id, u.source, d.user_name, d.names[0].0, d.external_id, d.active, u.now, doc_text])?;
+    .execute(params![u.id, u.source, d.user_name, d.names[0].0, d.external_id, d.active, u.now, doc_text, d.display_name_folded])?;
     let seq = conn.last_insert_rowid();
     write_derived(conn, seq, &d, u.doc)?;
     Ok(UserRow {
@@ -255,10 +239,10 @@ pub fn update(
     let version = old.version + 1;
     conn.prepare_cached(
         "UPDATE users SET source = ?2, user_name = ?3, user_name_folded = ?4, external_id = ?5, active = ?6,
-                version = ?7, last_modified = ?8, doc = ?9
+                version = ?7, last_modified = ?8, doc = ?9, display_name_folded = ?10
          WHERE seq = ?1",
     )?
-    .execute(params![old.seq, source, d.user_name, d.names[0].0, d.external_id, d.active, version, now, doc_text])
+    .execute(params![old.seq, source, d.user_name, d.names[0].0, d.external_id, d.active, version, now, doc_text, d.display_name_folded])
     .map_err(|e| match e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
             StoreError::Conflict { attribute: "userName", value: d.user_name.clone() }
@@ -283,41 +267,195 @@ pub fn delete(conn: &Connection, seq: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A page of users in scope matching `filter` (compiled by
-/// [`compile_user_filter`](crate::store::filter_sql::compile_user_filter)), in
-/// insertion order, with the total count. `offset` is 0-based.
+/// Where a page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Paging {
+    /// Skip `offset` users (0-based; RFC 7644 §3.4.2.4 `startIndex` - 1).
+    Offset(u64),
+    /// The first page (None) or the users after a cursor position: the sort key and the
+    /// `seq` of the last user of the previous page (RFC 9865 cursors).
+    After(Option<(SqlValue, i64)>),
+}
+
+/// A page: the total in scope matching the filter, the users, and the position of the last
+/// one (sort key, seq) with whether more follow.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub total: u64,
+    pub rows: Vec<UserRow>,
+    pub last: Option<(SqlValue, i64)>,
+    pub more: bool,
+}
+
+/// The condition of `scope`, appending its parameter to `c`. With a filter, `+u.source`
+/// keeps SQLite from choosing the scope's index over the filter's (`externalId eq` would
+/// otherwise read every user of the integration, since `users_source` looks as selective to
+/// the planner as `users_external_id`).
+pub(crate) fn scope_condition(scope: &Scope, filtered: bool, c: &mut Condition) -> Option<String> {
+    let col = if filtered { "+u.source" } else { "u.source" };
+    match scope {
+        Scope::Source(s) => {
+            let p = c.param(SqlValue::Text(s.clone()));
+            Some(format!("{col} = {p}"))
+        }
+        Scope::SourceOrManual(s) => {
+            let p = c.param(SqlValue::Text(s.clone()));
+            Some(format!("({col} = {p} OR u.source IS NULL)"))
+        }
+        Scope::All => None,
+    }
+}
+
+/// Runs `sql`, binding exactly the placeholders it uses from `params` (`?N` is `params[N-1]`).
+fn query<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[SqlValue],
+    mut f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    for i in 1..=stmt.parameter_count() {
+        let v = params
+            .get(i - 1)
+            .ok_or_else(|| StoreError::Corrupt(format!("query parameter ?{i} has no value")))?;
+        stmt.raw_bind_parameter(i, v)?;
+    }
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(f(r)?);
+    }
+    Ok(out)
+}
+
+/// A page of users in scope matching the compiled filter, in the compiled sort order (ties
+/// and unsorted lists in insertion order, `seq`), with the total count.
+///
+/// Offset paging costs O(offset); cursor paging seeks to the position (by `seq` through the
+/// primary key when unsorted), so each page costs the same whatever its number.
 pub fn list(
     conn: &Connection,
     scope: &Scope,
-    filter: Option<&Condition>,
-    offset: u64,
+    q: &Compiled,
+    paging: &Paging,
     limit: u64,
-) -> Result<(u64, Vec<UserRow>), StoreError> {
-    let scope = scope.condition();
-    let mut params: Vec<SqlValue> = scope.params.clone();
-    let wherec = match filter {
-        Some(f) => {
-            params.extend(f.params.iter().cloned());
-            format!("{} AND {}", scope.sql, f.sql)
-        }
-        None => scope.sql.clone(),
+) -> Result<ListPage, StoreError> {
+    let mut c = Condition {
+        sql: String::new(),
+        params: q.params.clone(),
     };
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM users u WHERE {wherec}"))?
-        .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
-    let mut rows = Vec::new();
-    if limit > 0 {
-        params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-        params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM users u WHERE {wherec} ORDER BY u.seq LIMIT ? OFFSET ?"
-        ))?;
-        let raw = stmt
-            .query_map(params_from_iter(params.iter()), row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        for r in raw {
-            rows.push(to_user(r)?);
+    let mut wherec: Vec<String> = Vec::new();
+    if let Some(f) = &q.filter {
+        wherec.push(f.clone());
+    }
+    if let Some(sql) = scope_condition(scope, q.filter.is_some(), &mut c) {
+        wherec.push(sql);
+    }
+    let base_where = if wherec.is_empty() {
+        "1".to_owned()
+    } else {
+        wherec.join(" AND ")
+    };
+    let total: i64 = query(
+        conn,
+        &format!("SELECT count(*) FROM users u WHERE {base_where}"),
+        &c.params,
+        |r| r.get(0),
+    )?
+    .into_iter()
+    .next()
+    .unwrap_or(0);
+    let mut page = ListPage {
+        total: total.max(0) as u64,
+        rows: Vec::new(),
+        last: None,
+        more: false,
+    };
+    if limit == 0 {
+        return Ok(page);
+    }
+    let key = q
+        .sort
+        .as_ref()
+        .map_or("NULL".to_owned(), |k| k.expr.clone());
+    let order = match &q.sort {
+        None => "u.seq".to_owned(),
+        Some(k) => {
+            let dir = if k.descending { "DESC" } else { "ASC" };
+            // No data sorts last ascending and first descending (RFC 7644 §3.4.2.3).
+            let nulls = if k.nullable {
+                format!("({key}) IS NULL {dir}, ")
+            } else {
+                String::new()
+            };
+            format!("{nulls}({key}) {dir}, u.seq")
+        }
+    };
+    let mut page_where = base_where;
+    let tail: String;
+    match paging {
+        Paging::Offset(offset) => {
+            let l = c.param(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+            let o = c.param(SqlValue::Integer(
+                i64::try_from(*offset).unwrap_or(i64::MAX),
+            ));
+            tail = format!(" LIMIT {l} OFFSET {o}");
+        }
+        Paging::After(after) => {
+            if let Some((k0, s0)) = after {
+                let s = c.param(SqlValue::Integer(*s0));
+                let cond = match &q.sort {
+                    None => format!("u.seq > {s}"),
+                    Some(k) => {
+                        let (cmp, null_after, null_k0_rest) = if k.descending {
+                            ("<", false, true)
+                        } else {
+                            (">", true, false)
+                        };
+                        if *k0 == SqlValue::Null {
+                            // After a user without data: the rest of those, then (descending)
+                            // every user with data.
+                            let rest = if null_k0_rest {
+                                format!(" OR ({key}) IS NOT NULL")
+                            } else {
+                                String::new()
+                            };
+                            format!("((({key}) IS NULL AND u.seq > {s}){rest})")
+                        } else {
+                            let p = c.param(k0.clone());
+                            let nulls = if null_after && k.nullable {
+                                format!(" OR ({key}) IS NULL")
+                            } else {
+                                String::new()
+                            };
+                            format!(
+                                "((({key}) {cmp} {p} OR (({key}) = {p} AND u.seq > {s})){nulls})"
+                            )
+                        }
+                    }
+                };
+                page_where = format!("{page_where} AND {cond}");
+            }
+            // One more than the page, to know whether another page follows.
+            let l = c.param(SqlValue::Integer(
+                i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX),
+            ));
+            tail = format!(" LIMIT {l}");
         }
     }
-    Ok((total.max(0) as u64, rows))
+    let sql =
+        format!("SELECT {COLUMNS}, ({key}) FROM users u WHERE {page_where} ORDER BY {order}{tail}");
+    let raw = query(conn, &sql, &c.params, |r| {
+        Ok((row(r)?, r.get::<_, SqlValue>(7)?))
+    })?;
+    for (i, (r, k)) in raw.into_iter().enumerate() {
+        if i as u64 >= limit {
+            page.more = true;
+            break;
+        }
+        let u = to_user(r)?;
+        page.last = Some((k, u.seq));
+        page.rows.push(u);
+    }
+    Ok(page)
 }

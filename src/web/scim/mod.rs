@@ -3,6 +3,7 @@
 mod discovery;
 pub mod extract;
 pub mod respond;
+mod search;
 mod users;
 
 use actix_web::web;
@@ -17,6 +18,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/Users")
                     .route(web::get().to(users::list))
                     .route(web::post().to(users::create))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Users/.search")
+                    .route(web::post().to(users::search))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/.search")
+                    .route(web::post().to(search::root))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
