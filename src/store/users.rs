@@ -287,10 +287,11 @@ pub struct ListPage {
     pub more: bool,
 }
 
-/// The condition of `scope`, appending its parameter to `c`. With a filter, `+u.source`
-/// keeps SQLite from choosing the scope's index over the filter's (`externalId eq` would
-/// otherwise read every user of the integration, since `users_source` looks as selective to
-/// the planner as `users_external_id`).
+/// The condition of `scope`, appending its parameter to `c`. With a filter or a sort,
+/// `+u.source` keeps SQLite from choosing the scope's index over the filter's or the sort's
+/// (`externalId eq` would otherwise read every user of the integration, since `users_source`
+/// looks as selective to the planner as `users_external_id`; `sortBy=userName` would sort the
+/// whole scope for every page instead of reading `user_name_folded` in order).
 pub(crate) fn scope_condition(scope: &Scope, filtered: bool, c: &mut Condition) -> Option<String> {
     let col = if filtered { "+u.source" } else { "u.source" };
     match scope {
@@ -348,7 +349,7 @@ pub fn list(
     if let Some(f) = &q.filter {
         wherec.push(f.clone());
     }
-    if let Some(sql) = scope_condition(scope, q.filter.is_some(), &mut c) {
+    if let Some(sql) = scope_condition(scope, q.filter.is_some() || q.sort.is_some(), &mut c) {
         wherec.push(sql);
     }
     let base_where = if wherec.is_empty() {
@@ -428,8 +429,11 @@ pub fn list(
                             } else {
                                 String::new()
                             };
+                            // `k >= p AND (…)` rather than `k > p OR …`: an index on the key
+                            // can seek to the position.
+                            let eq_or = if k.descending { "<=" } else { ">=" };
                             format!(
-                                "((({key}) {cmp} {p} OR (({key}) = {p} AND u.seq > {s})){nulls})"
+                                "((({key}) {eq_or} {p} AND (({key}) {cmp} {p} OR u.seq > {s})){nulls})"
                             )
                         }
                     }

@@ -8,6 +8,7 @@ mod discovery;
 mod errors;
 mod okta;
 mod patch;
+mod query;
 mod restart;
 mod support;
 mod tokens;
