@@ -928,15 +928,16 @@ impl Compiler<'_> {
             )));
         }
         let leaf = sub.unwrap_or(a);
-        if r.core && sub.is_none() {
-            if let Some(col) = self.map.folded.iter().find(|c| c.attr == a.name) {
-                return Ok(SortKey {
-                    expr: col.column.to_owned(),
-                    // A required attribute is never NULL: the ORDER BY can use the index.
-                    nullable: !a.required,
-                    descending,
-                });
-            }
+        if r.core
+            && sub.is_none()
+            && let Some(col) = self.map.folded.iter().find(|c| c.attr == a.name)
+        {
+            return Ok(SortKey {
+                expr: col.column.to_owned(),
+                // A required attribute is never NULL: the ORDER BY can use the index.
+                nullable: !a.required,
+                descending,
+            });
         }
         if r.core
             && let Some(col) = self
