@@ -7,6 +7,7 @@ mod error;
 pub mod filter_sql;
 pub mod fold;
 pub mod integrations;
+pub mod listing;
 pub mod migrations;
 pub mod users;
 pub mod writer;

@@ -9,6 +9,8 @@ use crate::scim::resource::Document;
 use crate::store::StoreError;
 use crate::store::filter_sql::{Compiled, Condition};
 use crate::store::fold::fold;
+pub use crate::store::listing::Paging;
+use crate::store::listing::{self, ListPage, Table};
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq)]
@@ -267,26 +269,6 @@ pub fn delete(conn: &Connection, seq: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Where a page starts.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Paging {
-    /// Skip `offset` users (0-based; RFC 7644 §3.4.2.4 `startIndex` - 1).
-    Offset(u64),
-    /// The first page (None) or the users after a cursor position: the sort key and the
-    /// `seq` of the last user of the previous page (RFC 9865 cursors).
-    After(Option<(SqlValue, i64)>),
-}
-
-/// A page: the total in scope matching the filter, the users, and the position of the last
-/// one (sort key, seq) with whether more follow.
-#[derive(Debug, Clone)]
-pub struct ListPage {
-    pub total: u64,
-    pub rows: Vec<UserRow>,
-    pub last: Option<(SqlValue, i64)>,
-    pub more: bool,
-}
-
 /// The condition of `scope`, appending its parameter to `c`. With a filter or a sort,
 /// `+u.source` keeps SQLite from choosing the scope's index over the filter's or the sort's
 /// (`externalId eq` would otherwise read every user of the integration, since `users_source`
@@ -307,159 +289,24 @@ pub(crate) fn scope_condition(scope: &Scope, filtered: bool, c: &mut Condition) 
     }
 }
 
-/// Runs `sql`, binding exactly the placeholders it uses from `params` (`?N` is `params[N-1]`).
-fn query<T>(
-    conn: &Connection,
-    sql: &str,
-    params: &[SqlValue],
-    mut f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    for i in 1..=stmt.parameter_count() {
-        let v = params
-            .get(i - 1)
-            .ok_or_else(|| StoreError::Corrupt(format!("query parameter ?{i} has no value")))?;
-        stmt.raw_bind_parameter(i, v)?;
-    }
-    let mut rows = stmt.raw_query();
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        out.push(f(r)?);
-    }
-    Ok(out)
-}
-
 /// A page of users in scope matching the compiled filter, in the compiled sort order (ties
-/// and unsorted lists in insertion order, `seq`), with the total count.
-///
-/// Offset paging costs O(offset); cursor paging seeks to the position (by `seq` through the
-/// primary key when unsorted), so each page costs the same whatever its number.
+/// and unsorted lists in insertion order, `seq`), with the total count (see
+/// [`listing::page`]).
 pub fn list(
     conn: &Connection,
     scope: &Scope,
     q: &Compiled,
     paging: &Paging,
     limit: u64,
-) -> Result<ListPage, StoreError> {
-    let mut c = Condition {
-        sql: String::new(),
-        params: q.params.clone(),
+) -> Result<ListPage<UserRow>, StoreError> {
+    let table = Table {
+        from: "users u",
+        columns: COLUMNS,
+        seq: "u.seq",
     };
-    let mut wherec: Vec<String> = Vec::new();
-    if let Some(f) = &q.filter {
-        wherec.push(f.clone());
-    }
-    if let Some(sql) = scope_condition(scope, q.filter.is_some() || q.sort.is_some(), &mut c) {
-        wherec.push(sql);
-    }
-    let base_where = if wherec.is_empty() {
-        "1".to_owned()
-    } else {
-        wherec.join(" AND ")
-    };
-    let total: i64 = query(
-        conn,
-        &format!("SELECT count(*) FROM users u WHERE {base_where}"),
-        &c.params,
-        |r| r.get(0),
-    )?
-    .into_iter()
-    .next()
-    .unwrap_or(0);
-    let mut page = ListPage {
-        total: total.max(0) as u64,
-        rows: Vec::new(),
-        last: None,
-        more: false,
-    };
-    if limit == 0 {
-        return Ok(page);
-    }
-    let key = q
-        .sort
-        .as_ref()
-        .map_or("NULL".to_owned(), |k| k.expr.clone());
-    let order = match &q.sort {
-        None => "u.seq".to_owned(),
-        Some(k) => {
-            let dir = if k.descending { "DESC" } else { "ASC" };
-            // No data sorts last ascending and first descending (RFC 7644 §3.4.2.3).
-            let nulls = if k.nullable {
-                format!("({key}) IS NULL {dir}, ")
-            } else {
-                String::new()
-            };
-            format!("{nulls}({key}) {dir}, u.seq")
-        }
-    };
-    let mut page_where = base_where;
-    let tail: String;
-    match paging {
-        Paging::Offset(offset) => {
-            let l = c.param(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-            let o = c.param(SqlValue::Integer(
-                i64::try_from(*offset).unwrap_or(i64::MAX),
-            ));
-            tail = format!(" LIMIT {l} OFFSET {o}");
-        }
-        Paging::After(after) => {
-            if let Some((k0, s0)) = after {
-                let s = c.param(SqlValue::Integer(*s0));
-                let cond = match &q.sort {
-                    None => format!("u.seq > {s}"),
-                    Some(k) => {
-                        let (cmp, null_after, null_k0_rest) = if k.descending {
-                            ("<", false, true)
-                        } else {
-                            (">", true, false)
-                        };
-                        if *k0 == SqlValue::Null {
-                            // After a user without data: the rest of those, then (descending)
-                            // every user with data.
-                            let rest = if null_k0_rest {
-                                format!(" OR ({key}) IS NOT NULL")
-                            } else {
-                                String::new()
-                            };
-                            format!("((({key}) IS NULL AND u.seq > {s}){rest})")
-                        } else {
-                            let p = c.param(k0.clone());
-                            let nulls = if null_after && k.nullable {
-                                format!(" OR ({key}) IS NULL")
-                            } else {
-                                String::new()
-                            };
-                            // `k >= p AND (…)` rather than `k > p OR …`: an index on the key
-                            // can seek to the position.
-                            let eq_or = if k.descending { "<=" } else { ">=" };
-                            format!(
-                                "((({key}) {eq_or} {p} AND (({key}) {cmp} {p} OR u.seq > {s})){nulls})"
-                            )
-                        }
-                    }
-                };
-                page_where = format!("{page_where} AND {cond}");
-            }
-            // One more than the page, to know whether another page follows.
-            let l = c.param(SqlValue::Integer(
-                i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX),
-            ));
-            tail = format!(" LIMIT {l}");
-        }
-    }
-    let sql =
-        format!("SELECT {COLUMNS}, ({key}) FROM users u WHERE {page_where} ORDER BY {order}{tail}");
-    let raw = query(conn, &sql, &c.params, |r| {
-        Ok((row(r)?, r.get::<_, SqlValue>(7)?))
-    })?;
-    for (i, (r, k)) in raw.into_iter().enumerate() {
-        if i as u64 >= limit {
-            page.more = true;
-            break;
-        }
-        let u = to_user(r)?;
-        page.last = Some((k, u.seq));
-        page.rows.push(u);
-    }
-    Ok(page)
+    let scope =
+        |c: &mut Condition| scope_condition(scope, q.filter.is_some() || q.sort.is_some(), c);
+    listing::page(conn, &table, q, scope, paging, limit, |r| {
+        to_user(row(r).map_err(StoreError::from)?)
+    })
 }
