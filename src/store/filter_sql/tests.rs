@@ -799,3 +799,29 @@ fn sql_agrees_with_the_evaluator_on_random_filters() {
         "too few discriminating filters: {nontrivial}"
     );
 }
+
+/// The largest filters the parser accepts (MAX_TERMS terms, MAX_DEPTH levels) compile to SQL
+/// SQLite accepts and runs.
+#[test]
+fn largest_filters_run() {
+    use crate::scim::filter::{MAX_DEPTH, MAX_TERMS};
+    let conn = db();
+    insert(
+        &conn,
+        json!({"userName": "a", "emails": [{"value": "x@y"}]}),
+        TIMES[0],
+    );
+    // Every term rebuilds the resource in SQL (`schemas` is not in the document).
+    let wide = (0..MAX_TERMS)
+        .map(|i| format!(r#"schemas co "{}""#, i % 10))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    assert_eq!(select(&conn, &c(&wide)).len(), 1);
+    let mut deep = r#"emails[value eq "x@y" and not (type pr)]"#.to_owned();
+    for _ in 0..MAX_DEPTH - 2 {
+        deep = format!("not ({deep})");
+    }
+    let parsed = parse_filter(&deep).unwrap();
+    let k = compile_filter(users_map(), LOCATION, &parsed).unwrap();
+    select(&conn, &k);
+}
