@@ -1,5 +1,6 @@
-//! List queries (RFC 7644 §3.4.2): the query parameters of `GET /Users` and the ListResponse
-//! message.
+//! List queries (RFC 7644 §3.4.2): the query parameters of `GET /Users` (filter, sortBy and
+//! sortOrder, index or RFC 9865 cursor paging, projection), the same members in a `.search`
+//! body (§3.4.3), and the ListResponse message.
 
 use serde_json::{Value, json};
 
@@ -251,5 +252,56 @@ mod tests {
                 .filter
                 .is_some()
         );
+    }
+
+    #[test]
+    fn sort_and_cursor_parameters() {
+        let l = q(&[("sortBy", "name.familyName"), ("sortOrder", "DESCENDING")]).unwrap();
+        let (p, desc) = l.sort.unwrap();
+        assert_eq!(p.to_string(), "name.familyName");
+        assert!(desc);
+        assert!(q(&[("sortOrder", "descending")]).unwrap().sort.is_none());
+        for bad in [
+            vec![("sortBy", "emails[type eq \"work\"]")],
+            vec![("sortBy", "userName"), ("sortOrder", "up")],
+            vec![("cursor", ""), ("startIndex", "1")],
+        ] {
+            assert_eq!(
+                q(&bad).unwrap_err().scim_type(),
+                Some("invalidValue"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(q(&[("cursor", "")]).unwrap().paging, Paging::Cursor(None));
+        assert_eq!(
+            q(&[("cursor", "abc")]).unwrap().paging,
+            Paging::Cursor(Some("abc".into()))
+        );
+        // The fingerprint binds a cursor to the filter and the sort.
+        let a = q(&[("filter", "userName pr")]).unwrap().fingerprint;
+        let b = q(&[("filter", "userName pr"), ("sortBy", "userName")])
+            .unwrap()
+            .fingerprint;
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn search_bodies_become_parameters() {
+        let p = search_params(&json!({
+            "schemas": [SEARCH_REQUEST_URN],
+            "attributes": ["userName", "emails"],
+            "filter": "userName pr",
+            "startIndex": 2,
+            "count": 10,
+            "excludedAttributes": null
+        }))
+        .unwrap();
+        let l = parse_query(schema::user(), &p, 100).unwrap();
+        assert_eq!((l.start_index(), l.count), (2, 10));
+        assert!(l.filter.is_some());
+        assert!(search_params(&json!([])).is_err());
+        assert!(search_params(&json!({"schemas": ["urn:x"]})).is_err());
+        assert!(search_params(&json!({"attributes": [1]})).is_err());
+        assert!(search_params(&json!({"count": true})).is_err());
     }
 }
