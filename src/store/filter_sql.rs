@@ -78,7 +78,12 @@ pub struct ElementTable {
     pub type_folded: Option<&'static str>,
 }
 
-/// How one resource type is stored: what the compiler needs to know about its table.
+/// How one resource type is stored: what the compiler needs to know about its table. A new
+/// resource type (Groups) adds its own map beside [`users_map`] and lists through
+/// [`crate::store::listing`]. The compiler assumes the returned resource is the document plus
+/// `id`, `schemas` and `meta` (`resource::to_resource`); an attribute the resource gets from
+/// elsewhere (a User's `groups`, derived from memberships) must be added to
+/// `Compiler::resource_json` and `Compiler::resolve`, or filters on it see it absent.
 #[derive(Debug)]
 pub struct TableMap {
     pub rt: &'static ResourceType,
