@@ -89,6 +89,7 @@ impl App {
             caps: Capabilities {
                 max_results: config.scim.max_results,
                 max_body_bytes: config.scim.max_body_bytes as u64,
+                cursor_timeout_secs: crate::directory::cursor::CURSOR_TIMEOUT_SECS,
             },
             tls: tls.clone(),
             https: config.is_https(),

@@ -1,6 +1,7 @@
-//! Security primitives, free of HTTP and SQL: API tokens (and, with the admin pages, password
+//! Security primitives, free of HTTP and SQL: API tokens, a MAC for cursors (and, with the admin pages, password
 //! hashes, sessions and CSRF tokens). Must not import `web`, `directory` or `store`.
 
+pub mod mac;
 pub mod token;
 
 pub use token::{ApiToken, TokenDigest};

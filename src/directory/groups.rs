@@ -9,11 +9,16 @@ use crate::directory::policy::{self, Access, WriteDecision};
 use crate::directory::users::{IfMatch, owner};
 use crate::directory::{Directory, Error, Integration, now};
 use crate::scim::filter::{self, AttrPath, CompareOp, Filter};
-use crate::scim::list::ListQuery;
+use time::OffsetDateTime;
+
+use crate::directory::cursor;
+use crate::scim::list::{ListQuery, Paging};
 use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::resource::{self, Document, Meta};
 use crate::scim::{ScimError, schema};
+use crate::store::filter_sql::{compile, groups_map};
 use crate::store::groups::{self, GroupRow, Member};
+use crate::store::listing;
 
 /// A group as the directory hands it out. `members` is None when the caller did not ask for
 /// them (`excludedAttributes=members`, as Entra asks), which skips reading them.
@@ -30,6 +35,8 @@ pub struct GroupPage {
     pub total: u64,
     pub start_index: u64,
     pub groups: Vec<Group>,
+    /// RFC 9865: the cursor of the next page, when paging by cursor and more follow.
+    pub next_cursor: Option<String>,
 }
 
 fn to_group(r: GroupRow, members: Option<Vec<Member>>) -> Group {
@@ -340,30 +347,59 @@ impl Directory {
             .await
     }
 
+    /// A page of the groups this integration may see that match the query (filter, sort,
+    /// startIndex or cursor paging: the users' query engine over `groups_map`).
     pub async fn list_groups(
         &self,
         me: &Integration,
         q: &ListQuery,
+        base_url: &str,
         with_members: bool,
     ) -> Result<GroupPage, Error> {
-        let cond = q.filter.as_ref().map(groups::compile_filter).transpose()?;
+        let map = groups_map();
+        let location = format!("{base_url}{}/", map.rt.endpoint);
+        let compiled = compile(
+            map,
+            &location,
+            q.filter.as_ref(),
+            q.sort.as_ref().map(|(p, d)| (p, *d)),
+        )?;
         let scope = policy::group_scope(me.settings, me.id.as_str());
-        let (offset, limit, start_index) = (q.start_index - 1, q.count, q.start_index);
-        self.store
+        let binding = format!("{}\u{0}Groups\u{0}{}", me.id.as_str(), q.fingerprint);
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let paging = match &q.paging {
+            Paging::Index(start) => listing::Paging::Offset(start - 1),
+            Paging::Cursor(None) => listing::Paging::After(None),
+            Paging::Cursor(Some(c)) => {
+                listing::Paging::After(Some(cursor::decode(&self.cursor_key, &binding, c, now)?))
+            }
+        };
+        let limit = q.count;
+        let (page, out) = self
+            .store
             .read(move |conn| {
-                let (total, rows) = groups::list(conn, &scope, cond.as_ref(), offset, limit)?;
+                let mut page = groups::list(conn, &scope, &compiled, &paging, limit)?;
+                let rows = std::mem::take(&mut page.rows);
                 let mut out = Vec::with_capacity(rows.len());
                 for r in rows {
                     let members = load_members(conn, &r, with_members)?;
                     out.push(to_group(r, members));
                 }
-                Ok(GroupPage {
-                    total,
-                    start_index,
-                    groups: out,
-                })
+                Ok::<_, Error>((page, out))
             })
-            .await
+            .await?;
+        let next_cursor = match (&q.paging, page.more, &page.last) {
+            (Paging::Cursor(_), true, Some((key, seq))) => {
+                Some(cursor::encode(&self.cursor_key, &binding, key, *seq, now))
+            }
+            _ => None,
+        };
+        Ok(GroupPage {
+            total: page.total,
+            start_index: q.start_index(),
+            groups: out,
+            next_cursor,
+        })
     }
 
     /// PUT: replaces the document and, when `members` is given, the members. A PUT without

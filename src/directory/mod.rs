@@ -2,6 +2,7 @@
 //! (`policy`), uniqueness of login names, and the user use-cases the SCIM handlers call.
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
 
+pub mod cursor;
 pub mod groups;
 pub mod integration;
 pub mod policy;
@@ -62,6 +63,8 @@ pub struct Directory {
     store: Store,
     /// When each integration's token use was last recorded (throttles those writes).
     token_touched: Mutex<HashMap<String, std::time::Instant>>,
+    /// Signs list cursors; made at start-up, so cursors do not survive a restart.
+    cursor_key: crate::auth::mac::MacKey,
 }
 
 impl Directory {
@@ -69,6 +72,7 @@ impl Directory {
         Directory {
             store,
             token_touched: Mutex::new(HashMap::new()),
+            cursor_key: crate::auth::mac::MacKey::random(),
         }
     }
 

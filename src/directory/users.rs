@@ -3,14 +3,16 @@
 //! decision and the write it allows are one atomic step.
 
 use serde_json::Value;
+use time::OffsetDateTime;
 
+use crate::directory::cursor;
 use crate::directory::policy::{self, Access, Owner, WriteDecision};
 use crate::directory::{Directory, Error, Integration, now};
-use crate::scim::list::ListQuery;
+use crate::scim::list::{ListQuery, Paging};
 use crate::scim::patch::{self, PatchOp};
 use crate::scim::resource::{self, Document, Meta};
 use crate::scim::schema;
-use crate::store::filter_sql::compile_user_filter;
+use crate::store::filter_sql::{compile, users_map};
 use crate::store::users::{self, NewUser, UserRow};
 
 /// A user as the directory hands it out.
@@ -56,6 +58,8 @@ pub struct Page {
     pub total: u64,
     pub start_index: u64,
     pub users: Vec<User>,
+    /// Cursor paging: the `nextCursor` when another page follows (RFC 9865).
+    pub next_cursor: Option<String>,
 }
 
 /// An `If-Match` precondition (RFC 7644 §3.14, RFC 7232 §3.1).
@@ -195,26 +199,57 @@ impl Directory {
             .await
     }
 
-    pub async fn list_users(&self, me: &Integration, q: &ListQuery) -> Result<Page, Error> {
-        let cond = q.filter.as_ref().map(compile_user_filter).transpose()?;
+    /// A page of the users this integration may see that match the query. `base_url` is
+    /// the integration's Base URL (a filter on `meta.location` compares what clients see).
+    pub async fn list_users(
+        &self,
+        me: &Integration,
+        q: &ListQuery,
+        base_url: &str,
+    ) -> Result<Page, Error> {
+        let map = users_map();
+        let location = format!("{base_url}{}/", map.rt.endpoint);
+        let compiled = compile(
+            map,
+            &location,
+            q.filter.as_ref(),
+            q.sort.as_ref().map(|(p, d)| (p, *d)),
+        )?;
         let scope = policy::user_scope(me.settings, me.id.as_str());
-        let (offset, limit) = (q.start_index - 1, q.count);
+        let binding = format!("{}\u{0}Users\u{0}{}", me.id.as_str(), q.fingerprint);
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let paging = match &q.paging {
+            Paging::Index(start) => users::Paging::Offset(start - 1),
+            Paging::Cursor(None) => users::Paging::After(None),
+            Paging::Cursor(Some(c)) => {
+                users::Paging::After(Some(cursor::decode(&self.cursor_key, &binding, c, now)?))
+            }
+        };
+        let limit = q.count;
         let me = me.clone();
-        let (total, users) = self
+        let (page, users) = self
             .store
             .read(move |conn| {
-                let (total, rows) = users::list(conn, &scope, cond.as_ref(), offset, limit)?;
+                let mut page = users::list(conn, &scope, &compiled, &paging, limit)?;
+                let rows = std::mem::take(&mut page.rows);
                 let users = rows
                     .into_iter()
                     .map(|r| with_groups(conn, &me, r))
                     .collect::<Result<Vec<_>, Error>>()?;
-                Ok::<_, Error>((total, users))
+                Ok::<_, Error>((page, users))
             })
             .await?;
+        let next_cursor = match (&q.paging, page.more, &page.last) {
+            (Paging::Cursor(_), true, Some((key, seq))) => {
+                Some(cursor::encode(&self.cursor_key, &binding, key, *seq, now))
+            }
+            _ => None,
+        };
         Ok(Page {
-            total,
-            start_index: q.start_index,
+            total: page.total,
+            start_index: q.start_index(),
             users,
+            next_cursor,
         })
     }
 

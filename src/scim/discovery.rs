@@ -14,6 +14,8 @@ use crate::scim::schema::{self, Schema};
 pub struct Capabilities {
     pub max_results: u64,
     pub max_body_bytes: u64,
+    /// How long a list cursor stays valid (RFC 9865 `cursorTimeout`).
+    pub cursor_timeout_secs: i64,
 }
 
 pub fn service_provider_config(base_url: &str, caps: Capabilities) -> Value {
@@ -23,7 +25,16 @@ pub fn service_provider_config(base_url: &str, caps: Capabilities) -> Value {
         "bulk": {"supported": true, "maxOperations": MAX_BULK_OPERATIONS, "maxPayloadSize": caps.max_body_bytes},
         "filter": {"supported": true, "maxResults": caps.max_results},
         "changePassword": {"supported": false},
-        "sort": {"supported": false},
+        "sort": {"supported": true},
+        // RFC 9865 §5: both paging styles; index paging unless a `cursor` is sent.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": caps.max_results,
+            "maxPageSize": caps.max_results,
+            "cursorTimeout": caps.cursor_timeout_secs,
+        },
         "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
@@ -39,6 +50,8 @@ pub fn service_provider_config(base_url: &str, caps: Capabilities) -> Value {
             "maxBodyBytes": caps.max_body_bytes,
             "maxPatchOperations": MAX_OPERATIONS,
             "maxFilterLength": crate::scim::filter::MAX_FILTER_LEN,
+            "maxFilterDepth": crate::scim::filter::MAX_DEPTH,
+            "maxFilterTerms": crate::scim::filter::MAX_TERMS,
         },
     })
 }

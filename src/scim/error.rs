@@ -14,6 +14,12 @@ pub enum ScimError {
     /// 400 tooMany: the filter or page would return more than the server will.
     #[error("{0}")]
     TooMany(String),
+    /// 400 invalidCursor (RFC 9865 §4): the cursor is malformed, forged, or from another query.
+    #[error("{0}")]
+    InvalidCursor(String),
+    /// 400 expiredCursor (RFC 9865 §4): the cursor is older than `cursorTimeout`.
+    #[error("{0}")]
+    ExpiredCursor(String),
     /// 409 uniqueness: a unique attribute value is already taken.
     #[error("{0}")]
     Uniqueness(String),
@@ -68,8 +74,10 @@ impl ScimError {
     pub fn status(&self) -> u16 {
         use ScimError::*;
         match self {
-            InvalidFilter(_) | TooMany(_) | Mutability(_) | InvalidSyntax(_) | InvalidPath(_)
-            | NoTarget(_) | InvalidValue(_) | BadRequest(_) => 400,
+            InvalidFilter(_) | InvalidCursor(_) | ExpiredCursor(_) | TooMany(_) | Mutability(_)
+            | InvalidSyntax(_) | InvalidPath(_) | NoTarget(_) | InvalidValue(_) | BadRequest(_) => {
+                400
+            }
             Unauthorized(_) => 401,
             Forbidden(_) => 403,
             NotFound(_) => 404,
@@ -88,6 +96,8 @@ impl ScimError {
         use ScimError::*;
         Some(match self {
             InvalidFilter(_) => "invalidFilter",
+            InvalidCursor(_) => "invalidCursor",
+            ExpiredCursor(_) => "expiredCursor",
             TooMany(_) => "tooMany",
             Uniqueness(_) => "uniqueness",
             Mutability(_) => "mutability",
@@ -103,6 +113,8 @@ impl ScimError {
         use ScimError::*;
         match self {
             InvalidFilter(d)
+            | InvalidCursor(d)
+            | ExpiredCursor(d)
             | TooMany(d)
             | Uniqueness(d)
             | Mutability(d)

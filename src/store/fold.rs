@@ -17,9 +17,12 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         FunctionFlags::SQLITE_UTF8
             | FunctionFlags::SQLITE_DETERMINISTIC
             | FunctionFlags::SQLITE_INNOCUOUS,
+        // Text folds; anything else (NULL, numbers from a JSON value) is NULL.
         |ctx| {
-            let v: Option<String> = ctx.get(0)?;
-            Ok(v.map(|s| fold(&s)))
+            Ok(match ctx.get_raw(0) {
+                rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).ok().map(fold),
+                _ => None,
+            })
         },
     )
 }

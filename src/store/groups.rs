@@ -6,8 +6,9 @@ use serde_json::Value;
 
 use crate::scim::resource::Document;
 use crate::store::StoreError;
-use crate::store::filter_sql::Condition;
+use crate::store::filter_sql::{Compiled, Condition};
 use crate::store::fold::fold;
+use crate::store::listing::{self, ListPage, Paging, Table};
 use crate::store::users::Scope;
 
 /// A stored group (its members are in `group_members`).
@@ -309,120 +310,44 @@ pub fn groups_of_user(
     Ok(rows)
 }
 
-/// A page of groups in scope matching `filter` (a condition on `groups g`), in creation order.
+/// The condition of `scope` on `groups g`, appending its parameter to `c`; `+g.source` when a
+/// filter or sort is present, so the planner uses their indexes (see `users::scope_condition`).
+fn scope_sql(scope: &Scope, filtered: bool, c: &mut Condition) -> Option<String> {
+    let col = if filtered { "+g.source" } else { "g.source" };
+    match scope {
+        Scope::Source(s) => {
+            let p = c.param(SqlValue::Text(s.clone()));
+            Some(format!("{col} = {p}"))
+        }
+        Scope::SourceOrManual(s) => {
+            let p = c.param(SqlValue::Text(s.clone()));
+            Some(format!("({col} = {p} OR g.source IS NULL)"))
+        }
+        Scope::All => None,
+    }
+}
+
+/// A page of groups in scope matching the compiled filter (see [`listing::page`]).
 pub fn list(
     conn: &Connection,
     scope: &Scope,
-    filter: Option<&Condition>,
-    offset: u64,
+    q: &Compiled,
+    paging: &Paging,
     limit: u64,
-) -> Result<(u64, Vec<GroupRow>), StoreError> {
-    let sc = scope_condition(scope);
-    let mut params: Vec<SqlValue> = sc.params.clone();
-    let wherec = match filter {
-        Some(f) => {
-            params.extend(f.params.iter().cloned());
-            format!("{} AND {}", sc.sql, f.sql)
-        }
-        None => sc.sql.clone(),
+) -> Result<ListPage<GroupRow>, StoreError> {
+    let table = Table {
+        from: "groups g",
+        columns: COLUMNS,
+        seq: "g.seq",
     };
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM groups g WHERE {wherec}"))?
-        .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
-    let mut rows = Vec::new();
-    if limit > 0 {
-        params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-        params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM groups g WHERE {wherec} ORDER BY g.seq LIMIT ? OFFSET ?"
-        ))?;
-        let raw = stmt
-            .query_map(params_from_iter(params.iter()), row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        for r in raw {
-            rows.push(to_group(r)?);
-        }
-    }
-    Ok((total.max(0) as u64, rows))
-}
-
-/// Compiles the filters identity providers send for groups to a condition on `groups g`:
-/// `displayName eq` (Unicode case-folded), `externalId eq`, `id eq`, `members.value eq` /
-/// `members[value eq "…"]`, joined with `and`. Anything else is a 400 `invalidFilter`.
-pub fn compile_filter(
-    f: &crate::scim::filter::Filter,
-) -> Result<Condition, crate::scim::ScimError> {
-    use crate::scim::ScimError;
-    use crate::scim::filter::{AttrPath, CompareOp, Filter};
-    fn is(p: &AttrPath, name: &str, sub: Option<&str>) -> bool {
-        p.urn
-            .as_deref()
-            .is_none_or(|u| u.eq_ignore_ascii_case(crate::scim::schema::GROUP_URN))
-            && p.name.eq_ignore_ascii_case(name)
-            && match (p.sub.as_deref(), sub) {
-                (None, None) => true,
-                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                _ => false,
-            }
-    }
-    fn text<'a>(p: &AttrPath, v: &'a Value) -> Result<&'a str, ScimError> {
-        v.as_str().ok_or_else(|| {
-            ScimError::InvalidFilter(format!("'{}' must be compared with a string", p.name))
-        })
-    }
-    fn unsupported() -> ScimError {
-        ScimError::InvalidFilter(
-            "supported filters on Groups: displayName eq, externalId eq, id eq, members.value eq, members[value eq \"…\"], joined with 'and'".into(),
-        )
-    }
-    fn member(c: &mut Condition, id: &str) {
-        c.sql.push_str("EXISTS (SELECT 1 FROM group_members m JOIN users u ON u.seq = m.user_seq WHERE m.group_seq = g.seq AND u.id = ?)");
-        c.params.push(SqlValue::Text(id.to_owned()));
-    }
-    fn go(f: &Filter, c: &mut Condition) -> Result<(), ScimError> {
-        match f {
-            Filter::And(parts) => {
-                c.sql.push('(');
-                for (i, p) in parts.iter().enumerate() {
-                    if i > 0 {
-                        c.sql.push_str(" AND ");
-                    }
-                    go(p, c)?;
-                }
-                c.sql.push(')');
-            }
-            Filter::Compare(p, CompareOp::Eq, v) if is(p, "displayName", None) => {
-                c.sql.push_str("g.display_name_folded = ?");
-                c.params.push(SqlValue::Text(fold(text(p, v)?)));
-            }
-            Filter::Compare(p, CompareOp::Eq, v) if is(p, "externalId", None) => {
-                c.sql.push_str("g.external_id = ?");
-                c.params.push(SqlValue::Text(text(p, v)?.to_owned()));
-            }
-            Filter::Compare(p, CompareOp::Eq, v) if is(p, "id", None) => {
-                c.sql.push_str("g.id = ?");
-                c.params.push(SqlValue::Text(text(p, v)?.to_owned()));
-            }
-            Filter::Compare(p, CompareOp::Eq, v)
-                if is(p, "members", Some("value")) || is(p, "members", None) =>
-            {
-                member(c, text(p, v)?);
-            }
-            Filter::ValuePath { attr, filter } if is(attr, "members", None) => {
-                match filter.as_ref() {
-                    Filter::Compare(p, CompareOp::Eq, v)
-                        if p.name.eq_ignore_ascii_case("value") && p.sub.is_none() =>
-                    {
-                        member(c, text(p, v)?);
-                    }
-                    _ => return Err(unsupported()),
-                }
-            }
-            _ => return Err(unsupported()),
-        }
-        Ok(())
-    }
-    let mut c = Condition::default();
-    go(f, &mut c)?;
-    Ok(c)
+    let filtered = q.filter.is_some() || q.sort.is_some();
+    listing::page(
+        conn,
+        &table,
+        q,
+        |c| scope_sql(scope, filtered, c),
+        paging,
+        limit,
+        |r| to_group(row(r).map_err(StoreError::from)?),
+    )
 }

@@ -8,6 +8,7 @@ pub mod filter_sql;
 pub mod fold;
 pub mod groups;
 pub mod integrations;
+pub mod listing;
 pub mod migrations;
 pub mod users;
 pub mod writer;
@@ -58,7 +59,8 @@ fn configure(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
             Synchronous::Normal => "NORMAL",
         },
     )?;
-    fold::register(conn)
+    fold::register(conn)?;
+    filter_sql::register(conn)
 }
 
 impl Store {

@@ -2,13 +2,15 @@
 //! `login_names` kept in step with each document.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::scim::resource::Document;
 use crate::store::StoreError;
-use crate::store::filter_sql::Condition;
+use crate::store::filter_sql::{Compiled, Condition};
 use crate::store::fold::fold;
+pub use crate::store::listing::Paging;
+use crate::store::listing::{self, ListPage, Table};
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,25 +34,6 @@ pub enum Scope {
     SourceOrManual(String),
     /// Every user.
     All,
-}
-
-impl Scope {
-    fn condition(&self) -> Condition {
-        match self {
-            Scope::Source(s) => Condition {
-                sql: "u.source = ?".into(),
-                params: vec![SqlValue::Text(s.clone())],
-            },
-            Scope::SourceOrManual(s) => Condition {
-                sql: "(u.source = ? OR u.source IS NULL)".into(),
-                params: vec![SqlValue::Text(s.clone())],
-            },
-            Scope::All => Condition {
-                sql: "1".into(),
-                params: Vec::new(),
-            },
-        }
-    }
 }
 
 const COLUMNS: &str = "u.seq, u.id, u.source, u.version, u.created, u.last_modified, u.doc";
@@ -103,6 +86,7 @@ pub fn find_by_id(conn: &Connection, id: &str) -> Result<Option<UserRow>, StoreE
 struct Derived {
     user_name: String,
     external_id: Option<String>,
+    display_name_folded: Option<String>,
     active: bool,
     emails: Vec<(String, Option<String>)>,
     /// Folded login names: the userName first, then aliases.
@@ -119,6 +103,7 @@ fn derive(doc: &Document) -> Result<Derived, StoreError> {
         .get("externalId")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    let display_name_folded = doc.get("displayName").and_then(Value::as_str).map(fold);
     // A user without `active` is active: the MFA service lets them authenticate.
     let active = doc.get("active").and_then(Value::as_bool).unwrap_or(true);
     let items = |name: &str| -> Vec<Value> {
@@ -146,6 +131,7 @@ fn derive(doc: &Document) -> Result<Derived, StoreError> {
     Ok(Derived {
         user_name,
         external_id,
+        display_name_folded,
         active,
         emails,
         names,
@@ -225,10 +211,10 @@ pub fn insert(conn: &Connection, u: NewUser<'_>) -> Result<UserRow, StoreError> 
         });
     }
     conn.prepare_cached(
-        "INSERT INTO users (id, source, user_name, user_name_folded, external_id, active, version, created, last_modified, doc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8)",
+        "INSERT INTO users (id, source, user_name, user_name_folded, external_id, active, version, created, last_modified, doc, display_name_folded)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9)",
     )?
-    .execute(params![u.id, u.source, d.user_name, d.names[0].0, d.external_id, d.active, u.now, doc_text])?;
+    .execute(params![u.id, u.source, d.user_name, d.names[0].0, d.external_id, d.active, u.now, doc_text, d.display_name_folded])?;
     let seq = conn.last_insert_rowid();
     write_derived(conn, seq, &d, u.doc)?;
     Ok(UserRow {
@@ -255,10 +241,10 @@ pub fn update(
     let version = old.version + 1;
     conn.prepare_cached(
         "UPDATE users SET source = ?2, user_name = ?3, user_name_folded = ?4, external_id = ?5, active = ?6,
-                version = ?7, last_modified = ?8, doc = ?9
+                version = ?7, last_modified = ?8, doc = ?9, display_name_folded = ?10
          WHERE seq = ?1",
     )?
-    .execute(params![old.seq, source, d.user_name, d.names[0].0, d.external_id, d.active, version, now, doc_text])
+    .execute(params![old.seq, source, d.user_name, d.names[0].0, d.external_id, d.active, version, now, doc_text, d.display_name_folded])
     .map_err(|e| match e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
             StoreError::Conflict { attribute: "userName", value: d.user_name.clone() }
@@ -283,41 +269,44 @@ pub fn delete(conn: &Connection, seq: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A page of users in scope matching `filter` (compiled by
-/// [`compile_user_filter`](crate::store::filter_sql::compile_user_filter)), in
-/// insertion order, with the total count. `offset` is 0-based.
+/// The condition of `scope`, appending its parameter to `c`. With a filter or a sort,
+/// `+u.source` keeps SQLite from choosing the scope's index over the filter's or the sort's
+/// (`externalId eq` would otherwise read every user of the integration, since `users_source`
+/// looks as selective to the planner as `users_external_id`; `sortBy=userName` would sort the
+/// whole scope for every page instead of reading `user_name_folded` in order).
+pub(crate) fn scope_condition(scope: &Scope, filtered: bool, c: &mut Condition) -> Option<String> {
+    let col = if filtered { "+u.source" } else { "u.source" };
+    match scope {
+        Scope::Source(s) => {
+            let p = c.param(SqlValue::Text(s.clone()));
+            Some(format!("{col} = {p}"))
+        }
+        Scope::SourceOrManual(s) => {
+            let p = c.param(SqlValue::Text(s.clone()));
+            Some(format!("({col} = {p} OR u.source IS NULL)"))
+        }
+        Scope::All => None,
+    }
+}
+
+/// A page of users in scope matching the compiled filter, in the compiled sort order (ties
+/// and unsorted lists in insertion order, `seq`), with the total count (see
+/// [`listing::page`]).
 pub fn list(
     conn: &Connection,
     scope: &Scope,
-    filter: Option<&Condition>,
-    offset: u64,
+    q: &Compiled,
+    paging: &Paging,
     limit: u64,
-) -> Result<(u64, Vec<UserRow>), StoreError> {
-    let scope = scope.condition();
-    let mut params: Vec<SqlValue> = scope.params.clone();
-    let wherec = match filter {
-        Some(f) => {
-            params.extend(f.params.iter().cloned());
-            format!("{} AND {}", scope.sql, f.sql)
-        }
-        None => scope.sql.clone(),
+) -> Result<ListPage<UserRow>, StoreError> {
+    let table = Table {
+        from: "users u",
+        columns: COLUMNS,
+        seq: "u.seq",
     };
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM users u WHERE {wherec}"))?
-        .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
-    let mut rows = Vec::new();
-    if limit > 0 {
-        params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-        params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM users u WHERE {wherec} ORDER BY u.seq LIMIT ? OFFSET ?"
-        ))?;
-        let raw = stmt
-            .query_map(params_from_iter(params.iter()), row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        for r in raw {
-            rows.push(to_user(r)?);
-        }
-    }
-    Ok((total.max(0) as u64, rows))
+    let scope =
+        |c: &mut Condition| scope_condition(scope, q.filter.is_some() || q.sort.is_some(), c);
+    listing::page(conn, &table, q, scope, paging, limit, |r| {
+        to_user(row(r).map_err(StoreError::from)?)
+    })
 }

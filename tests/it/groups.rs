@@ -569,3 +569,96 @@ async fn groups_are_isolated_between_integrations() {
         .await
         .assert_error(409, Some("uniqueness"));
 }
+
+#[actix_web::test]
+async fn group_queries_use_the_full_engine() {
+    let app = TestApp::spawn().await;
+    let u = users(&app, 2, "query.member").await;
+    for (name, members) in [
+        ("Sales EMEA", vec![u[0].clone()]),
+        ("Sales US", vec![u[0].clone(), u[1].clone()]),
+        ("Engineering", vec![]),
+    ] {
+        let members: Vec<Value> = members.into_iter().map(|id| json!({"value": id})).collect();
+        let r = app
+            .post("/Groups", &json!({"displayName": name, "members": members}))
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    }
+    let names = |r: &Resp| -> Vec<String> {
+        r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["displayName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let q = |f: &str, extra: &str| format!("/Groups?filter={}{extra}", enc(f));
+    assert_eq!(
+        names(
+            &app.get(&q(
+                "displayName sw \"sales\"",
+                "&sortBy=displayName&sortOrder=descending"
+            ))
+            .await
+        ),
+        ["Sales US", "Sales EMEA"]
+    );
+    assert_eq!(
+        names(
+            &app.get(&q(
+                "displayName co \"EMEA\" or displayName eq \"engineering\"",
+                ""
+            ))
+            .await
+        ),
+        ["Sales EMEA", "Engineering"]
+    );
+    assert_eq!(
+        names(
+            &app.get(&q(&format!("members[value eq \"{}\"]", u[1]), ""))
+                .await
+        ),
+        ["Sales US"]
+    );
+    assert_eq!(
+        names(
+            &app.get(&q(&format!("not (members.value eq \"{}\")", u[0]), ""))
+                .await
+        ),
+        ["Engineering"]
+    );
+    app.get(&q("members pr", ""))
+        .await
+        .assert_error(400, Some("invalidFilter"));
+    app.get(&q("members.display co \"x\"", ""))
+        .await
+        .assert_error(400, Some("invalidFilter"));
+    // Users filter by their derived groups.
+    let sales_us = app.get(&q("displayName eq \"Sales US\"", "")).await.body["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .get(&format!(
+            "/Users?filter={}",
+            enc(&format!("groups.value eq \"{sales_us}\""))
+        ))
+        .await;
+    assert_eq!(r.body["totalResults"], 2);
+    // Cursor paging over groups, and /Groups/.search.
+    let r = app.get("/Groups?cursor&count=2").await;
+    assert_eq!(r.body["itemsPerPage"], 2);
+    let next = r.body["nextCursor"].as_str().unwrap().to_owned();
+    let r = app
+        .get(&format!("/Groups?cursor={}&count=2", enc(&next)))
+        .await;
+    assert_eq!(names(&r), ["Engineering"]);
+    assert!(r.body.get("nextCursor").is_none());
+    let r = app.post("/Groups/.search", &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "displayName ew \"us\"", "excludedAttributes": ["members"]})).await;
+    assert_eq!(names(&r), ["Sales US"]);
+    assert!(r.body["Resources"][0].get("members").is_none());
+    // The root .search lists users and groups.
+    let r = app.post("/.search", &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "sortBy": "displayName"})).await;
+    assert_eq!(r.body["totalResults"], 5, "{}", r.body);
+}

@@ -9,6 +9,7 @@ mod errors;
 mod groups;
 mod okta;
 mod patch;
+mod query;
 mod restart;
 mod support;
 mod tls;

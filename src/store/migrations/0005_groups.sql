@@ -22,3 +22,12 @@ CREATE TABLE group_members (
     PRIMARY KEY (group_seq, user_seq)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX group_members_user ON group_members(user_seq, group_seq);
+
+-- Each membership as the `value` filters compare (a user id, already in folded form: ids are
+-- lower-case), for `members[value eq "…"]` on groups and `groups.value eq "…"` on users.
+CREATE VIEW group_member_values AS
+    SELECT m.group_seq AS group_seq, m.user_seq AS user_seq, u.id AS value_folded
+    FROM group_members m JOIN users u ON u.seq = m.user_seq;
+CREATE VIEW user_group_values AS
+    SELECT m.user_seq AS user_seq, m.group_seq AS group_seq, g.id AS value_folded
+    FROM group_members m JOIN groups g ON g.seq = m.group_seq;

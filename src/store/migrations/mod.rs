@@ -8,13 +8,15 @@ use crate::store::StoreError;
 /// The migrations, in order; migration N (1-based) brings the schema to version N.
 const MIGRATIONS: &[&str] = &[
     include_str!("0001_init.sql"),
+    include_str!("0002_query.sql"),
     include_str!("0005_groups.sql"),
 ];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
-/// Brings the database to [`LATEST`], each migration in its own transaction.
+/// Brings the database to [`LATEST`], each migration in its own transaction. The connection
+/// must have scimgate's SQL functions registered (`scim_fold`: migration 0002 backfills with it).
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > LATEST {
@@ -41,6 +43,8 @@ mod tests {
     #[test]
     fn applies_and_refuses_newer() {
         let mut c = Connection::open_in_memory().unwrap();
+        // Migrations may use the SQL functions every connection has (0002 uses scim_fold).
+        crate::store::fold::register(&c).unwrap();
         migrate(&mut c).unwrap();
         migrate(&mut c).unwrap();
         let v: i64 = c
@@ -49,5 +53,24 @@ mod tests {
         assert_eq!(v, LATEST);
         c.pragma_update(None, "user_version", LATEST + 1).unwrap();
         assert!(matches!(migrate(&mut c), Err(StoreError::TooNew { .. })));
+    }
+
+    #[test]
+    fn query_migration_backfills_folded_display_names() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::fold::register(&c).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO users (id, user_name, user_name_folded, active, version, created, last_modified, doc)
+             VALUES ('i', 'a', 'a', 1, 1, 't', 't', '{\"userName\":\"a\",\"displayName\":\"STRASSE\"}')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut c).unwrap();
+        let folded: String = c
+            .query_row("SELECT display_name_folded FROM users", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(folded, crate::store::fold::fold("straße"));
     }
 }

@@ -5,7 +5,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::directory::groups::Group;
-use crate::scim::list::{list_response, parse_query};
+use crate::scim::list::{
+    ListQuery, Paging, cursor_list_response, list_response, parse_query, search_params,
+};
 use crate::scim::patch;
 use crate::scim::project::Projection;
 use crate::scim::schema;
@@ -34,20 +36,41 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse> {
     let q = parse_query(schema::group(), &query(&req)?, state.caps.max_results)?;
+    run_list(&state, &me, &q).await
+}
+
+/// `POST /Groups/.search` (RFC 7644 §3.4.3): the query in a SearchRequest body.
+pub async fn search(
+    state: web::Data<AppState>,
+    me: Caller,
+    body: ScimBody,
+) -> Result<HttpResponse> {
+    let q = parse_query(
+        schema::group(),
+        &search_params(&body.0)?,
+        state.caps.max_results,
+    )?;
+    run_list(&state, &me, &q).await
+}
+
+async fn run_list(state: &AppState, me: &Caller, q: &ListQuery) -> Result<HttpResponse> {
+    let base = state.base_url(me.0.id.as_str());
     let page = state
         .directory
-        .list_groups(&me.0, &q, q.projection.returns("members"))
+        .list_groups(&me.0, q, &base, q.projection.returns("members"))
         .await?;
-    let base = state.base_url(me.0.id.as_str());
     let resources = page
         .groups
         .iter()
         .map(|g| render::group(&base, g, &q.projection))
         .collect();
-    Ok(respond::json(
-        StatusCode::OK,
-        &list_response(page.total, page.start_index, resources),
-    ))
+    let body = match q.paging {
+        Paging::Index(_) => list_response(page.total, page.start_index, resources),
+        Paging::Cursor(_) => {
+            cursor_list_response(page.total, page.next_cursor.as_deref(), resources)
+        }
+    };
+    Ok(respond::json(StatusCode::OK, &body))
 }
 
 pub async fn create(

@@ -6,6 +6,7 @@ pub mod extract;
 mod groups;
 mod render;
 pub mod respond;
+mod search;
 mod users;
 
 use actix_web::web;
@@ -23,6 +24,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
+                web::resource("/Users/.search")
+                    .route(web::post().to(users::search))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/.search")
+                    .route(web::post().to(search::root))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
                 web::resource("/Users/{id}")
                     .route(web::get().to(users::get))
                     .route(web::put().to(users::replace))
@@ -34,6 +45,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/Groups")
                     .route(web::get().to(groups::list))
                     .route(web::post().to(groups::create))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Groups/.search")
+                    .route(web::post().to(groups::search))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

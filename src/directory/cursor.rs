@@ -1,0 +1,140 @@
+//! RFC 9865 cursors: opaque, tamper-evident positions in a list. A cursor holds the sort key
+//! and `seq` of the last resource of a page, its expiry, and an HMAC over those and what it
+//! is bound to (integration, resource type, filter and sort), with a key made at start-up: a
+//! forged or altered cursor, or one used with another query or by another integration, is
+//! `invalidCursor`; one older than [`CURSOR_TIMEOUT_SECS`] (or from before a restart) is
+//! `expiredCursor`/`invalidCursor`.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rusqlite::types::Value as SqlValue;
+use serde_json::{Value, json};
+
+use crate::auth::mac::MacKey;
+use crate::scim::ScimError;
+
+/// How long a cursor stays valid (advertised as `pagination.cursorTimeout`).
+pub const CURSOR_TIMEOUT_SECS: i64 = 3600;
+/// Longest cursor accepted.
+const MAX_CURSOR_LEN: usize = 2048;
+
+fn invalid() -> ScimError {
+    ScimError::InvalidCursor(
+        "the cursor is not a nextCursor this server issued for this query (since its last restart); send an empty 'cursor' to start again".into(),
+    )
+}
+
+fn key_json(k: &SqlValue) -> Value {
+    match k {
+        SqlValue::Null | SqlValue::Blob(_) => Value::Null,
+        SqlValue::Integer(i) => json!(["i", i]),
+        SqlValue::Real(f) => json!(["r", f]),
+        SqlValue::Text(t) => json!(["t", t]),
+    }
+}
+
+fn key_sql(v: &Value) -> Option<SqlValue> {
+    match v {
+        Value::Null => Some(SqlValue::Null),
+        Value::Array(a) if a.len() == 2 => match (a[0].as_str()?, &a[1]) {
+            ("i", n) => n.as_i64().map(SqlValue::Integer),
+            ("r", n) => n.as_f64().map(SqlValue::Real),
+            ("t", Value::String(s)) => Some(SqlValue::Text(s.clone())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn signed(binding: &str, payload: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(binding.len() + 1 + payload.len());
+    m.extend_from_slice(binding.as_bytes());
+    m.push(0);
+    m.extend_from_slice(payload);
+    m
+}
+
+/// The cursor for the position after (`key`, `seq`), valid until `now + CURSOR_TIMEOUT_SECS`.
+pub fn encode(mac: &MacKey, binding: &str, key: &SqlValue, seq: i64, now: i64) -> String {
+    let payload = json!({"k": key_json(key), "s": seq, "x": now + CURSOR_TIMEOUT_SECS}).to_string();
+    let tag = mac.sign(&signed(binding, payload.as_bytes()));
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(payload.as_bytes()),
+        URL_SAFE_NO_PAD.encode(&tag[..16])
+    )
+}
+
+/// The position a cursor holds, if it is genuine, bound to `binding` and not expired.
+pub fn decode(
+    mac: &MacKey,
+    binding: &str,
+    cursor: &str,
+    now: i64,
+) -> Result<(SqlValue, i64), ScimError> {
+    if cursor.len() > MAX_CURSOR_LEN {
+        return Err(invalid());
+    }
+    let (p, t) = cursor.split_once('.').ok_or_else(invalid)?;
+    let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| invalid())?;
+    let tag = URL_SAFE_NO_PAD.decode(t).map_err(|_| invalid())?;
+    if tag.len() != 16 || !mac.verify(&signed(binding, &payload), &tag) {
+        return Err(invalid());
+    }
+    let v: Value = serde_json::from_slice(&payload).map_err(|_| invalid())?;
+    let expires = v.get("x").and_then(Value::as_i64).ok_or_else(invalid)?;
+    if expires < now {
+        return Err(ScimError::ExpiredCursor(format!(
+            "the cursor has expired (cursors last {CURSOR_TIMEOUT_SECS} seconds); send an empty 'cursor' to start again"
+        )));
+    }
+    let seq = v.get("s").and_then(Value::as_i64).ok_or_else(invalid)?;
+    let key = v.get("k").and_then(key_sql).ok_or_else(invalid)?;
+    Ok((key, seq))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn round_trip_and_rejections() {
+        let mac = MacKey::random();
+        for key in [
+            SqlValue::Null,
+            SqlValue::Integer(-3),
+            SqlValue::Real(1.5),
+            SqlValue::Text("straße \"x\"".into()),
+        ] {
+            let c = encode(&mac, "b", &key, 42, 1000);
+            assert_eq!(decode(&mac, "b", &c, 1000).unwrap(), (key, 42));
+            // Another query or integration.
+            assert_eq!(
+                decode(&mac, "c", &c, 1000).unwrap_err().scim_type(),
+                Some("invalidCursor")
+            );
+            // Expired.
+            assert_eq!(
+                decode(&mac, "b", &c, 1000 + CURSOR_TIMEOUT_SECS + 1)
+                    .unwrap_err()
+                    .scim_type(),
+                Some("expiredCursor")
+            );
+            // Another server key (a restart).
+            assert!(decode(&MacKey::random(), "b", &c, 1000).is_err());
+        }
+        // A payload edited without the key.
+        let c = encode(&mac, "b", &SqlValue::Integer(1), 7, 1000);
+        let (_, tag) = c.split_once('.').unwrap();
+        let forged = URL_SAFE_NO_PAD.encode(br#"{"k":null,"s":1,"x":99999999999}"#);
+        assert!(decode(&mac, "b", &format!("{forged}.{tag}"), 1000).is_err());
+        for junk in ["", "abc", "a.b", "!!.!!", &"x".repeat(5000)] {
+            assert_eq!(
+                decode(&mac, "b", junk, 1000).unwrap_err().scim_type(),
+                Some("invalidCursor"),
+                "{junk}"
+            );
+        }
+    }
+}
