@@ -19,6 +19,7 @@ use crate::scim::{ScimError, schema};
 use crate::store::filter_sql::{compile, groups_map};
 use crate::store::groups::{self, GroupRow, Member};
 use crate::store::listing;
+use crate::store::provenance::{self, Kind};
 
 /// A group as the directory hands it out. `members` is None when the caller did not ask for
 /// them (`excludedAttributes=members`, as Entra asks), which skips reading them.
@@ -28,6 +29,7 @@ pub struct Group {
     pub source: Option<String>,
     pub doc: Document,
     pub members: Option<Vec<Member>>,
+    pub provenance: crate::directory::Provenance,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +43,7 @@ pub struct GroupPage {
 
 fn to_group(r: GroupRow, members: Option<Vec<Member>>) -> Group {
     Group {
+        provenance: crate::directory::Provenance::default(),
         meta: Meta {
             id: r.id,
             created: r.created,
@@ -271,6 +274,7 @@ fn finish(
         WriteDecision::Write => row.source.clone(),
         WriteDecision::WriteAndClaim => {
             tracing::info!(group = %row.id, integration = %me.id, "integration claimed a group");
+            provenance::record_claim(conn, Kind::Group, row.seq, me.id.as_str(), &me.name, &now())?;
             Some(me.id.as_str().to_owned())
         }
     };
@@ -302,6 +306,17 @@ fn load_members(
     })
 }
 
+/// The group as handed out: members if asked for, and where it comes from.
+fn full(conn: &rusqlite::Connection, row: GroupRow, with_members: bool) -> Result<Group, Error> {
+    let members = load_members(conn, &row, with_members)?;
+    let provenance =
+        crate::directory::Provenance::load(conn, Kind::Group, row.seq, row.source.as_deref())?;
+    Ok(Group {
+        provenance,
+        ..to_group(row, members)
+    })
+}
+
 impl Directory {
     pub async fn create_group(
         &self,
@@ -320,8 +335,7 @@ impl Directory {
                     let seqs = resolve(conn, &me, &member_ids(&m)?)?;
                     groups::add_members(conn, row.seq, &seqs)?;
                 }
-                let members = load_members(conn, &row, with_members)?;
-                Ok(to_group(row, members))
+                full(conn, row, with_members)
             })
             .await
     }
@@ -341,8 +355,7 @@ impl Directory {
                 {
                     return Err(Error::NotFound);
                 }
-                let members = load_members(conn, &row, with_members)?;
-                Ok(to_group(row, members))
+                full(conn, row, with_members)
             })
             .await
     }
@@ -382,8 +395,7 @@ impl Directory {
                 let rows = std::mem::take(&mut page.rows);
                 let mut out = Vec::with_capacity(rows.len());
                 for r in rows {
-                    let members = load_members(conn, &r, with_members)?;
-                    out.push(to_group(r, members));
+                    out.push(full(conn, r, with_members)?);
                 }
                 Ok::<_, Error>((page, out))
             })
@@ -421,8 +433,7 @@ impl Directory {
                 let changed =
                     member_op(conn, &me, &row, OpKind::Replace, None, None, Some(&members))?;
                 let row = finish(conn, &me, row, doc, changed)?;
-                let members = load_members(conn, &row, with_members)?;
-                Ok(to_group(row, members))
+                full(conn, row, with_members)
             })
             .await
     }
@@ -487,8 +498,7 @@ impl Directory {
                 }
                 let doc = resource::normalize(rt, &Value::Object(doc))?;
                 let row = finish(conn, &me, row, doc, changed)?;
-                let members = load_members(conn, &row, with_members)?;
-                Ok(to_group(row, members))
+                full(conn, row, with_members)
             })
             .await
     }

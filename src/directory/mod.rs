@@ -58,6 +58,37 @@ impl From<StoreError> for Error {
     }
 }
 
+/// Where a user or group comes from, for the provisioning extension and the admin pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The owning integration (id, name); None when manual.
+    pub source: Option<(String, String)>,
+    /// Set when an integration claimed it from manual provisioning.
+    pub claim: Option<crate::store::provenance::Claim>,
+}
+
+impl Provenance {
+    pub(crate) fn load(
+        conn: &rusqlite::Connection,
+        kind: crate::store::provenance::Kind,
+        seq: i64,
+        source: Option<&str>,
+    ) -> Result<Provenance, Error> {
+        use crate::store::provenance;
+        let source = match source {
+            Some(id) => Some((
+                id.to_owned(),
+                provenance::integration_name(conn, id)?.unwrap_or_default(),
+            )),
+            None => None,
+        };
+        Ok(Provenance {
+            source,
+            claim: provenance::claim(conn, kind, seq)?,
+        })
+    }
+}
+
 /// The directory: the use-cases over one store.
 pub struct Directory {
     store: Store,

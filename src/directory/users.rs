@@ -7,12 +7,13 @@ use time::OffsetDateTime;
 
 use crate::directory::cursor;
 use crate::directory::policy::{self, Access, Owner, WriteDecision};
-use crate::directory::{Directory, Error, Integration, now};
+use crate::directory::{Directory, Error, Integration, Provenance, now};
 use crate::scim::list::{ListQuery, Paging};
 use crate::scim::patch::{self, PatchOp};
 use crate::scim::resource::{self, Document, Meta};
 use crate::scim::schema;
 use crate::store::filter_sql::{compile, users_map};
+use crate::store::provenance::{self, Kind};
 use crate::store::users::{self, NewUser, UserRow};
 
 /// A user as the directory hands it out.
@@ -24,6 +25,7 @@ pub struct User {
     /// The groups the user belongs to directly that the asking integration can see:
     /// (group id, displayName). `User.groups` is derived from memberships (RFC 7643 §4.1.2).
     pub groups: Vec<(String, String)>,
+    pub provenance: Provenance,
 }
 
 impl From<UserRow> for User {
@@ -38,16 +40,20 @@ impl From<UserRow> for User {
             source: r.source,
             doc: r.doc,
             groups: Vec::new(),
+            provenance: Provenance::default(),
         }
     }
 }
 
-/// The user with its derived `groups`, as `me` may see them.
+/// The user with what is derived at read time: its `groups` as `me` may see them, and where
+/// it comes from.
 fn with_groups(conn: &rusqlite::Connection, me: &Integration, row: UserRow) -> Result<User, Error> {
     let scope = policy::group_scope(me.settings, me.id.as_str());
     let groups = crate::store::groups::groups_of_user(conn, row.seq, &scope)?;
+    let provenance = Provenance::load(conn, Kind::User, row.seq, row.source.as_deref())?;
     Ok(User {
         groups,
+        provenance,
         ..User::from(row)
     })
 }
@@ -150,13 +156,9 @@ fn write(
         }
         WriteDecision::WriteAndClaim => {
             tracing::info!(user = %row.id, integration = %me.id, "integration claimed a user");
-            Ok(users::update(
-                conn,
-                &row,
-                Some(me.id.as_str()),
-                doc,
-                &now(),
-            )?)
+            let at = now();
+            provenance::record_claim(conn, Kind::User, row.seq, me.id.as_str(), &me.name, &at)?;
+            Ok(users::update(conn, &row, Some(me.id.as_str()), doc, &at)?)
         }
     }
 }
@@ -181,7 +183,14 @@ impl Directory {
                 Ok::<_, Error>(row)
             })
             .await?;
-        Ok(row.into())
+        let provenance = Provenance {
+            source: Some((me.id.as_str().to_owned(), me.name.clone())),
+            claim: None,
+        };
+        Ok(User {
+            provenance,
+            ..User::from(row)
+        })
     }
 
     pub async fn get_user(&self, me: &Integration, id: &str) -> Result<User, Error> {

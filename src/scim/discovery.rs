@@ -57,11 +57,18 @@ pub fn service_provider_config(base_url: &str, caps: Capabilities) -> Value {
 }
 
 /// Every schema served, core schemas first.
+/// Every schema served, each once (an extension may serve several resource types).
 pub fn schemas() -> Vec<&'static Schema> {
-    schema::resource_types()
+    let mut out: Vec<&'static Schema> = Vec::new();
+    for s in schema::resource_types()
         .into_iter()
         .flat_map(|rt| std::iter::once(&rt.core).chain(rt.extensions.iter().map(|(s, _)| s)))
-        .collect()
+    {
+        if !out.iter().any(|o| o.id == s.id) {
+            out.push(s);
+        }
+    }
+    out
 }
 
 pub fn schemas_list(base_url: &str) -> Value {

@@ -252,8 +252,24 @@ fn check_derived(
             _ => Ok(()),
         }
     }
+    let provisioning = |p: &AttrPath| {
+        p.urn
+            .as_deref()
+            .is_some_and(|u| u.eq_ignore_ascii_case(schema::PROVISIONING_URN))
+    };
+    let refuse_ext = || {
+        ScimError::InvalidFilter(format!(
+            "the read-only extension {} cannot be filtered or sorted on",
+            schema::PROVISIONING_URN
+        ))
+    };
     if let Some(f) = filter {
         walk(f, &mut |f| match f {
+            Filter::Present(p) | Filter::Compare(p, _, _) | Filter::ValuePath { attr: p, .. }
+                if provisioning(p) =>
+            {
+                Err(refuse_ext())
+            }
             Filter::Present(p) => derived(p).map_or(Ok(()), |a| Err(refuse(a))),
             Filter::Compare(p, _, v) => match derived(p) {
                 Some(a) if !value_cmp(p, v) => Err(refuse(a)),
@@ -273,6 +289,9 @@ fn check_derived(
             },
             _ => Ok(()),
         })?;
+    }
+    if sort.is_some_and(provisioning) {
+        return Err(refuse_ext());
     }
     if let Some(a) = sort.and_then(derived) {
         return Err(ScimError::InvalidValue(format!(

@@ -36,7 +36,13 @@ async fn discovery_documents() {
         .assert_error(404, None);
 
     let schemas = app.get("/Schemas").await;
-    assert_eq!(schemas.body["totalResults"], 3);
+    assert_eq!(schemas.body["totalResults"], 4);
+    let prov = app
+        .get("/Schemas/urn:scimgate:params:scim:schemas:extension:2.0:Provisioning")
+        .await
+        .body;
+    assert_eq!(prov["attributes"][0]["name"], "source");
+    assert_eq!(prov["attributes"][0]["mutability"], "readOnly");
     let group = app
         .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")
         .await

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PROVISIONING_URN: &str = "urn:scimgate:params:scim:schemas:extension:2.0:Provisioning";
 
 async fn users(app: &TestApp, n: usize, prefix: &str) -> Vec<String> {
     let mut ids = Vec::new();
@@ -54,7 +55,11 @@ async fn okta_group_push() {
         )
         .await;
     assert_eq!(r.status.as_u16(), 201, "{}", r.body);
-    assert_eq!(r.body["schemas"], json!([GROUP_URN]));
+    assert_eq!(r.body["schemas"], json!([GROUP_URN, PROVISIONING_URN]));
+    assert_eq!(
+        r.body[PROVISIONING_URN]["source"],
+        json!({"type": "integration", "value": app.integration_id, "display": "okta"})
+    );
     let gid = r.body["id"].as_str().unwrap().to_owned();
     assert_eq!(
         r.header("location").unwrap(),

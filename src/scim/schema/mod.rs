@@ -4,6 +4,7 @@
 //! engine all read this one model. Imports nothing outside `crate::scim`.
 
 mod group;
+mod provisioning;
 mod user;
 
 use std::sync::LazyLock;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 use crate::scim::filter::{AttrInfo, AttrKind, AttrTypes};
 
 pub use group::GROUP_URN;
+pub use provisioning::PROVISIONING_URN;
 pub use user::{ENTERPRISE_USER_URN, USER_URN};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,7 +422,10 @@ pub fn user() -> &'static ResourceType {
         endpoint: "/Users",
         description: "User Account",
         core: user::core_user(),
-        extensions: vec![(user::enterprise_user(), false)],
+        extensions: vec![
+            (user::enterprise_user(), false),
+            (provisioning::provisioning(), false),
+        ],
         common: common_attributes(),
     });
     &USER
@@ -433,7 +438,7 @@ pub fn group() -> &'static ResourceType {
         endpoint: "/Groups",
         description: "Group",
         core: group::core_group(),
-        extensions: Vec::new(),
+        extensions: vec![(provisioning::provisioning(), false)],
         common: common_attributes(),
     });
     &GROUP

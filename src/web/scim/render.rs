@@ -3,11 +3,27 @@
 
 use serde_json::{Value, json};
 
+use crate::directory::Provenance;
 use crate::directory::groups::Group;
 use crate::directory::users::User;
 use crate::scim::project::Projection;
+use crate::scim::resource::Document;
 use crate::scim::resource::to_resource;
-use crate::scim::schema;
+use crate::scim::schema::{self, PROVISIONING_URN};
+
+/// The read-only provisioning extension: source and claim.
+fn provenance(doc: &mut Document, p: &Provenance) {
+    let source = match &p.source {
+        Some((id, name)) => json!({"type": "integration", "value": id, "display": name}),
+        None => json!({"type": "manual"}),
+    };
+    let mut ext = json!({"source": source});
+    if let Some(c) = &p.claim {
+        ext["claimed"] =
+            json!({"value": c.integration_id, "display": c.integration_name, "at": c.at});
+    }
+    doc.insert(PROVISIONING_URN.into(), ext);
+}
 
 pub fn user(base: &str, u: &User, p: &Projection) -> Value {
     let rt = schema::user();
@@ -20,6 +36,7 @@ pub fn user(base: &str, u: &User, p: &Projection) -> Value {
             .collect();
         doc.insert("groups".into(), Value::Array(groups));
     }
+    provenance(&mut doc, &u.provenance);
     p.apply(rt, to_resource(rt, &u.meta, &doc, base))
 }
 
@@ -33,5 +50,6 @@ pub fn group(base: &str, g: &Group, p: &Projection) -> Value {
             .collect();
         doc.insert("members".into(), Value::Array(members));
     }
+    provenance(&mut doc, &g.provenance);
     p.apply(rt, to_resource(rt, &g.meta, &doc, base))
 }

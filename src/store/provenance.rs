@@ -1,0 +1,69 @@
+//! Where a user or group comes from: the owning integration's name, and claims (which
+//! integration took it over from manual provisioning, and when).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::store::StoreError;
+
+/// A recorded claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub integration_id: String,
+    pub integration_name: String,
+    pub at: String,
+}
+
+/// Users or groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Group,
+}
+
+impl Kind {
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::User => ("user_claims", "user_seq"),
+            Kind::Group => ("group_claims", "group_seq"),
+        }
+    }
+}
+
+pub fn integration_name(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT name FROM integrations WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn record_claim(
+    conn: &Connection,
+    kind: Kind,
+    seq: i64,
+    integration_id: &str,
+    integration_name: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    let (table, col) = kind.table();
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO {table} ({col}, integration_id, integration_name, at) VALUES (?1, ?2, ?3, ?4)"
+    ))?
+    .execute(params![seq, integration_id, integration_name, at])?;
+    Ok(())
+}
+
+pub fn claim(conn: &Connection, kind: Kind, seq: i64) -> Result<Option<Claim>, StoreError> {
+    let (table, col) = kind.table();
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT integration_id, integration_name, at FROM {table} WHERE {col} = ?1"
+        ))?
+        .query_row([seq], |r| {
+            Ok(Claim {
+                integration_id: r.get(0)?,
+                integration_name: r.get(1)?,
+                at: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
