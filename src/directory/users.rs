@@ -58,6 +58,37 @@ fn with_groups(conn: &rusqlite::Connection, me: &Integration, row: UserRow) -> R
     })
 }
 
+/// Aliases are second login names of the account (DESIGN.md, *Aliases*): an alias equal to
+/// the user's own userName, a repeated alias, or an empty one says nothing more and is dropped
+/// rather than refused (an IdP "removes" an alias by sending it empty).
+fn tidy_aliases(mut doc: Document) -> Document {
+    use crate::store::fold::fold;
+    let user_name = doc.get("userName").and_then(Value::as_str).map(fold);
+    let Some(Value::Array(aliases)) = doc.get_mut("aliases") else {
+        return doc;
+    };
+    let mut seen: Vec<String> = user_name.into_iter().collect();
+    aliases.retain(|a| {
+        let Some(v) = a
+            .get("value")
+            .and_then(Value::as_str)
+            .filter(|v| !v.trim().is_empty())
+        else {
+            return false;
+        };
+        let f = fold(v);
+        if seen.contains(&f) {
+            return false;
+        }
+        seen.push(f);
+        true
+    });
+    if aliases.is_empty() {
+        doc.remove("aliases");
+    }
+    doc
+}
+
 /// A page of a list.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -165,7 +196,7 @@ fn write(
 
 impl Directory {
     pub async fn create_user(&self, me: &Integration, body: &Value) -> Result<User, Error> {
-        let doc = resource::normalize(schema::user(), body)?;
+        let doc = tidy_aliases(resource::normalize(schema::user(), body)?);
         let source = me.id.as_str().to_owned();
         let row = self
             .store
@@ -271,7 +302,7 @@ impl Directory {
         body: &Value,
         if_match: Option<IfMatch>,
     ) -> Result<User, Error> {
-        let doc = resource::normalize(schema::user(), body)?;
+        let doc = tidy_aliases(resource::normalize(schema::user(), body)?);
         let (me, id) = (me.clone(), id.to_owned());
         let row = self
             .store
@@ -300,7 +331,7 @@ impl Directory {
                 let rt = schema::user();
                 let mut doc = row.doc.clone();
                 patch::apply(rt, &mut doc, &ops)?;
-                let doc = resource::normalize(rt, &Value::Object(doc))?;
+                let doc = tidy_aliases(resource::normalize(rt, &Value::Object(doc))?);
                 let row = write(conn, &me, row, doc)?;
                 with_groups(conn, &me, row)
             })

@@ -169,7 +169,7 @@ fn write_derived(
                 d.user_name.clone()
             };
             return Err(StoreError::Conflict {
-                attribute: if *is_alias { "alias" } else { "userName" },
+                attribute: if *is_alias { "aliases" } else { "userName" },
                 value,
             });
         }
