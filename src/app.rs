@@ -10,6 +10,8 @@ use actix_web::{HttpServer, middleware, web};
 
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::directory::activity::{ActivityLog, FLUSH_EVERY, Retention};
+use crate::directory::admins::SessionPolicy;
 use crate::scim::discovery::Capabilities;
 use crate::store::{Store, StoreError, StoreOptions, WriterThread};
 use crate::web::AppState;
@@ -37,8 +39,11 @@ pub struct App {
     pub addr: SocketAddr,
     pub public_url: String,
     pub directory: Arc<Directory>,
+    pub activity: Arc<ActivityLog>,
+    setup_link_ttl: Duration,
     server: Server,
     writer: WriterThread,
+    flusher: actix_web::rt::task::JoinHandle<()>,
 }
 
 /// Opens the store of `config` (for the CLI and the server alike).
@@ -66,6 +71,22 @@ impl App {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         let public_url = config.public_url_for(bound);
+        let activity = Arc::new(ActivityLog::new(Retention {
+            days: config.activity.retention_days,
+            max_entries: config.activity.max_entries,
+        }));
+        let flusher = {
+            let (activity, store) = (activity.clone(), directory.store().clone());
+            actix_web::rt::spawn(async move {
+                let mut tick = tokio::time::interval(FLUSH_EVERY);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = activity.flush(&store).await {
+                        tracing::warn!(error = %e, "could not write the activity log");
+                    }
+                }
+            })
+        };
         let state = web::Data::new(AppState {
             directory: directory.clone(),
             public_url: public_url.clone(),
@@ -73,6 +94,12 @@ impl App {
                 max_results: config.scim.max_results,
                 max_body_bytes: config.scim.max_body_bytes as u64,
             },
+            activity: activity.clone(),
+            sessions: SessionPolicy {
+                idle: Duration::from_secs(config.admin.session_idle_minutes * 60),
+                absolute: Duration::from_secs(config.admin.session_max_hours * 3600),
+            },
+            config: config.clone(),
         });
         let max_body = config.scim.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -99,9 +126,27 @@ impl App {
             addr: bound,
             public_url,
             directory,
+            activity,
+            setup_link_ttl: Duration::from_secs(config.admin.setup_link_minutes * 60),
             server,
             writer,
+            flusher,
         })
+    }
+
+    /// While no administrator exists: a fresh one-time link that creates the first one (older
+    /// links stop working). `scimgate serve` logs it at start-up.
+    pub async fn first_admin_link(&self) -> Result<Option<String>, crate::directory::Error> {
+        Ok(self
+            .directory
+            .new_setup_link(self.setup_link_ttl)
+            .await?
+            .map(|secret| format!("{}/admin/setup/{secret}", self.public_url)))
+    }
+
+    /// How long the setup link stays valid.
+    pub fn setup_link_ttl(&self) -> Duration {
+        self.setup_link_ttl
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -115,9 +160,15 @@ impl App {
             server,
             writer,
             directory,
+            activity,
+            flusher,
             ..
         } = self;
         let result = server.await;
+        flusher.abort();
+        if let Err(e) = activity.flush(directory.store()).await {
+            tracing::warn!(error = %e, "could not write the last activity entries");
+        }
         drop(directory);
         tokio::task::spawn_blocking(move || writer.stop())
             .await

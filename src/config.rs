@@ -15,6 +15,8 @@ pub struct Config {
     pub server: Server,
     pub database: Database,
     pub scim: Scim,
+    pub admin: Admin,
+    pub activity: Activity,
     pub log: Log,
 }
 
@@ -54,6 +56,26 @@ pub struct Scim {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// Minutes without a request after which an admin session ends.
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in after which an admin session ends, however busy.
+    pub session_max_hours: u64,
+    /// Minutes the first-admin setup link printed at start-up stays valid.
+    pub setup_link_minutes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Activity {
+    /// Days the Activity page keeps SCIM requests.
+    pub retention_days: u32,
+    /// The most SCIM requests kept; the oldest go first.
+    pub max_entries: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
 pub struct Log {
     /// A level (`error`, `warn`, `info`, `debug`, `trace`) or a tracing filter directive
     /// such as `info,scimgate=debug`.
@@ -86,6 +108,25 @@ impl Default for Scim {
         Scim {
             max_results: 1000,
             max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            setup_link_minutes: 60,
+        }
+    }
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            retention_days: 30,
+            max_entries: 1_000_000,
         }
     }
 }
@@ -130,6 +171,23 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("SCIMGATE_SCIM_MAX_RESULTS", "scim.max_results"),
     ("SCIMGATE_SCIM_MAX_BODY_BYTES", "scim.max_body_bytes"),
+    (
+        "SCIMGATE_ADMIN_SESSION_IDLE_MINUTES",
+        "admin.session_idle_minutes",
+    ),
+    (
+        "SCIMGATE_ADMIN_SESSION_MAX_HOURS",
+        "admin.session_max_hours",
+    ),
+    (
+        "SCIMGATE_ADMIN_SETUP_LINK_MINUTES",
+        "admin.setup_link_minutes",
+    ),
+    (
+        "SCIMGATE_ACTIVITY_RETENTION_DAYS",
+        "activity.retention_days",
+    ),
+    ("SCIMGATE_ACTIVITY_MAX_ENTRIES", "activity.max_entries"),
     ("SCIMGATE_LOG", "log.level"),
 ];
 
@@ -209,6 +267,19 @@ impl Config {
                 }
                 "scim.max_results" => self.scim.max_results = parse_num(v).map_err(err)?,
                 "scim.max_body_bytes" => self.scim.max_body_bytes = parse_num(v).map_err(err)?,
+                "admin.session_idle_minutes" => {
+                    self.admin.session_idle_minutes = parse_num(v).map_err(err)?
+                }
+                "admin.session_max_hours" => {
+                    self.admin.session_max_hours = parse_num(v).map_err(err)?
+                }
+                "admin.setup_link_minutes" => {
+                    self.admin.setup_link_minutes = parse_num(v).map_err(err)?
+                }
+                "activity.retention_days" => {
+                    self.activity.retention_days = parse_num(v).map_err(err)?
+                }
+                "activity.max_entries" => self.activity.max_entries = parse_num(v).map_err(err)?,
                 "log.level" => self.log.level = v.to_owned(),
                 _ => {}
             }
@@ -268,6 +339,36 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "scim.max_body_bytes",
                 message: "must be between 1024 and 67108864".into(),
+            });
+        }
+        if !(1..=7 * 24 * 60).contains(&self.admin.session_idle_minutes) {
+            return Err(ConfigError::Invalid {
+                key: "admin.session_idle_minutes",
+                message: "must be between 1 and 10080 (a week)".into(),
+            });
+        }
+        if !(1..=24 * 30).contains(&self.admin.session_max_hours) {
+            return Err(ConfigError::Invalid {
+                key: "admin.session_max_hours",
+                message: "must be between 1 and 720 (30 days)".into(),
+            });
+        }
+        if !(1..=7 * 24 * 60).contains(&self.admin.setup_link_minutes) {
+            return Err(ConfigError::Invalid {
+                key: "admin.setup_link_minutes",
+                message: "must be between 1 and 10080 (a week)".into(),
+            });
+        }
+        if !(1..=3650).contains(&self.activity.retention_days) {
+            return Err(ConfigError::Invalid {
+                key: "activity.retention_days",
+                message: "must be between 1 and 3650".into(),
+            });
+        }
+        if !(1000..=100_000_000).contains(&self.activity.max_entries) {
+            return Err(ConfigError::Invalid {
+                key: "activity.max_entries",
+                message: "must be between 1000 and 100000000".into(),
             });
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {

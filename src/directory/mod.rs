@@ -2,7 +2,10 @@
 //! (`policy`), uniqueness of login names, and the user use-cases the SCIM handlers call.
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
 
+pub mod activity;
+pub mod admins;
 pub mod integration;
+pub mod manage;
 pub mod policy;
 pub mod users;
 
@@ -41,6 +44,9 @@ pub enum Error {
     Invalid(String),
     #[error("the service is shutting down")]
     Unavailable,
+    /// An admin sign-in was refused.
+    #[error(transparent)]
+    SignIn(#[from] admins::SignInError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -61,6 +67,8 @@ pub struct Directory {
     store: Store,
     /// When each integration's token use was last recorded (throttles those writes).
     token_touched: Mutex<HashMap<String, std::time::Instant>>,
+    /// Failed admin sign-ins, per username.
+    sign_in_throttle: admins::Throttle,
 }
 
 impl Directory {
@@ -68,6 +76,7 @@ impl Directory {
         Directory {
             store,
             token_touched: Mutex::new(HashMap::new()),
+            sign_in_throttle: admins::Throttle::default(),
         }
     }
 

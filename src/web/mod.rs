@@ -2,6 +2,8 @@
 //! Thin: parse the request, call `directory`, render. No SQL and no protocol rules here;
 //! errors of every layer become HTTP responses in `scim::respond` alone.
 
+pub mod admin;
+pub mod assets;
 pub mod ops;
 pub mod scim;
 
@@ -9,7 +11,10 @@ use std::sync::Arc;
 
 use actix_web::web;
 
+use crate::config::Config;
 use crate::directory::Directory;
+use crate::directory::activity::ActivityLog;
+use crate::directory::admins::SessionPolicy;
 use crate::scim::discovery::Capabilities;
 
 /// What every handler can reach.
@@ -18,6 +23,12 @@ pub struct AppState {
     /// The public URL, without a trailing slash.
     pub public_url: String,
     pub caps: Capabilities,
+    /// Where SCIM requests are recorded for the Activity page.
+    pub activity: Arc<ActivityLog>,
+    /// Admin session lifetimes.
+    pub sessions: SessionPolicy,
+    /// The effective configuration, for the Settings page.
+    pub config: Config,
 }
 
 impl AppState {
@@ -30,4 +41,6 @@ impl AppState {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     ops::configure(cfg);
     scim::configure(cfg);
+    assets::configure(cfg);
+    admin::configure(cfg);
 }

@@ -6,7 +6,10 @@ use rusqlite::Connection;
 use crate::store::StoreError;
 
 /// The migrations, in order; migration N (1-based) brings the schema to version N.
-const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("0001_init.sql"),
+    include_str!("0003_admin.sql"),
+];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
