@@ -2,6 +2,7 @@
 //! temporary SQLite file and talks to it over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod binary;
 mod concurrency;
 mod discovery;

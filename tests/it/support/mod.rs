@@ -1,6 +1,8 @@
 //! Test harness: `TestApp::spawn()` runs the appliance in-process (the same `App::build` as
 //! `scimgate serve`), on 127.0.0.1:0, with a fresh database in a temporary directory.
 
+pub mod admin;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ pub struct TestApp {
     pub token: String,
     pub integration_id: String,
     pub addr: std::net::SocketAddr,
+    /// The first-admin setup link printed at start-up.
+    pub setup_link: Option<String>,
     handle: ServerHandle,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub client: awc::Client,
@@ -60,6 +64,7 @@ impl TestApp {
             },
         )
         .unwrap();
+        let setup_link = app.first_admin_link().await.unwrap();
         let created = app.directory.create_integration("okta").await.unwrap();
         let base_url = format!("{}/scim/v2/{}", app.public_url, created.integration.id);
         let (addr, handle) = (app.addr, app.handle());
@@ -71,6 +76,7 @@ impl TestApp {
             token: created.token.expose().to_owned(),
             integration_id: created.integration.id.as_str().to_owned(),
             addr,
+            setup_link,
             handle,
             task: Some(task),
             client: client(),
