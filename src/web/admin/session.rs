@@ -134,16 +134,13 @@ pub fn check_form_token(req: &HttpRequest, token: &str) -> Result<(), PageError>
 }
 
 /// Whether a state-changing request comes from this site, judged by the headers browsers set
-/// on every POST: `Sec-Fetch-Site` (same-origin, or none for a typed URL) and `Origin` (this
-/// request's own scheme and host, or the public URL). Requests without either header (scripts,
-/// old browsers) pass here and still need the form token.
+/// on every POST: `Sec-Fetch-Site` when present (same-origin, or none for a typed URL), else
+/// `Origin` (this request's own scheme and host, or the public URL). Requests without either
+/// header (scripts, old browsers) pass here and still need the form token.
 pub fn same_site(req: &HttpRequest, public_url: &str) -> bool {
     let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
-    if let Some(site) = header("sec-fetch-site")
-        && site != "same-origin"
-        && site != "none"
-    {
-        return false;
+    if let Some(site) = header("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
     }
     if let Some(origin) = header("origin") {
         let info = req.connection_info();
