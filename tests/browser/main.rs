@@ -94,7 +94,7 @@ async fn the_guides_path_in_a_browser() {
         .click()
         .await
         .unwrap();
-    assert!(text(&c, "#error").await.contains("wrong"));
+    wait_text(&c, "#error", "wrong").await;
     screenshot(&c, "02-sign-in").await;
     sign_in(&c, &app).await;
 
@@ -104,15 +104,11 @@ async fn the_guides_path_in_a_browser() {
     expect_path(&c, "/admin/provisioning/new").await;
     fill(&c, "name", "   ").await;
     click(&c, "save-and-deploy").await;
-    assert!(text(&c, "#name-error").await.contains("must not be empty"));
+    wait_text(&c, "#name-error", "must not be empty").await;
     fill(&c, "name", "Okta").await;
     screenshot(&c, "03-add-provisioning").await;
     click(&c, "save-and-deploy").await;
-    assert!(
-        text(&c, "#token-warning")
-            .await
-            .contains("you will not see it again")
-    );
+    wait_text(&c, "#token-warning", "you will not see it again").await;
     let token = value(&c, "api-token").await;
     let base_url = value(&c, "base-url").await;
     assert!(token.starts_with("scg_"), "{token}");
@@ -168,7 +164,7 @@ async fn the_guides_path_in_a_browser() {
         click(&c, id).await;
     }
     click(&c, "save-settings").await;
-    assert!(text(&c, "#notice").await.contains("Saved and deployed"));
+    wait_text(&c, "#notice", "Saved and deployed").await;
     c.refresh().await.unwrap();
     let checked = |id: &'static str| {
         let c = c.clone();
@@ -186,6 +182,12 @@ async fn the_guides_path_in_a_browser() {
     assert!(!checked("read_all_users").await);
     // The token is not shown again.
     assert!(c.find(Locator::Id("api-token")).await.is_err());
+    c.execute(
+        "document.getElementById('settings').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
     screenshot(&c, "05-provisioning-settings").await;
 
     // Regenerate (confirm) > the old token gets 401 at once, the new one works.
@@ -205,21 +207,18 @@ async fn the_guides_path_in_a_browser() {
     fill(&c, "user_name", "dana.fox@example.com").await;
     fill(&c, "email", "not an email").await;
     click(&c, "create-user").await;
-    assert!(
-        text(&c, "#email-error")
-            .await
-            .contains("Not an email address")
-    );
+    wait_text(&c, "#email-error", "Not an email address").await;
     screenshot(&c, "07-add-user-error").await;
     fill(&c, "email", "dana.fox@example.com").await;
     fill(&c, "given_name", "Dana").await;
     fill(&c, "family_name", "Fox").await;
     fill(&c, "aliases", "dfox@example.com").await;
     click(&c, "create-user").await;
-    assert!(text(&c, "#notice").await.contains("was added"));
+    wait_text(&c, "#notice", "was added").await;
     fill(&c, "q", "DFOX").await;
     click(&c, "search").await;
-    let rows = text(&c, "#users tbody").await;
+    expect_query(&c, "q=DFOX").await;
+    let rows = wait_text(&c, "#users tbody", "dana.fox").await;
     assert!(
         rows.contains("dana.fox@example.com") && rows.contains("Manual"),
         "{rows}"
@@ -239,8 +238,11 @@ async fn the_guides_path_in_a_browser() {
         .click()
         .await
         .unwrap();
-    let h1 = text(&c, "h1").await;
-    assert!(h1.contains("alice.martin@example.com") && h1.contains("Active"), "{h1}");
+    let h1 = wait_text(&c, "h1", "alice.martin").await;
+    assert!(
+        h1.contains("alice.martin@example.com") && h1.contains("Active"),
+        "{h1}"
+    );
     screenshot(&c, "09-user").await;
 
     // Activity shows the SCIM requests (written within a second).
@@ -256,7 +258,7 @@ async fn the_guides_path_in_a_browser() {
     }
     screenshot(&c, "10-activity").await;
     c.goto(&app.url("/admin/provisioning")).await.unwrap();
-    assert!(text(&c, "table").await.contains("Okta"));
+    wait_text(&c, "table", "Okta").await;
     screenshot(&c, "11-user-provisioning").await;
     c.goto(&app.url("/admin/settings")).await.unwrap();
     screenshot(&c, "12-settings").await;
@@ -310,6 +312,7 @@ async fn everything_works_with_javascript_off() {
     assert_eq!(status, 200);
     click(&c, "read_all_users").await;
     click(&c, "save-settings").await;
+    wait_text(&c, "#notice", "Saved and deployed").await;
     c.refresh().await.unwrap();
     assert!(
         c.find(Locator::Id("read_all_users"))
@@ -321,13 +324,13 @@ async fn everything_works_with_javascript_off() {
     );
     click(&c, "delete").await;
     click(&c, "confirm").await;
-    assert!(text(&c, ".notice").await.contains("was deleted"));
+    wait_text(&c, ".notice", "was deleted").await;
     let (status, _) = scim("GET", &format!("{base_url}/Users"), &token, None).await;
     assert_eq!(status, 401);
     c.goto(&app.url("/admin/users/new")).await.unwrap();
     fill(&c, "user_name", "erin@example.com").await;
     click(&c, "create-user").await;
-    assert!(text(&c, "#users tbody").await.contains("erin@example.com"));
+    wait_text(&c, "#users tbody", "erin@example.com").await;
     click(&c, "sign-out").await;
     expect_path(&c, "/admin/login").await;
     c.close().await.unwrap();

@@ -196,7 +196,9 @@ pub async fn screenshot(c: &Client, name: &str) {
 /// Fills a field (clearing it first).
 pub async fn fill(c: &Client, id: &str, value: &str) {
     let e = c
-        .find(Locator::Id(id))
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id(id))
         .await
         .unwrap_or_else(|e| panic!("#{id}: {e}"));
     e.clear().await.unwrap();
@@ -204,7 +206,9 @@ pub async fn fill(c: &Client, id: &str, value: &str) {
 }
 
 pub async fn click(c: &Client, id: &str) {
-    c.find(Locator::Id(id))
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id(id))
         .await
         .unwrap_or_else(|e| panic!("#{id}: {e}"))
         .click()
@@ -221,10 +225,13 @@ pub async fn text(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// The value of input `id`, waiting (up to 10 s) for it to appear.
 pub async fn value(c: &Client, id: &str) -> String {
-    c.find(Locator::Id(id))
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id(id))
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
         .prop("value")
         .await
         .unwrap()
@@ -245,6 +252,41 @@ pub async fn expect_path(c: &Client, want: &str) {
             return;
         }
         assert!(Instant::now() < deadline, "still on {p}, expected {want}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits (up to 10 s) for an element matching `css` whose text contains `needle`; returns the
+/// text. Use after a click that navigates, instead of reading the old page.
+pub async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+            && t.contains(needle)
+        {
+            return t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {css} containing {needle:?} on {}",
+            path(c).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits (up to 10 s) until the URL's query contains `needle`.
+pub async fn expect_query(c: &Client, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !c
+        .current_url()
+        .await
+        .unwrap()
+        .query()
+        .is_some_and(|q| q.contains(needle))
+    {
+        assert!(Instant::now() < deadline, "the URL never had {needle}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -80,11 +80,13 @@ pub struct ActivityView {
 impl From<crate::store::activity::ActivityRow> for ActivityView {
     fn from(r: crate::store::activity::ActivityRow) -> Self {
         ActivityView {
-            at: show_time(&r.at),
-            integration: r
-                .integration_name
-                .or(r.integration_id)
-                .unwrap_or_else(|| "(unauthenticated)".to_owned()),
+            // The column header says UTC.
+            at: show_time(&r.at).trim_end_matches(" UTC").to_owned(),
+            integration: match (r.integration_name, r.integration_id) {
+                (Some(name), _) => name,
+                (None, Some(id)) => format!("token refused ({}…)", id.get(..8).unwrap_or(&id)),
+                (None, None) => "unknown Base URL".to_owned(),
+            },
             method: r.method,
             path: r.path,
             status: r.status,

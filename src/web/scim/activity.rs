@@ -12,8 +12,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
 
-use crate::directory::Integration;
 use crate::directory::activity::Entry;
+use crate::directory::{Integration, IntegrationId};
 use crate::web::AppState;
 
 /// What a SCIM request changed, as a handler describes it (a response extension).
@@ -54,13 +54,15 @@ pub async fn record(
         path.truncate(cut);
         path.push('…');
     }
+    // The integration named by the Base URL, even when its token is refused.
+    let path_iid = req.match_info().get("iid").and_then(IntegrationId::parse);
     let res = next.call(req).await?;
     let Some(state) = state else { return Ok(res) };
     let caller = res.request().extensions().get::<Integration>().cloned();
     // The path below the Base URL: `/scim/v2/{id}/Users/…` → `/Users/…`.
-    let short = match &caller {
-        Some(i) => path
-            .strip_prefix(&format!("/scim/v2/{}", i.id))
+    let short = match &path_iid {
+        Some(id) => path
+            .strip_prefix(&format!("/scim/v2/{id}"))
             .unwrap_or(&path)
             .to_owned(),
         None => path,
@@ -83,7 +85,10 @@ pub async fn record(
         }
     };
     let entry = Entry {
-        integration_id: caller.as_ref().map(|i| i.id.as_str().to_owned()),
+        integration_id: caller
+            .as_ref()
+            .map(|i| i.id.as_str().to_owned())
+            .or(path_iid.map(|id| id.as_str().to_owned())),
         integration_name: caller.as_ref().map(|i| i.name.clone()),
         method,
         path: short,
