@@ -27,7 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the appliance: the SCIM API (and, as they arrive, the admin and enrollment pages).
+    /// Run the appliance: the SCIM API and the admin pages (/admin). Prints a one-time setup
+    /// link while no administrator exists.
     Serve,
     /// Manage provisioning integrations.
     #[command(subcommand)]

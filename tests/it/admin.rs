@@ -327,7 +327,7 @@ async fn save_and_deploy_regenerate_and_delete() {
 #[actix_web::test]
 async fn add_a_manual_user_and_find_it() {
     let app = TestApp::spawn().await;
-    app.create_user("okta.user@example.com").await;
+    let okta = app.create_user("okta.user@example.com").await;
     let mut b = Browser::admin(&app).await;
     let csrf = b.get("/admin/users/new").await.csrf();
     // Field errors next to the fields.
@@ -387,6 +387,15 @@ async fn add_a_manual_user_and_find_it() {
     assert!(!p.body.contains("carol@example.com") && p.body.contains("okta.user@example.com"));
     let p = b.get("/admin/users?status=inactive").await;
     assert!(p.body.contains("No users found"));
+    // The search follows SCIM changes.
+    let mut body = okta_user("okta.user@example.com");
+    body["displayName"] = "Zoë Quux".into();
+    let r = app
+        .put(&format!("/Users/{}", okta["id"].as_str().unwrap()), &body)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let p = b.get(&format!("/admin/users?q={}", enc("ZOË QU"))).await;
+    assert!(p.body.contains("okta.user@example.com"), "{}", p.body);
     // `%` and `_` are literal in a search.
     let p = b.get("/admin/users?q=%25").await;
     assert!(p.body.contains("No users found"));
@@ -521,4 +530,42 @@ async fn admin_create_reads_the_password_from_stdin() {
         b.get(app.setup_link.as_deref().unwrap()).await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+#[actix_web::test]
+async fn sessions_expire_when_idle_or_old() {
+    use scimgate::directory::admins::SessionPolicy;
+    let app = TestApp::spawn().await;
+    Browser::admin(&app).await;
+    // The directory's own code path on the same database file, as the pages use it.
+    let (store, writer) = scimgate::app::open_store(&app.config).unwrap();
+    let dir = scimgate::directory::Directory::new(store);
+    let long = SessionPolicy {
+        idle: Duration::from_secs(3600),
+        absolute: Duration::from_secs(3600),
+    };
+    let s = dir.sign_in("admin", PASSWORD, long).await.unwrap();
+    assert!(dir.session(&s.cookie, long).await.unwrap().is_some());
+    // Idle: a policy under which any pause is too long ends it, and it stays ended.
+    let no_idle = SessionPolicy {
+        idle: Duration::ZERO,
+        absolute: Duration::from_secs(3600),
+    };
+    assert!(dir.session(&s.cookie, no_idle).await.unwrap().is_none());
+    assert!(
+        dir.session(&s.cookie, long).await.unwrap().is_none(),
+        "deleted"
+    );
+    // Absolute: a session created already past its lifetime is never valid.
+    let expired = SessionPolicy {
+        idle: Duration::from_secs(3600),
+        absolute: Duration::ZERO,
+    };
+    let s = dir.sign_in("admin", PASSWORD, expired).await.unwrap();
+    assert!(dir.session(&s.cookie, long).await.unwrap().is_none());
+    assert!(dir.session("not a cookie", long).await.unwrap().is_none());
+    drop(dir);
+    tokio::task::spawn_blocking(move || writer.stop())
+        .await
+        .unwrap();
 }

@@ -42,3 +42,13 @@ CREATE TABLE activity (
 CREATE INDEX activity_at ON activity(at);
 CREATE INDEX activity_user ON activity(user_id) WHERE user_id IS NOT NULL;
 CREATE INDEX activity_integration ON activity(integration_id, seq);
+
+-- The Users page's substring search: userName, aliases, emails and names, case-folded, one per
+-- line. Maintained with the other derived columns (store/users.rs); filled here for existing users.
+ALTER TABLE users ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+UPDATE users SET search_text = scim_fold(concat_ws(char(10),
+    user_name,
+    (SELECT group_concat(a.value ->> '$.value', char(10)) FROM json_each(doc, '$.aliases') a),
+    (SELECT group_concat(e.value ->> '$.value', char(10)) FROM json_each(doc, '$.emails') e),
+    doc ->> '$.displayName', doc ->> '$.name.formatted',
+    doc ->> '$.name.givenName', doc ->> '$.name.familyName'));

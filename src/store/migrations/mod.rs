@@ -16,6 +16,8 @@ pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database to [`LATEST`], each migration in its own transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // Migrations may fold text as the application does.
+    crate::store::fold::register(conn)?;
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > LATEST {
         return Err(StoreError::TooNew {
