@@ -43,4 +43,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     scim::configure(cfg);
     assets::configure(cfg);
     admin::configure(cfg);
+    // Anything else: the admin pages' friendly 404 (with a request id).
+    cfg.default_service(web::to(admin::not_found));
 }

@@ -485,6 +485,9 @@ async fn settings_page_error_pages_and_static_files() {
     let p = b.get("/admin/no-such-page").await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     assert!(p.body.contains("Page not found") && p.body.contains("request-id"));
+    let p = b.get("/no/such/path").await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(p.body.contains("Page not found"));
     let p = b.get("/admin/users/does-not-exist").await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     for f in ["/static/style.css", "/static/copy.js", "/static/logo.svg"] {
@@ -568,4 +571,90 @@ async fn sessions_expire_when_idle_or_old() {
     tokio::task::spawn_blocking(move || writer.stop())
         .await
         .unwrap();
+}
+
+/// The README's first steps with the real binary: `serve` prints a setup link that works, and
+/// prints none once an administrator exists.
+#[actix_web::test]
+async fn serve_prints_a_working_setup_link() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env("SCIMGATE_DATABASE", dir.path().join("s.db"))
+            .env("SCIMGATE_LISTEN", "127.0.0.1:0")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        (child, rx)
+    };
+    let stop = |mut child: std::process::Child| {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        assert!(child.wait().unwrap().success());
+    };
+    // Reads log lines until "listening on", then any that follow within the start-up.
+    let read = |rx: &std::sync::mpsc::Receiver<String>| -> (String, Option<String>) {
+        let (mut addr, mut link) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) else {
+                if addr.is_some() {
+                    break;
+                }
+                continue;
+            };
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                addr = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if let Some(at) = line.find("http://localhost:")
+                && line.contains("/admin/setup/")
+            {
+                link = Some(line[at..].trim().to_owned());
+            }
+        }
+        (addr.expect("a listening line"), link)
+    };
+    let (child, rx) = start();
+    let (addr, link) = read(&rx);
+    let link = link.expect("a setup link in the log");
+    let client = awc::Client::default();
+    let local = link.replacen("localhost", "127.0.0.1", 1);
+    let res = client.get(&local).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{local}");
+    assert!(local.contains(&addr.split(':').nth(1).unwrap().to_string()));
+    stop(child);
+    // Create the administrator from a shell; the next start prints no link.
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["admin", "create", "--username", "root"])
+        .env("SCIMGATE_DATABASE", dir.path().join("s.db"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(b"root password 99\n")
+            .unwrap();
+    }
+    assert!(c.wait().unwrap().success());
+    let (child, rx) = start();
+    let (_, link) = read(&rx);
+    assert_eq!(link, None);
+    stop(child);
 }

@@ -201,7 +201,7 @@ impl ResponseError for PageError {
     }
 }
 
-async fn not_found() -> Result<HttpResponse, PageError> {
+pub async fn not_found() -> Result<HttpResponse, PageError> {
     Err(PageError::NotFound)
 }
 
