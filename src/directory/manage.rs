@@ -245,3 +245,49 @@ mod tests {
         assert!(errs.iter().any(|(f, _)| *f == "email"));
     }
 }
+
+/// Refuses changes to a user an integration owns: its identity provider is the source of truth.
+fn manual_only(row: &users::UserRow) -> Result<(), Error> {
+    match &row.source {
+        None => Ok(()),
+        Some(_) => Err(Error::Forbidden(
+            "This user is provisioned by an integration: change it in its identity provider, which is the source of truth.".into(),
+        )),
+    }
+}
+
+impl Directory {
+    /// Deactivates or reactivates a manually provisioned user.
+    pub async fn set_manual_user_active(&self, id: &str, active: bool) -> Result<User, Error> {
+        let id = id.to_owned();
+        let row = self
+            .store
+            .write(move |c| {
+                let row = users::find_by_id(c, &id)?.ok_or(Error::NotFound)?;
+                manual_only(&row)?;
+                let mut doc = row.doc.clone();
+                doc.insert("active".into(), Value::Bool(active));
+                if doc == row.doc {
+                    return Ok(row);
+                }
+                Ok::<_, Error>(users::update(c, &row, None, doc, &now())?)
+            })
+            .await?;
+        tracing::info!(user = %row.id, active, "manual user status changed");
+        Ok(row.into())
+    }
+
+    /// Deletes a manually provisioned user.
+    pub async fn delete_manual_user(&self, id: &str) -> Result<(), Error> {
+        let id = id.to_owned();
+        self.store
+            .write(move |c| {
+                let row = users::find_by_id(c, &id)?.ok_or(Error::NotFound)?;
+                manual_only(&row)?;
+                users::delete(c, row.seq)?;
+                tracing::info!(user = %row.id, "manual user deleted");
+                Ok::<_, Error>(())
+            })
+            .await
+    }
+}

@@ -658,3 +658,106 @@ async fn serve_prints_a_working_setup_link() {
     assert_eq!(link, None);
     stop(child);
 }
+
+#[actix_web::test]
+async fn manual_users_can_be_deactivated_and_deleted_owned_ones_cannot() {
+    let app = TestApp::spawn().await;
+    let owned = app.create_user("owned@example.com").await;
+    let owned_id = owned["id"].as_str().unwrap().to_owned();
+    let mut b = Browser::admin(&app).await;
+    let csrf = b.get("/admin/users/new").await.csrf();
+    let p = b
+        .post(
+            "/admin/users/new",
+            &[("csrf", &csrf), ("user_name", "erin@example.com")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let list = b.get("/admin/users?q=erin").await;
+    let at = list.body.find("<td><a href=\"/admin/users/").unwrap() + 13;
+    let id: String = list.body[at + 13..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect();
+    // Both forms refuse a missing token or another site.
+    for path in [
+        format!("/admin/users/{id}/status"),
+        format!("/admin/users/{id}/delete"),
+    ] {
+        let p = b.post(&path, &[("active", "false")]).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}");
+        let p = b
+            .post_with(
+                &path,
+                &[("csrf", &csrf), ("active", "false")],
+                &[("Sec-Fetch-Site", "cross-site")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    // Deactivate, reactivate.
+    let page = b.get(&format!("/admin/users/{id}")).await;
+    assert!(
+        page.body.contains("id=\"deactivate\""),
+        "{id} {} {}",
+        page.status,
+        page.body
+    );
+    let p = b
+        .post(
+            &format!("/admin/users/{id}/status"),
+            &[("csrf", &csrf), ("active", "false")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let page = b.get(p.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("was deactivated") && page.body.contains("id=\"reactivate\""));
+    let p = b.get("/admin/users?status=inactive").await;
+    assert!(p.body.contains("erin@example.com") && !p.body.contains("owned@example.com"));
+    b.post(
+        &format!("/admin/users/{id}/status"),
+        &[("csrf", &csrf), ("active", "true")],
+    )
+    .await;
+    assert!(
+        b.get("/admin/users?status=inactive")
+            .await
+            .body
+            .contains("No users found")
+    );
+    // Users an integration owns are read-only here.
+    let page = b.get(&format!("/admin/users/{owned_id}")).await;
+    assert!(!page.body.contains("id=\"deactivate\"") && page.body.contains("read-only here"));
+    let p = b
+        .post(
+            &format!("/admin/users/{owned_id}/status"),
+            &[("csrf", &csrf), ("active", "false")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(p.body.contains("source of truth"));
+    let p = b
+        .post(
+            &format!("/admin/users/{owned_id}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get(&format!("/Users/{owned_id}")).await.body["active"],
+        true
+    );
+    // Delete the manual user (after a confirmation page).
+    let p = b.get(&format!("/admin/users/{id}/delete")).await;
+    assert!(p.body.contains("cannot be undone"));
+    let p = b
+        .post(&format!("/admin/users/{id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let list = b.get(p.location.as_deref().unwrap()).await;
+    assert!(list.body.contains("was deleted"));
+    assert_eq!(
+        b.get(&format!("/admin/users/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

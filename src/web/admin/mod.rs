@@ -135,6 +135,7 @@ impl From<Error> for PageError {
     fn from(e: Error) -> Self {
         match e {
             Error::NotFound => PageError::NotFound,
+            Error::Forbidden(m) => PageError::Forbidden(m),
             Error::Unavailable => PageError::Unavailable("the service is shutting down".into()),
             other => PageError::Internal(other.to_string()),
         }
@@ -203,6 +204,19 @@ impl ResponseError for PageError {
 
 pub async fn not_found() -> Result<HttpResponse, PageError> {
     Err(PageError::NotFound)
+}
+
+/// A confirmation page: one POST button (and Cancel), so that nothing needs JavaScript.
+#[derive(Template)]
+#[template(path = "admin/confirm.html")]
+pub struct ConfirmPage {
+    pub c: Chrome,
+    pub crumb: (&'static str, &'static str),
+    pub title: String,
+    pub lines: Vec<String>,
+    pub action: String,
+    pub button: String,
+    pub cancel: String,
 }
 
 /// A stored time (`2026-11-29T02:34:18.123Z`) as shown: `2026-11-29 02:34:18 UTC`.

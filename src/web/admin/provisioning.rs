@@ -12,7 +12,9 @@ use crate::directory::integration::{Integration, MAX_NAME_CHARS, Settings};
 use crate::store::activity::ActivityFilter;
 use crate::web::AppState;
 use crate::web::admin::session::AdminSession;
-use crate::web::admin::{ActivityView, Chrome, Nav, PageError, enc, redirect, render, show_time};
+use crate::web::admin::{
+    ActivityView, Chrome, ConfirmPage, Nav, PageError, enc, redirect, render, show_time,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/provisioning", web::get().to(list))
@@ -273,17 +275,6 @@ async fn save(
     )))
 }
 
-#[derive(Template)]
-#[template(path = "admin/confirm.html")]
-struct ConfirmPage {
-    c: Chrome,
-    title: String,
-    lines: Vec<String>,
-    action: String,
-    button: String,
-    cancel: String,
-}
-
 async fn regenerate_confirm(
     state: web::Data<AppState>,
     me: AdminSession,
@@ -294,6 +285,7 @@ async fn regenerate_confirm(
         StatusCode::OK,
         &ConfirmPage {
             c: me.chrome(Nav::Provisioning),
+            crumb: ("/admin/provisioning", "User Provisioning"),
             title: format!("Regenerate the API token of \"{}\"?", i.name),
             lines: vec![
                 "The current token stops working immediately: SCIM requests that use it get 401 until you paste the new token into your identity provider.".into(),
@@ -341,6 +333,7 @@ async fn delete_confirm(
         StatusCode::OK,
         &ConfirmPage {
             c: me.chrome(Nav::Provisioning),
+            crumb: ("/admin/provisioning", "User Provisioning"),
             title: format!("Delete provisioning \"{}\"?", i.name),
             lines: vec![
                 "Its Base URL and API token stop working immediately.".into(),

@@ -14,6 +14,7 @@ use crate::directory::users::User;
 use crate::store::activity::ActivityFilter;
 use crate::store::users::{Search, SourceFilter};
 use crate::web::AppState;
+use crate::web::admin::ConfirmPage;
 use crate::web::admin::session::AdminSession;
 use crate::web::admin::{
     ActivityView, Chrome, Nav, PageError, Pager, enc, page_param, redirect, render, show_time,
@@ -26,7 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users", web::get().to(list))
         .route("/users/new", web::get().to(new_form))
         .route("/users/new", web::post().to(create))
-        .route("/users/{id}", web::get().to(show));
+        .route("/users/{id}", web::get().to(show))
+        .route("/users/{id}/status", web::post().to(set_status))
+        .route("/users/{id}/delete", web::get().to(delete_confirm))
+        .route("/users/{id}/delete", web::post().to(delete));
 }
 
 /// A user as a list row or page shows it.
@@ -121,6 +125,7 @@ struct ListQuery {
     status: String,
     page: Option<u64>,
     created: Option<String>,
+    deleted: Option<String>,
 }
 
 async fn list(
@@ -167,10 +172,13 @@ async fn list(
             integrations,
             users: views,
             pager,
-            notice: q
-                .created
-                .as_ref()
-                .map(|u| format!("User \"{u}\" was added as a manually provisioned user.")),
+            notice: match (&q.created, &q.deleted) {
+                (Some(u), _) => Some(format!(
+                    "User \"{u}\" was added as a manually provisioned user."
+                )),
+                (None, Some(u)) => Some(format!("User \"{u}\" was deleted.")),
+                _ => None,
+            },
         },
     )
 }
@@ -179,15 +187,22 @@ async fn list(
 #[template(path = "admin/user_show.html")]
 struct ShowPage {
     c: Chrome,
+    notice: Option<String>,
     u: UserView,
     json: String,
     activity: Vec<ActivityView>,
+}
+
+#[derive(Deserialize)]
+struct ShowQuery {
+    changed: Option<String>,
 }
 
 async fn show(
     state: web::Data<AppState>,
     me: AdminSession,
     id: web::Path<String>,
+    q: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, PageError> {
     let user = state.directory.user_for_admin(&id).await?;
     let integrations = state.directory.list_integrations().await?;
@@ -212,6 +227,12 @@ async fn show(
         StatusCode::OK,
         &ShowPage {
             c: me.chrome(Nav::Users),
+            notice: q.changed.as_deref().map(|c| match c {
+                "deactivated" => {
+                    "The user was deactivated: it can no longer authenticate.".to_owned()
+                }
+                _ => "The user was reactivated.".to_owned(),
+            }),
             u: view(&user, &integrations),
             json,
             activity,
@@ -317,4 +338,73 @@ async fn create(
             errors,
         },
     )
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    active: String,
+}
+
+async fn set_status(
+    state: web::Data<AppState>,
+    me: AdminSession,
+    id: web::Path<String>,
+    form: web::Form<StatusForm>,
+) -> Result<HttpResponse, PageError> {
+    me.check_csrf(&form.csrf)?;
+    let active = form.active == "true";
+    state.directory.set_manual_user_active(&id, active).await?;
+    Ok(redirect(&format!(
+        "/admin/users/{}?changed={}",
+        enc(&id),
+        if active { "reactivated" } else { "deactivated" }
+    )))
+}
+
+async fn delete_confirm(
+    state: web::Data<AppState>,
+    me: AdminSession,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let user = state.directory.user_for_admin(&id).await?;
+    let v = view(&user, &[]);
+    if v.source_id.is_some() {
+        return Err(Error::Forbidden(
+            "This user is provisioned by an integration: delete it in its identity provider."
+                .into(),
+        )
+        .into());
+    }
+    render(
+        StatusCode::OK,
+        &ConfirmPage {
+            c: me.chrome(Nav::Users),
+            crumb: ("/admin/users", "Users"),
+            title: format!("Delete user \"{}\"?", v.user_name),
+            lines: vec![
+                "The user, its aliases and its authenticators are removed from the directory. This cannot be undone.".into(),
+                "To keep the account but stop it from authenticating, deactivate it instead.".into(),
+            ],
+            action: format!("/admin/users/{}/delete", enc(&v.id)),
+            button: "Delete user".into(),
+            cancel: format!("/admin/users/{}", enc(&v.id)),
+        },
+    )
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    me: AdminSession,
+    id: web::Path<String>,
+    form: web::Form<StatusForm>,
+) -> Result<HttpResponse, PageError> {
+    me.check_csrf(&form.csrf)?;
+    let user = state.directory.user_for_admin(&id).await?;
+    state.directory.delete_manual_user(&id).await?;
+    tracing::info!(user = %user.meta.id, by = %me.session.username, "manual user deleted");
+    let name = view(&user, &[]).user_name;
+    Ok(redirect(&format!("/admin/users?deleted={}", enc(&name))))
 }
