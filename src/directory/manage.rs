@@ -223,29 +223,6 @@ impl Directory {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn manual_user_validation() {
-        let ok = ManualUser {
-            user_name: "ann@example.com".into(),
-            email: "ann@example.com".into(),
-            ..Default::default()
-        };
-        assert!(ok.validate().is_empty());
-        let bad = ManualUser {
-            user_name: " ".into(),
-            email: "nope".into(),
-            ..Default::default()
-        };
-        let errs = bad.validate();
-        assert!(errs.iter().any(|(f, _)| *f == "user_name"));
-        assert!(errs.iter().any(|(f, _)| *f == "email"));
-    }
-}
-
 /// Refuses changes to a user an integration owns: its identity provider is the source of truth.
 fn manual_only(row: &users::UserRow) -> Result<(), Error> {
     match &row.source {
@@ -289,5 +266,28 @@ impl Directory {
                 Ok::<_, Error>(())
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_user_validation() {
+        let ok = ManualUser {
+            user_name: "ann@example.com".into(),
+            email: "ann@example.com".into(),
+            ..Default::default()
+        };
+        assert!(ok.validate().is_empty());
+        let bad = ManualUser {
+            user_name: " ".into(),
+            email: "nope".into(),
+            ..Default::default()
+        };
+        let errs = bad.validate();
+        assert!(errs.iter().any(|(f, _)| *f == "user_name"));
+        assert!(errs.iter().any(|(f, _)| *f == "email"));
     }
 }
