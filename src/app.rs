@@ -11,6 +11,8 @@ use actix_web::{HttpServer, middleware, web};
 
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::directory::activity::{ActivityLog, FLUSH_EVERY, Retention};
+use crate::directory::admins::SessionPolicy;
 use crate::scim::discovery::Capabilities;
 use crate::store::{Store, StoreError, StoreOptions, WriterThread};
 use crate::tls::{Tls, TlsError};
@@ -48,8 +50,11 @@ pub struct App {
     pub tls: Option<Arc<Tls>>,
     pub public_url: String,
     pub directory: Arc<Directory>,
+    pub activity: Arc<ActivityLog>,
+    setup_link_ttl: Duration,
     server: Server,
     writer: WriterThread,
+    flusher: actix_web::rt::task::JoinHandle<()>,
 }
 
 /// Opens the store of `config` (for the CLI and the server alike).
@@ -83,6 +88,22 @@ impl App {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         let public_url = config.public_url_for(bound);
+        let activity = Arc::new(ActivityLog::new(Retention {
+            days: config.activity.retention_days,
+            max_entries: config.activity.max_entries,
+        }));
+        let flusher = {
+            let (activity, store) = (activity.clone(), directory.store().clone());
+            actix_web::rt::spawn(async move {
+                let mut tick = tokio::time::interval(FLUSH_EVERY);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = activity.flush(&store).await {
+                        tracing::warn!(error = %e, "could not write the activity log");
+                    }
+                }
+            })
+        };
         let state = web::Data::new(AppState {
             directory: directory.clone(),
             public_url: public_url.clone(),
@@ -93,6 +114,12 @@ impl App {
             },
             tls: tls.clone(),
             https: config.is_https(),
+            activity: activity.clone(),
+            sessions: SessionPolicy {
+                idle: Duration::from_secs(config.admin.session_idle_minutes * 60),
+                absolute: Duration::from_secs(config.admin.session_max_hours * 3600),
+            },
+            config: config.clone(),
         });
         let https_policy = tls.as_ref().map(|_| {
             web::Data::new(HttpsPolicy {
@@ -157,14 +184,32 @@ impl App {
             tls,
             public_url,
             directory,
+            activity,
+            setup_link_ttl: Duration::from_secs(config.admin.setup_link_minutes * 60),
             server,
             writer,
+            flusher,
         })
     }
 
     /// Re-reads the certificate and key (what SIGHUP does); `None` without TLS.
     pub fn tls(&self) -> Option<&Arc<Tls>> {
         self.tls.as_ref()
+    }
+
+    /// While no administrator exists: a fresh one-time link that creates the first one (older
+    /// links stop working). `scimgate serve` logs it at start-up.
+    pub async fn first_admin_link(&self) -> Result<Option<String>, crate::directory::Error> {
+        Ok(self
+            .directory
+            .new_setup_link(self.setup_link_ttl)
+            .await?
+            .map(|secret| format!("{}/admin/setup/{secret}", self.public_url)))
+    }
+
+    /// How long the setup link stays valid.
+    pub fn setup_link_ttl(&self) -> Duration {
+        self.setup_link_ttl
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -178,9 +223,15 @@ impl App {
             server,
             writer,
             directory,
+            activity,
+            flusher,
             ..
         } = self;
         let result = server.await;
+        flusher.abort();
+        if let Err(e) = activity.flush(directory.store()).await {
+            tracing::warn!(error = %e, "could not write the last activity entries");
+        }
         drop(directory);
         tokio::task::spawn_blocking(move || writer.stop())
             .await

@@ -27,7 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the appliance: the SCIM API (and, as they arrive, the admin and enrollment pages).
+    /// Run the appliance: the SCIM API and the admin pages (/admin). Prints a one-time setup
+    /// link while no administrator exists.
     Serve,
     /// Manage provisioning integrations.
     #[command(subcommand)]
@@ -35,6 +36,9 @@ pub enum Command {
     /// TLS certificates for serving HTTPS (the [tls] section of the configuration).
     #[command(subcommand)]
     Tls(TlsCommand),
+    /// Manage administrators of the admin pages.
+    #[command(subcommand)]
+    Admin(AdminCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +62,17 @@ pub enum TlsCommand {
         /// Replace existing files (each is written to a temporary file and renamed).
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator. The password is read from the terminal (asked twice, not
+    /// echoed) or, when standard input is not a terminal, from its first line; never from
+    /// the command line.
+    Create {
+        #[arg(long)]
+        username: String,
     },
 }
 
@@ -99,7 +114,65 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Serve => serve(&config).await,
         Command::Integration(cmd) => integration(&config, cmd).await,
         Command::Tls(cmd) => tls(&config, cmd),
+        Command::Admin(cmd) => admin(&config, cmd).await,
     }
+}
+
+/// Reads a password: from the terminal without echo (asked twice), or the first line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let echo = |on: bool| {
+        let _ = std::process::Command::new("stty")
+            .arg(if on { "echo" } else { "-echo" })
+            .stdin(std::process::Stdio::inherit())
+            .status();
+    };
+    let ask = |prompt: &str| -> anyhow::Result<String> {
+        eprint!("{prompt}");
+        std::io::stderr().flush()?;
+        echo(false);
+        let mut line = String::new();
+        let r = stdin.lock().read_line(&mut line);
+        echo(true);
+        eprintln!();
+        r?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    let first = ask("Password: ")?;
+    let second = ask("Repeat the password: ")?;
+    anyhow::ensure!(first == second, "the two passwords differ");
+    Ok(first)
+}
+
+async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
+    let AdminCommand::Create { username } = cmd;
+    let password = read_password()?;
+    let (store, writer) = open_store(config)?;
+    let directory = Directory::new(store);
+    let out = directory
+        .create_admin(&username, &password)
+        .await
+        .map_err(|e| match e {
+            crate::directory::Error::Conflict { value, .. } => {
+                anyhow::anyhow!("an administrator named '{value}' already exists")
+            }
+            e => anyhow::anyhow!("{e}"),
+        });
+    drop(directory);
+    tokio::task::spawn_blocking(move || writer.stop()).await?;
+    out?;
+    println!(
+        "Created administrator \"{}\". Sign in at {}/admin/login",
+        username.trim(),
+        config.public_url_for(config.server.listen)
+    );
+    Ok(())
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
@@ -128,6 +201,15 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
                 "the TLS certificate is not valid for {host} (the host of server.public_url): clients will refuse it"
             );
         }
+    }
+    match app.first_admin_link().await {
+        Ok(Some(link)) => tracing::warn!(
+            "no administrator yet: open this one-time link to create the first one (valid {} minutes; \
+             `scimgate admin create --username NAME` works too): {link}",
+            app.setup_link_ttl().as_secs() / 60
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "could not create the first-admin setup link"),
     }
     if config.server.public_url.is_empty() {
         tracing::warn!(

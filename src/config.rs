@@ -15,6 +15,8 @@ pub struct Config {
     pub server: Server,
     pub database: Database,
     pub scim: Scim,
+    pub admin: Admin,
+    pub activity: Activity,
     pub log: Log,
     pub tls: Tls,
 }
@@ -51,6 +53,26 @@ pub struct Scim {
     pub max_results: u64,
     /// The largest request body accepted, in bytes; larger bodies get 413.
     pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// Minutes without a request after which an admin session ends.
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in after which an admin session ends, however busy.
+    pub session_max_hours: u64,
+    /// Minutes the first-admin setup link printed at start-up stays valid.
+    pub setup_link_minutes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Activity {
+    /// Days the Activity page keeps SCIM requests.
+    pub retention_days: u32,
+    /// The most SCIM requests kept; the oldest go first.
+    pub max_entries: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -128,6 +150,25 @@ impl Default for Scim {
     }
 }
 
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            setup_link_minutes: 60,
+        }
+    }
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            retention_days: 30,
+            max_entries: 1_000_000,
+        }
+    }
+}
+
 impl Default for Log {
     fn default() -> Self {
         Log {
@@ -168,6 +209,23 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("SCIMGATE_SCIM_MAX_RESULTS", "scim.max_results"),
     ("SCIMGATE_SCIM_MAX_BODY_BYTES", "scim.max_body_bytes"),
+    (
+        "SCIMGATE_ADMIN_SESSION_IDLE_MINUTES",
+        "admin.session_idle_minutes",
+    ),
+    (
+        "SCIMGATE_ADMIN_SESSION_MAX_HOURS",
+        "admin.session_max_hours",
+    ),
+    (
+        "SCIMGATE_ADMIN_SETUP_LINK_MINUTES",
+        "admin.setup_link_minutes",
+    ),
+    (
+        "SCIMGATE_ACTIVITY_RETENTION_DAYS",
+        "activity.retention_days",
+    ),
+    ("SCIMGATE_ACTIVITY_MAX_ENTRIES", "activity.max_entries"),
     ("SCIMGATE_LOG", "log.level"),
     ("SCIMGATE_TLS_CERTIFICATE", "tls.certificate"),
     ("SCIMGATE_TLS_PRIVATE_KEY", "tls.private_key"),
@@ -250,6 +308,19 @@ impl Config {
                 }
                 "scim.max_results" => self.scim.max_results = parse_num(v).map_err(err)?,
                 "scim.max_body_bytes" => self.scim.max_body_bytes = parse_num(v).map_err(err)?,
+                "admin.session_idle_minutes" => {
+                    self.admin.session_idle_minutes = parse_num(v).map_err(err)?
+                }
+                "admin.session_max_hours" => {
+                    self.admin.session_max_hours = parse_num(v).map_err(err)?
+                }
+                "admin.setup_link_minutes" => {
+                    self.admin.setup_link_minutes = parse_num(v).map_err(err)?
+                }
+                "activity.retention_days" => {
+                    self.activity.retention_days = parse_num(v).map_err(err)?
+                }
+                "activity.max_entries" => self.activity.max_entries = parse_num(v).map_err(err)?,
                 "log.level" => self.log.level = v.to_owned(),
                 "tls.certificate" => self.tls.certificate = PathBuf::from(v),
                 "tls.private_key" => self.tls.private_key = PathBuf::from(v),
@@ -317,6 +388,36 @@ impl Config {
             });
         }
         self.validate_tls()?;
+        if !(1..=7 * 24 * 60).contains(&self.admin.session_idle_minutes) {
+            return Err(ConfigError::Invalid {
+                key: "admin.session_idle_minutes",
+                message: "must be between 1 and 10080 (a week)".into(),
+            });
+        }
+        if !(1..=24 * 30).contains(&self.admin.session_max_hours) {
+            return Err(ConfigError::Invalid {
+                key: "admin.session_max_hours",
+                message: "must be between 1 and 720 (30 days)".into(),
+            });
+        }
+        if !(1..=7 * 24 * 60).contains(&self.admin.setup_link_minutes) {
+            return Err(ConfigError::Invalid {
+                key: "admin.setup_link_minutes",
+                message: "must be between 1 and 10080 (a week)".into(),
+            });
+        }
+        if !(1..=3650).contains(&self.activity.retention_days) {
+            return Err(ConfigError::Invalid {
+                key: "activity.retention_days",
+                message: "must be between 1 and 3650".into(),
+            });
+        }
+        if !(1000..=100_000_000).contains(&self.activity.max_entries) {
+            return Err(ConfigError::Invalid {
+                key: "activity.max_entries",
+                message: "must be between 1000 and 100000000".into(),
+            });
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::Invalid {
                 key: "log.level",

@@ -180,6 +180,12 @@ impl Directory {
         Ok(Integration::from_row(row, 0))
     }
 
+    /// Forgets when the token was last recorded as used (after a regeneration).
+    pub(crate) fn forget_token_touch(&self, id: &IntegrationId) {
+        let mut seen = self.token_touched.lock().unwrap_or_else(|p| p.into_inner());
+        seen.remove(id.as_str());
+    }
+
     async fn touch_token(&self, id: &IntegrationId) {
         let due = {
             let mut seen = self.token_touched.lock().unwrap_or_else(|p| p.into_inner());

@@ -2,9 +2,12 @@
 //! (`policy`), uniqueness of login names, and the user use-cases the SCIM handlers call.
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
 
+pub mod activity;
+pub mod admins;
 pub mod cursor;
 pub mod groups;
 pub mod integration;
+pub mod manage;
 pub mod policy;
 pub mod users;
 
@@ -43,6 +46,9 @@ pub enum Error {
     Invalid(String),
     #[error("the service is shutting down")]
     Unavailable,
+    /// An admin sign-in was refused.
+    #[error(transparent)]
+    SignIn(#[from] admins::SignInError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -96,6 +102,8 @@ pub struct Directory {
     token_touched: Mutex<HashMap<String, std::time::Instant>>,
     /// Signs list cursors; made at start-up, so cursors do not survive a restart.
     cursor_key: crate::auth::mac::MacKey,
+    /// Failed admin sign-ins, per username.
+    sign_in_throttle: admins::Throttle,
 }
 
 impl Directory {
@@ -104,6 +112,7 @@ impl Directory {
             store,
             token_touched: Mutex::new(HashMap::new()),
             cursor_key: crate::auth::mac::MacKey::random(),
+            sign_in_throttle: admins::Throttle::default(),
         }
     }
 

@@ -35,6 +35,8 @@ pub struct ListQuery {
     /// What a cursor is bound to: the filter and sort as sent. A cursor used with another
     /// query is refused (RFC 9865 §4 `invalidCursor`).
     pub fingerprint: String,
+    /// The filter as sent, for logs and the Activity page.
+    pub filter_text: Option<String>,
 }
 
 impl ListQuery {
@@ -131,6 +133,7 @@ pub fn parse_query(
         count,
         projection,
         fingerprint,
+        filter_text: filter_text.map(str::to_owned),
     })
 }
 

@@ -99,3 +99,54 @@ pub fn user_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> 
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
+
+pub fn update_settings(
+    conn: &Connection,
+    id: &str,
+    send_enrollment_emails: bool,
+    include_manual: bool,
+    read_all_users: bool,
+) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE integrations SET send_enrollment_emails = ?2, include_manual = ?3, read_all_users = ?4 WHERE id = ?1",
+        )?
+        .execute(params![id, send_enrollment_emails, include_manual, read_all_users])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Replaces the token digest: the old token stops working with this commit.
+pub fn replace_token(
+    conn: &Connection,
+    id: &str,
+    digest: &[u8],
+    now: &str,
+) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE integrations SET token_digest = ?2, token_created = ?3, token_last_used = NULL WHERE id = ?1",
+        )?
+        .execute(params![id, digest, now])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Deletes an integration. Its users stay: `users.source` becomes NULL (manually provisioned)
+/// through the foreign key's `ON DELETE SET NULL`. Returns how many users it owned.
+pub fn delete(conn: &Connection, id: &str) -> Result<i64, StoreError> {
+    let owned: i64 = conn
+        .prepare_cached("SELECT count(*) FROM users WHERE source = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    let n = conn
+        .prepare_cached("DELETE FROM integrations WHERE id = ?1")?
+        .execute([id])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(owned)
+}

@@ -3,6 +3,8 @@
 //! Imports `crate::scim` (for the filter AST and schema) and nothing above it
 //! (`directory`, `web`, `auth` are callers, never callees).
 
+pub mod activity;
+pub mod admins;
 mod error;
 pub mod filter_sql;
 pub mod fold;

@@ -2,7 +2,7 @@
 //! `login_names` kept in step with each document.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::Value;
 
 use crate::scim::resource::Document;
@@ -91,6 +91,40 @@ struct Derived {
     emails: Vec<(String, Option<String>)>,
     /// Folded login names: the userName first, then aliases.
     names: Vec<(String, bool)>,
+    /// What the admin search looks in (see [`search_text`]).
+    search: String,
+}
+
+/// The admin pages' search text: userName, aliases, emails and names, folded, one per line
+/// (the same as migration 0003 computes for existing rows).
+fn search_text(doc: &Document) -> String {
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let values = |k: &str| -> Vec<String> {
+        doc.get(k)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| s(e.get("value")))
+            .collect()
+    };
+    let name = doc.get("name");
+    let parts: Vec<String> = [s(doc.get("userName"))]
+        .into_iter()
+        .flatten()
+        .chain(values("aliases"))
+        .chain(values("emails"))
+        .chain(
+            [
+                s(doc.get("displayName")),
+                s(name.and_then(|n| n.get("formatted"))),
+                s(name.and_then(|n| n.get("givenName"))),
+                s(name.and_then(|n| n.get("familyName"))),
+            ]
+            .into_iter()
+            .flatten(),
+        )
+        .collect();
+    fold(&parts.join("\n"))
 }
 
 fn derive(doc: &Document) -> Result<Derived, StoreError> {
@@ -129,6 +163,7 @@ fn derive(doc: &Document) -> Result<Derived, StoreError> {
         }
     }
     Ok(Derived {
+        search: search_text(doc),
         user_name,
         external_id,
         display_name_folded,
@@ -211,10 +246,10 @@ pub fn insert(conn: &Connection, u: NewUser<'_>) -> Result<UserRow, StoreError> 
         });
     }
     conn.prepare_cached(
-        "INSERT INTO users (id, source, user_name, user_name_folded, external_id, active, version, created, last_modified, doc, display_name_folded)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9)",
+        "INSERT INTO users (id, source, user_name, user_name_folded, external_id, active, version, created, last_modified, doc, display_name_folded, search_text)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9, ?10)",
     )?
-    .execute(params![u.id, u.source, d.user_name, d.names[0].0, d.external_id, d.active, u.now, doc_text, d.display_name_folded])?;
+    .execute(params![u.id, u.source, d.user_name, d.names[0].0, d.external_id, d.active, u.now, doc_text, d.display_name_folded, d.search])?;
     let seq = conn.last_insert_rowid();
     write_derived(conn, seq, &d, u.doc)?;
     Ok(UserRow {
@@ -241,10 +276,10 @@ pub fn update(
     let version = old.version + 1;
     conn.prepare_cached(
         "UPDATE users SET source = ?2, user_name = ?3, user_name_folded = ?4, external_id = ?5, active = ?6,
-                version = ?7, last_modified = ?8, doc = ?9, display_name_folded = ?10
+                version = ?7, last_modified = ?8, doc = ?9, display_name_folded = ?10, search_text = ?11
          WHERE seq = ?1",
     )?
-    .execute(params![old.seq, source, d.user_name, d.names[0].0, d.external_id, d.active, version, now, doc_text, d.display_name_folded])
+    .execute(params![old.seq, source, d.user_name, d.names[0].0, d.external_id, d.active, version, now, doc_text, d.display_name_folded, d.search])
     .map_err(|e| match e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
             StoreError::Conflict { attribute: "userName", value: d.user_name.clone() }
@@ -309,4 +344,77 @@ pub fn list(
     listing::page(conn, &table, q, scope, paging, limit, |r| {
         to_user(row(r).map_err(StoreError::from)?)
     })
+}
+
+/// Who provisioned the users an admin search asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceFilter {
+    Any,
+    Manual,
+    Integration(String),
+}
+
+/// An administrator's search of the directory (the Users page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    /// Case-insensitive substring of the userName, an alias, an email, the display name or the
+    /// formatted/given/family name. Empty: every user.
+    pub text: String,
+    pub source: SourceFilter,
+    /// `Some(true)`: active users only; `Some(false)`: deactivated only.
+    pub active: Option<bool>,
+}
+
+/// A page of users matching `s`, newest first, with the total count. The substring search
+/// scans the folded `search_text` column; the source and status filters use indexed columns.
+pub fn search(
+    conn: &Connection,
+    s: &Search,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<UserRow>), StoreError> {
+    // Every parameter is numbered explicitly (`?N` = params[N-1]).
+    let mut conds = vec!["1".to_owned()];
+    let mut all: Vec<SqlValue> = Vec::new();
+    let mut bind = |v: SqlValue| {
+        all.push(v);
+        all.len()
+    };
+    match &s.source {
+        SourceFilter::Any => {}
+        SourceFilter::Manual => conds.push("u.source IS NULL".into()),
+        SourceFilter::Integration(id) => {
+            let n = bind(SqlValue::Text(id.clone()));
+            conds.push(format!("u.source = ?{n}"));
+        }
+    }
+    if let Some(a) = s.active {
+        let n = bind(SqlValue::Integer(i64::from(a)));
+        conds.push(format!("u.active = ?{n}"));
+    }
+    let text = s.text.trim();
+    if !text.is_empty() {
+        let n = bind(SqlValue::Text(fold(text)));
+        conds.push(format!("instr(u.search_text, ?{n}) > 0"));
+    }
+    let wherec = conds.join(" AND ");
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM users u WHERE {wherec}"))?
+        .query_row(params_from_iter(all.iter()), |r| r.get(0))?;
+    let n = all.len();
+    all.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    all.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users u WHERE {wherec} ORDER BY u.seq DESC LIMIT ?{} OFFSET ?{}",
+        n + 1,
+        n + 2
+    ))?;
+    let raw = stmt
+        .query_map(params_from_iter(all.iter()), row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows = raw
+        .into_iter()
+        .map(to_user)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((total.max(0) as u64, rows))
 }

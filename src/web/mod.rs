@@ -2,6 +2,8 @@
 //! Thin: parse the request, call `directory`, render. No SQL and no protocol rules here;
 //! errors of every layer become HTTP responses in `scim::respond` alone.
 
+pub mod admin;
+pub mod assets;
 pub mod https;
 pub mod ops;
 pub mod scim;
@@ -10,7 +12,10 @@ use std::sync::Arc;
 
 use actix_web::web;
 
+use crate::config::Config;
 use crate::directory::Directory;
+use crate::directory::activity::ActivityLog;
+use crate::directory::admins::SessionPolicy;
 use crate::scim::discovery::Capabilities;
 use crate::tls::Tls;
 
@@ -25,6 +30,12 @@ pub struct AppState {
     pub tls: Option<Arc<Tls>>,
     /// Browsers reach us over HTTPS (TLS here, or an https public URL): see [`Self::is_https`].
     pub https: bool,
+    /// Where SCIM requests are recorded for the Activity page.
+    pub activity: Arc<ActivityLog>,
+    /// Admin session lifetimes.
+    pub sessions: SessionPolicy,
+    /// The effective configuration, for the Settings page.
+    pub config: Config,
 }
 
 impl AppState {
@@ -42,4 +53,8 @@ impl AppState {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     ops::configure(cfg);
     scim::configure(cfg);
+    assets::configure(cfg);
+    admin::configure(cfg);
+    // Anything else: the admin pages' friendly 404 (with a request id).
+    cfg.default_service(web::to(admin::not_found));
 }

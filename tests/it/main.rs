@@ -2,6 +2,7 @@
 //! temporary SQLite file and talks to it over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod aliases;
 mod binary;
 mod concurrency;

@@ -9,6 +9,7 @@ use crate::store::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("0001_init.sql"),
     include_str!("0002_query.sql"),
+    include_str!("0003_admin.sql"),
     include_str!("0005_groups.sql"),
     include_str!("0007_claims.sql"),
 ];
@@ -19,6 +20,8 @@ pub const LATEST: i64 = MIGRATIONS.len() as i64;
 /// Brings the database to [`LATEST`], each migration in its own transaction. The connection
 /// must have scimgate's SQL functions registered (`scim_fold`: migration 0002 backfills with it).
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // Migrations may fold text as the application does.
+    crate::store::fold::register(conn)?;
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > LATEST {
         return Err(StoreError::TooNew {

@@ -47,6 +47,8 @@ impl FromRequest for Caller {
                 )));
             };
             let me = state.directory.authenticate(&iid, &token).await?;
+            // For the Activity log (web::scim::activity).
+            actix_web::HttpMessage::extensions_mut(&req).insert(me.clone());
             Ok(Caller(me))
         })
     }

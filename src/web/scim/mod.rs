@@ -1,5 +1,6 @@
 //! The SCIM API under each integration's Base URL, `/scim/v2/{integration_id}`.
 
+pub mod activity;
 mod bulk;
 mod discovery;
 pub mod extract;
@@ -17,6 +18,7 @@ use crate::web::scim::respond::ApiError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/scim/v2/{iid}")
+            .wrap(actix_web::middleware::from_fn(activity::record))
             .service(
                 web::resource("/Users")
                     .route(web::get().to(users::list))

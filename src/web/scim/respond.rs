@@ -39,7 +39,7 @@ impl From<Error> for ApiError {
             Error::PreconditionFailed { current } => ScimError::PreconditionFailed(format!(
                 "the resource has changed since that version; its current version is {current}"
             )),
-            Error::Unauthorized => {
+            Error::Unauthorized | Error::SignIn(_) => {
                 ScimError::Unauthorized("missing or invalid API token for this Base URL".into())
             }
             Error::Invalid(m) => ScimError::InvalidValue(m),

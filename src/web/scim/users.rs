@@ -11,6 +11,7 @@ use crate::scim::patch;
 use crate::scim::project::Projection;
 use crate::scim::schema;
 use crate::web::AppState;
+use crate::web::scim::activity::note;
 use crate::web::scim::extract::{Caller, ScimBody, if_match, none_match, prefers_minimal, query};
 use crate::web::scim::render;
 use crate::web::scim::respond::{self, ApiError};
@@ -82,7 +83,17 @@ async fn run_list(state: &AppState, me: &Caller, q: &ListQuery) -> Result<HttpRe
             cursor_list_response(page.total, page.next_cursor.as_deref(), resources)
         }
     };
-    Ok(respond::json(StatusCode::OK, &body))
+    let mut res = respond::json(StatusCode::OK, &body);
+    let shown = page.users.len();
+    let summary = match &q.filter_text {
+        Some(f) => format!(
+            "listed users where {f}: {} match, {shown} returned",
+            page.total
+        ),
+        None => format!("listed users: {} in all, {shown} returned", page.total),
+    };
+    note(&mut res, summary, None);
+    Ok(res)
 }
 
 pub async fn create(
@@ -93,7 +104,13 @@ pub async fn create(
 ) -> Result<HttpResponse> {
     let p = projection(&req, schema::user())?;
     let user = state.directory.create_user(&me.0, &body.0).await?;
-    Ok(one(&state, &me, &user, &p, StatusCode::CREATED))
+    let mut res = one(&state, &me, &user, &p, StatusCode::CREATED);
+    note(
+        &mut res,
+        format!("created user {}", user_name(&user)),
+        Some(&user.meta.id),
+    );
+    Ok(res)
 }
 
 pub async fn get(
@@ -107,7 +124,13 @@ pub async fn get(
     if none_match(&req, &user.meta.etag()) {
         return Ok(respond::not_modified(&user.meta.etag()));
     }
-    Ok(one(&state, &me, &user, &p, StatusCode::OK))
+    let mut res = one(&state, &me, &user, &p, StatusCode::OK);
+    note(
+        &mut res,
+        format!("read user {}", user_name(&user)),
+        Some(&user.meta.id),
+    );
+    Ok(res)
 }
 
 pub async fn replace(
@@ -122,7 +145,14 @@ pub async fn replace(
         .directory
         .replace_user(&me.0, &id.1, &body.0, if_match(&req))
         .await?;
-    Ok(one(&state, &me, &user, &p, StatusCode::OK))
+    let mut res = one(&state, &me, &user, &p, StatusCode::OK);
+    let summary = format!(
+        "replaced user {} (version {})",
+        user_name(&user),
+        user.meta.version
+    );
+    note(&mut res, summary, Some(&user.meta.id));
+    Ok(res)
 }
 
 pub async fn patch(
@@ -134,14 +164,36 @@ pub async fn patch(
 ) -> Result<HttpResponse> {
     let p = projection(&req, schema::user())?;
     let ops = patch::parse(&body.0)?;
+    let n = ops.len();
+    // Okta deactivates and reactivates with a PATCH of `active` alone: say which it was.
+    let touches_active = ops.iter().any(|op| match (&op.path, &op.value) {
+        (Some(p), _) => p.attr.name.eq_ignore_ascii_case("active"),
+        (None, Some(serde_json::Value::Object(m))) => {
+            m.keys().any(|k| k.eq_ignore_ascii_case("active"))
+        }
+        _ => false,
+    });
     let user = state
         .directory
         .patch_user(&me.0, &id.1, ops, if_match(&req))
         .await?;
-    if prefers_minimal(&req) {
-        return Ok(respond::no_content(&user.meta.etag()));
-    }
-    Ok(one(&state, &me, &user, &p, StatusCode::OK))
+    let mut res = if prefers_minimal(&req) {
+        respond::no_content(&user.meta.etag())
+    } else {
+        one(&state, &me, &user, &p, StatusCode::OK)
+    };
+    let active = user.doc.get("active").and_then(serde_json::Value::as_bool) != Some(false);
+    let summary = match (touches_active, n, active) {
+        (true, 1, false) => format!("deactivated user {}", user_name(&user)),
+        (true, 1, true) => format!("reactivated user {}", user_name(&user)),
+        _ => format!(
+            "patched user {} ({n} operation(s), version {})",
+            user_name(&user),
+            user.meta.version
+        ),
+    };
+    note(&mut res, summary, Some(&user.meta.id));
+    Ok(res)
 }
 
 pub async fn delete(
@@ -154,5 +206,14 @@ pub async fn delete(
         .directory
         .delete_user(&me.0, &id.1, if_match(&req))
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let mut res = HttpResponse::NoContent().finish();
+    note(&mut res, format!("deleted user {}", id.1), Some(&id.1));
+    Ok(res)
+}
+
+fn user_name(u: &User) -> &str {
+    u.doc
+        .get("userName")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
 }

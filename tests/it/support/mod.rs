@@ -1,6 +1,8 @@
 //! Test harness: `TestApp::spawn()` runs the appliance in-process (the same `App::build` as
 //! `scimgate serve`), on 127.0.0.1:0, with a fresh database in a temporary directory.
 
+pub mod admin;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,6 +27,8 @@ pub struct TestApp {
     /// The redirect-only listener and the served certificate, when the config has `[tls]`.
     pub redirect_addr: Option<std::net::SocketAddr>,
     pub tls: Option<std::sync::Arc<scimgate::tls::Tls>>,
+    /// The first-admin setup link printed at start-up.
+    pub setup_link: Option<String>,
     handle: ServerHandle,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub client: awc::Client,
@@ -63,6 +67,7 @@ impl TestApp {
             },
         )
         .unwrap();
+        let setup_link = app.first_admin_link().await.unwrap();
         let created = app.directory.create_integration("okta").await.unwrap();
         let base_url = format!("{}/scim/v2/{}", app.public_url, created.integration.id);
         let (addr, handle) = (app.addr, app.handle());
@@ -77,6 +82,7 @@ impl TestApp {
             addr,
             redirect_addr,
             tls,
+            setup_link,
             handle,
             task: Some(task),
             client: client(),

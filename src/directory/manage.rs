@@ -1,0 +1,293 @@
+//! What the admin pages do beyond SCIM: change an integration's settings, regenerate its token,
+//! delete it (its users become manually provisioned), and search, read and add users.
+
+use serde_json::{Value, json};
+
+use crate::auth::ApiToken;
+use crate::directory::integration::{Integration, IntegrationId, Settings};
+use crate::directory::users::User;
+use crate::directory::{Directory, Error, now};
+use crate::scim::resource;
+use crate::scim::schema;
+use crate::store::integrations;
+use crate::store::users::{self, NewUser, Search};
+
+/// The longest userName, alias or name part accepted from the Add user form.
+pub const MAX_FIELD_CHARS: usize = 256;
+/// The most aliases the Add user form takes.
+pub const MAX_ALIASES: usize = 50;
+
+/// A manually provisioned user, as an administrator types it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManualUser {
+    pub user_name: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: String,
+    /// One alias per entry (the form takes one per line).
+    pub aliases: Vec<String>,
+}
+
+/// A problem with one field of a form: (field name, message).
+pub type FieldError = (&'static str, String);
+
+impl ManualUser {
+    /// Every problem, field by field (empty when the user can be created).
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        let mut check = |field: &'static str, v: &str, required: bool| {
+            let v = v.trim();
+            if required && v.is_empty() {
+                errs.push((field, "Required.".to_owned()));
+            } else if v.chars().count() > MAX_FIELD_CHARS {
+                errs.push((field, format!("At most {MAX_FIELD_CHARS} characters.")));
+            } else if v.chars().any(char::is_control) {
+                errs.push((field, "Must not contain control characters.".to_owned()));
+            }
+        };
+        check("user_name", &self.user_name, true);
+        check("given_name", &self.given_name, false);
+        check("family_name", &self.family_name, false);
+        check("email", &self.email, false);
+        let email = self.email.trim();
+        if !email.is_empty()
+            && !errs.iter().any(|(f, _)| *f == "email")
+            && !email
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !email.contains(' '))
+        {
+            errs.push((
+                "email",
+                "Not an email address (name@example.com).".to_owned(),
+            ));
+        }
+        if self.aliases.len() > MAX_ALIASES {
+            errs.push(("aliases", format!("At most {MAX_ALIASES} aliases.")));
+        }
+        for a in &self.aliases {
+            if a.chars().count() > MAX_FIELD_CHARS || a.chars().any(char::is_control) {
+                errs.push((
+                    "aliases",
+                    format!("Each alias must be at most {MAX_FIELD_CHARS} plain characters."),
+                ));
+                break;
+            }
+        }
+        errs
+    }
+
+    /// The SCIM document of this user.
+    fn to_scim(&self) -> Value {
+        let (given, family) = (self.given_name.trim(), self.family_name.trim());
+        let mut body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": self.user_name.trim(),
+            "active": true,
+        });
+        if !given.is_empty() || !family.is_empty() {
+            let formatted = format!("{given} {family}").trim().to_owned();
+            body["name"] = json!({"formatted": formatted});
+            if !given.is_empty() {
+                body["name"]["givenName"] = json!(given);
+            }
+            if !family.is_empty() {
+                body["name"]["familyName"] = json!(family);
+            }
+            body["displayName"] = json!(formatted);
+        }
+        if !self.email.trim().is_empty() {
+            body["emails"] = json!([{"value": self.email.trim(), "type": "work", "primary": true}]);
+        }
+        if !self.aliases.is_empty() {
+            body["aliases"] = Value::Array(
+                self.aliases
+                    .iter()
+                    .map(|a| json!({"value": a.trim(), "type": "email"}))
+                    .collect(),
+            );
+        }
+        body
+    }
+}
+
+fn parse_id(id: &str) -> Result<IntegrationId, Error> {
+    IntegrationId::parse(id).ok_or(Error::NotFound)
+}
+
+impl Directory {
+    /// One integration, with the number of users it owns.
+    pub async fn integration(&self, id: &str) -> Result<Integration, Error> {
+        let id = parse_id(id)?;
+        self.list_integrations()
+            .await?
+            .into_iter()
+            .find(|i| i.id == id)
+            .ok_or(Error::NotFound)
+    }
+
+    /// Save and Deploy: the three settings take effect with the next SCIM request.
+    pub async fn save_integration_settings(&self, id: &str, s: Settings) -> Result<(), Error> {
+        let id = parse_id(id)?;
+        let iid = id.clone();
+        self.store
+            .write(move |c| {
+                integrations::update_settings(
+                    c,
+                    iid.as_str(),
+                    s.send_enrollment_emails,
+                    s.include_manual,
+                    s.read_all_users,
+                )
+                .map_err(Error::from)
+            })
+            .await?;
+        tracing::info!(integration = %id, ?s, "integration settings saved");
+        Ok(())
+    }
+
+    /// A new token; the old one stops working when this returns (the digest is replaced in the
+    /// same commit, and every SCIM request checks the stored digest).
+    pub async fn regenerate_token(&self, id: &str) -> Result<ApiToken, Error> {
+        let id = parse_id(id)?;
+        let token =
+            ApiToken::generate().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
+        let digest = token.digest().as_bytes().to_vec();
+        let iid = id.clone();
+        self.store
+            .write(move |c| {
+                integrations::replace_token(c, iid.as_str(), &digest, &now()).map_err(Error::from)
+            })
+            .await?;
+        self.forget_token_touch(&id);
+        tracing::info!(integration = %id, "API token regenerated");
+        Ok(token)
+    }
+
+    /// Deletes an integration; its users stay, as manually provisioned users. Returns how many.
+    pub async fn delete_integration(&self, id: &str) -> Result<i64, Error> {
+        let id = parse_id(id)?;
+        let iid = id.clone();
+        let released = self
+            .store
+            .write(move |c| integrations::delete(c, iid.as_str()).map_err(Error::from))
+            .await?;
+        tracing::info!(integration = %id, released, "integration deleted; its users are now manual");
+        Ok(released)
+    }
+
+    /// The Users page: a page of users matching `search`, newest first.
+    pub async fn search_users(
+        &self,
+        search: Search,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<User>), Error> {
+        let (total, rows) = self
+            .store
+            .read(move |c| users::search(c, &search, offset, limit).map_err(Error::from))
+            .await?;
+        Ok((total, rows.into_iter().map(User::from).collect()))
+    }
+
+    /// Any user, whoever owns it (the admin pages see everything).
+    pub async fn user_for_admin(&self, id: &str) -> Result<User, Error> {
+        let id = id.to_owned();
+        self.store
+            .read(move |c| users::find_by_id(c, &id).map_err(Error::from))
+            .await?
+            .map(User::from)
+            .ok_or(Error::NotFound)
+    }
+
+    /// Add user: a manually provisioned user (no source). Run [`ManualUser::validate`] first;
+    /// a taken userName or alias is `Conflict` naming it.
+    pub async fn create_manual_user(&self, u: &ManualUser) -> Result<User, Error> {
+        let doc = resource::normalize(schema::user(), &u.to_scim())?;
+        let row = self
+            .store
+            .write(move |conn| {
+                let id = uuid::Uuid::now_v7().to_string();
+                Ok::<_, Error>(users::insert(
+                    conn,
+                    NewUser {
+                        id: &id,
+                        source: None,
+                        now: &now(),
+                        doc: &doc,
+                    },
+                )?)
+            })
+            .await?;
+        tracing::info!(user = %row.id, "manually provisioned user created");
+        Ok(row.into())
+    }
+}
+
+/// Refuses changes to a user an integration owns: its identity provider is the source of truth.
+fn manual_only(row: &users::UserRow) -> Result<(), Error> {
+    match &row.source {
+        None => Ok(()),
+        Some(_) => Err(Error::Forbidden(
+            "This user is provisioned by an integration: change it in its identity provider, which is the source of truth.".into(),
+        )),
+    }
+}
+
+impl Directory {
+    /// Deactivates or reactivates a manually provisioned user.
+    pub async fn set_manual_user_active(&self, id: &str, active: bool) -> Result<User, Error> {
+        let id = id.to_owned();
+        let row = self
+            .store
+            .write(move |c| {
+                let row = users::find_by_id(c, &id)?.ok_or(Error::NotFound)?;
+                manual_only(&row)?;
+                let mut doc = row.doc.clone();
+                doc.insert("active".into(), Value::Bool(active));
+                if doc == row.doc {
+                    return Ok(row);
+                }
+                Ok::<_, Error>(users::update(c, &row, None, doc, &now())?)
+            })
+            .await?;
+        tracing::info!(user = %row.id, active, "manual user status changed");
+        Ok(row.into())
+    }
+
+    /// Deletes a manually provisioned user.
+    pub async fn delete_manual_user(&self, id: &str) -> Result<(), Error> {
+        let id = id.to_owned();
+        self.store
+            .write(move |c| {
+                let row = users::find_by_id(c, &id)?.ok_or(Error::NotFound)?;
+                manual_only(&row)?;
+                users::delete(c, row.seq)?;
+                tracing::info!(user = %row.id, "manual user deleted");
+                Ok::<_, Error>(())
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_user_validation() {
+        let ok = ManualUser {
+            user_name: "ann@example.com".into(),
+            email: "ann@example.com".into(),
+            ..Default::default()
+        };
+        assert!(ok.validate().is_empty());
+        let bad = ManualUser {
+            user_name: " ".into(),
+            email: "nope".into(),
+            ..Default::default()
+        };
+        let errs = bad.validate();
+        assert!(errs.iter().any(|(f, _)| *f == "user_name"));
+        assert!(errs.iter().any(|(f, _)| *f == "email"));
+    }
+}

@@ -1,0 +1,121 @@
+//! The `activity` table: one row per SCIM request, pruned by age and count.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, params, params_from_iter};
+
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityRow {
+    pub seq: i64,
+    pub at: String,
+    pub integration_id: Option<String>,
+    pub integration_name: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub latency_ms: i64,
+    pub summary: String,
+    pub user_id: Option<String>,
+}
+
+pub fn insert(conn: &Connection, a: &ActivityRow) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO activity (at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        a.at,
+        a.integration_id,
+        a.integration_name,
+        a.method,
+        a.path,
+        a.status,
+        a.latency_ms,
+        a.summary,
+        a.user_id
+    ])?;
+    Ok(())
+}
+
+/// Deletes rows older than `before` and all but the newest `keep` rows.
+pub fn prune(conn: &Connection, before: &str, keep: i64) -> Result<usize, StoreError> {
+    let old = conn
+        .prepare_cached("DELETE FROM activity WHERE at < ?1")?
+        .execute([before])?;
+    let over = conn
+        .prepare_cached("DELETE FROM activity WHERE seq <= (SELECT max(seq) FROM activity) - ?1")?
+        .execute([keep])?;
+    Ok(old + over)
+}
+
+/// What the Activity page filters on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityFilter {
+    pub integration_id: Option<String>,
+    pub user_id: Option<String>,
+    /// Only responses with status >= 400.
+    pub errors_only: bool,
+}
+
+/// A page of activity, newest first, with the total count.
+pub fn list(
+    conn: &Connection,
+    f: &ActivityFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<ActivityRow>), StoreError> {
+    let mut conds = vec!["1".to_owned()];
+    let mut params: Vec<SqlValue> = Vec::new();
+    if let Some(i) = &f.integration_id {
+        conds.push("integration_id = ?".into());
+        params.push(SqlValue::Text(i.clone()));
+    }
+    if let Some(u) = &f.user_id {
+        conds.push("user_id = ?".into());
+        params.push(SqlValue::Text(u.clone()));
+    }
+    if f.errors_only {
+        conds.push("status >= 400".into());
+    }
+    let wherec = conds.join(" AND ");
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM activity WHERE {wherec}"))?
+        .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+    params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT seq, at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id
+         FROM activity WHERE {wherec} ORDER BY seq DESC LIMIT ? OFFSET ?"
+    ))?;
+    let rows = stmt
+        .query_map(params_from_iter(params.iter()), |r| {
+            Ok(ActivityRow {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                integration_id: r.get(2)?,
+                integration_name: r.get(3)?,
+                method: r.get(4)?,
+                path: r.get(5)?,
+                status: r.get(6)?,
+                latency_ms: r.get(7)?,
+                summary: r.get(8)?,
+                user_id: r.get(9)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((total.max(0) as u64, rows))
+}
+
+/// The latest request of each integration: (integration id, time, status).
+pub fn latest_per_integration(conn: &Connection) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.integration_id, a.at, a.status FROM activity a
+         JOIN (SELECT integration_id, max(seq) AS seq FROM activity
+               WHERE integration_id IS NOT NULL GROUP BY integration_id) m ON m.seq = a.seq",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

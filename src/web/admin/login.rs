@@ -1,0 +1,253 @@
+//! Sign-in, sign-out and the first-admin setup link.
+
+use actix_web::cookie::Cookie;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::password::MIN_PASSWORD_CHARS;
+use crate::directory::Error;
+use crate::directory::admins::SignInError;
+use crate::web::AppState;
+use crate::web::admin::session::{
+    AdminSession, check_form_token, clear_session_cookie, form_token, session_cookie,
+};
+use crate::web::admin::{PageError, redirect, render};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login", web::get().to(login_form))
+        .route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout))
+        .route("/setup/{token}", web::get().to(setup_form))
+        .route("/setup/{token}", web::post().to(setup));
+}
+
+#[derive(Template)]
+#[template(path = "admin/login.html")]
+struct LoginPage {
+    csrf: String,
+    username: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn with_cookie(mut res: HttpResponse, c: Option<Cookie<'static>>) -> HttpResponse {
+    if let Some(c) = c {
+        let _ = res.add_cookie(&c);
+    }
+    res
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    signed_out: Option<String>,
+}
+
+async fn login_form(
+    req: HttpRequest,
+    q: web::Query<LoginQuery>,
+) -> Result<HttpResponse, PageError> {
+    let (csrf, cookie) = form_token(&req)?;
+    let page = LoginPage {
+        csrf,
+        username: String::new(),
+        error: None,
+        notice: q
+            .signed_out
+            .as_ref()
+            .map(|_| "You are signed out.".to_owned()),
+    };
+    Ok(with_cookie(render(StatusCode::OK, &page)?, cookie))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    check_form_token(&req, &form.csrf)?;
+    let (csrf, cookie) = form_token(&req)?;
+    let again = |error: String, status: StatusCode| -> Result<HttpResponse, PageError> {
+        let page = LoginPage {
+            csrf: csrf.clone(),
+            username: form.username.clone(),
+            error: Some(error),
+            notice: None,
+        };
+        Ok(with_cookie(render(status, &page)?, cookie.clone()))
+    };
+    match state
+        .directory
+        .sign_in(&form.username, &form.password, state.sessions)
+        .await
+    {
+        Ok(new) => {
+            let mut res = redirect("/admin/provisioning");
+            let _ = res.add_cookie(&session_cookie(&state, new.cookie));
+            Ok(res)
+        }
+        Err(Error::SignIn(SignInError::Wrong)) => again(
+            "The username or password is wrong.".into(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(Error::SignIn(e @ SignInError::Throttled(_))) => again(
+            format!("{}.", capitalise(&e.to_string())),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    state: web::Data<AppState>,
+    me: AdminSession,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    me.check_csrf(&form.csrf)?;
+    state.directory.sign_out(&me.cookie).await?;
+    tracing::info!(username = %me.session.username, "admin signed out");
+    let mut res = redirect("/admin/login?signed_out=1");
+    let _ = res.add_cookie(&clear_session_cookie(&state));
+    Ok(res)
+}
+
+#[derive(Template)]
+#[template(path = "admin/setup.html")]
+struct SetupPage {
+    csrf: String,
+    valid: bool,
+    username: String,
+    errors: Vec<(&'static str, String)>,
+    min_password: usize,
+}
+
+impl SetupPage {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+async fn setup_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let valid = state.directory.setup_link_valid(&token).await?;
+    let (csrf, cookie) = form_token(&req)?;
+    let page = SetupPage {
+        csrf,
+        valid,
+        username: String::new(),
+        errors: Vec::new(),
+        min_password: MIN_PASSWORD_CHARS,
+    };
+    let status = if valid {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    Ok(with_cookie(render(status, &page)?, cookie))
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn setup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    form: web::Form<SetupForm>,
+) -> Result<HttpResponse, PageError> {
+    check_form_token(&req, &form.csrf)?;
+    let mut errors = Vec::new();
+    if form.username.trim().is_empty() {
+        errors.push(("username", "Required.".to_owned()));
+    }
+    if let Err(e) = crate::auth::password::check_policy(&form.password) {
+        errors.push(("password", format!("{}.", capitalise(&e.to_string()))));
+    } else if form.password != form.confirm {
+        errors.push(("confirm", "The two passwords differ.".to_owned()));
+    }
+    if errors.is_empty() {
+        match state
+            .directory
+            .complete_setup(&token, &form.username, &form.password)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(username = %form.username.trim(), "first administrator created with the setup link");
+                let new = state
+                    .directory
+                    .sign_in(&form.username, &form.password, state.sessions)
+                    .await?;
+                let mut res = redirect("/admin/provisioning");
+                let _ = res.add_cookie(&session_cookie(&state, new.cookie));
+                return Ok(res);
+            }
+            Err(Error::Invalid(m)) => errors.push(("username", format!("{}.", capitalise(&m)))),
+            Err(Error::Conflict { .. }) => {
+                errors.push(("username", "This username is taken.".to_owned()))
+            }
+            Err(Error::NotFound) => {
+                let (csrf, cookie) = form_token(&req)?;
+                let page = SetupPage {
+                    csrf,
+                    valid: false,
+                    username: String::new(),
+                    errors: Vec::new(),
+                    min_password: MIN_PASSWORD_CHARS,
+                };
+                return Ok(with_cookie(render(StatusCode::NOT_FOUND, &page)?, cookie));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let (csrf, cookie) = form_token(&req)?;
+    let page = SetupPage {
+        csrf,
+        valid: true,
+        username: form.username.clone(),
+        errors,
+        min_password: MIN_PASSWORD_CHARS,
+    };
+    Ok(with_cookie(
+        render(StatusCode::UNPROCESSABLE_ENTITY, &page)?,
+        cookie,
+    ))
+}

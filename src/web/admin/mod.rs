@@ -1,0 +1,298 @@
+//! The admin pages under `/admin`: sign-in and first-admin setup, User Provisioning (the
+//! integrations), Users, Activity and Settings. Server-rendered askama templates sharing one
+//! layout; every page works without JavaScript. Every page except sign-in and setup takes an
+//! [`AdminSession`](session::AdminSession), and every form carries a CSRF token
+//! ([`session`] checks it together with `Origin` / `Sec-Fetch-Site`).
+
+mod activity;
+mod login;
+mod provisioning;
+pub mod session;
+mod settings;
+mod users;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError, web};
+use askama::Template;
+
+use crate::directory::Error;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/",
+        web::get().to(|| async { redirect("/admin/provisioning") }),
+    );
+    cfg.service(
+        web::scope("/admin")
+            .wrap(actix_web::middleware::from_fn(session::refuse_cross_site))
+            .route(
+                "",
+                web::get().to(|| async { redirect("/admin/provisioning") }),
+            )
+            .route(
+                "/",
+                web::get().to(|| async { redirect("/admin/provisioning") }),
+            )
+            .configure(login::configure)
+            .configure(provisioning::configure)
+            .configure(users::configure)
+            .configure(activity::configure)
+            .configure(settings::configure)
+            .default_service(web::to(not_found)),
+    );
+}
+
+/// What the shared layout needs: who is signed in, the CSRF token for the sign-out form, and
+/// which navigation entry is current.
+pub struct Chrome {
+    pub username: String,
+    pub csrf: String,
+    pub nav: Nav,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Provisioning,
+    Users,
+    Activity,
+    Settings,
+}
+
+impl Chrome {
+    pub fn is(&self, n: Nav) -> bool {
+        self.nav == n
+    }
+}
+
+/// An activity row as the pages show it.
+pub struct ActivityView {
+    pub at: String,
+    pub integration: String,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub latency_ms: i64,
+    pub summary: String,
+    pub user_id: Option<String>,
+}
+
+impl From<crate::store::activity::ActivityRow> for ActivityView {
+    fn from(r: crate::store::activity::ActivityRow) -> Self {
+        ActivityView {
+            // The column header says UTC.
+            at: show_time(&r.at).trim_end_matches(" UTC").to_owned(),
+            integration: match (r.integration_name, r.integration_id) {
+                (Some(name), _) => name,
+                (None, Some(id)) => format!("token refused ({}…)", id.get(..8).unwrap_or(&id)),
+                (None, None) => "unknown Base URL".to_owned(),
+            },
+            method: r.method,
+            path: r.path,
+            status: r.status,
+            latency_ms: r.latency_ms,
+            summary: r.summary,
+            user_id: r.user_id,
+        }
+    }
+}
+
+/// Renders a page: HTML, never cached (pages can show tokens), no referrer leaks.
+pub fn render<T: Template>(status: StatusCode, t: &T) -> Result<HttpResponse, PageError> {
+    let body = t
+        .render()
+        .map_err(|e| PageError::Internal(format!("template: {e}")))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// A page failure, rendered as a friendly error page (with a request id for the log).
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("not found")]
+    NotFound,
+    /// No valid session: go to the sign-in page.
+    #[error("sign-in required")]
+    SignInRequired,
+    /// A refused form: missing or wrong CSRF token, or a cross-site request.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<Error> for PageError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotFound => PageError::NotFound,
+            Error::Forbidden(m) => PageError::Forbidden(m),
+            Error::Unavailable => PageError::Unavailable("the service is shutting down".into()),
+            other => PageError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/error.html")]
+struct ErrorPage {
+    status: u16,
+    title: String,
+    message: String,
+    request_id: String,
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::SignInRequired => StatusCode::SEE_OTHER,
+            PageError::Forbidden(_) => StatusCode::FORBIDDEN,
+            PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let PageError::SignInRequired = self {
+            return redirect("/admin/login");
+        }
+        let request_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let (title, message) = match self {
+            PageError::NotFound => (
+                "Page not found",
+                "There is nothing at this address. It may have been deleted, or the link is mistyped."
+                    .to_owned(),
+            ),
+            PageError::Forbidden(m) => ("Request refused", m.clone()),
+            PageError::Unavailable(m) => ("Service unavailable", m.clone()),
+            PageError::Internal(m) => {
+                tracing::error!(request_id, error = %m, "admin page failed");
+                (
+                    "Something went wrong",
+                    "The server could not complete this request. The server log has the details under the request id below."
+                        .to_owned(),
+                )
+            }
+            PageError::SignInRequired => ("", String::new()),
+        };
+        if let PageError::Forbidden(m) = self {
+            tracing::warn!(request_id, reason = %m, "admin request refused");
+        }
+        let page = ErrorPage {
+            status: self.status_code().as_u16(),
+            title: title.to_owned(),
+            message,
+            request_id,
+        };
+        render(self.status_code(), &page).unwrap_or_else(|_| {
+            HttpResponse::build(self.status_code())
+                .content_type("text/plain; charset=utf-8")
+                .body(self.to_string())
+        })
+    }
+}
+
+pub async fn not_found() -> Result<HttpResponse, PageError> {
+    Err(PageError::NotFound)
+}
+
+/// A confirmation page: one POST button (and Cancel), so that nothing needs JavaScript.
+#[derive(Template)]
+#[template(path = "admin/confirm.html")]
+pub struct ConfirmPage {
+    pub c: Chrome,
+    pub crumb: (&'static str, &'static str),
+    pub title: String,
+    pub lines: Vec<String>,
+    pub action: String,
+    pub button: String,
+    pub cancel: String,
+}
+
+/// A stored time (`2026-11-29T02:34:18.123Z`) as shown: `2026-11-29 02:34:18 UTC`.
+pub fn show_time(t: &str) -> String {
+    match (t.get(..10), t.get(11..19)) {
+        (Some(d), Some(h)) => format!("{d} {h} UTC"),
+        _ => t.to_owned(),
+    }
+}
+
+/// Adds `Referrer-Policy`, a content security policy and framing protection to admin responses.
+pub fn harden(h: &mut header::HeaderMap) {
+    h.insert(
+        header::REFERRER_POLICY,
+        // Not `no-referrer`: with it Chromium sends `Origin: null` on the pages' own form posts.
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+/// Paging: 1-based page numbers over `total` items, `per` a page.
+pub struct Pager {
+    pub page: u64,
+    pub pages: u64,
+    pub total: u64,
+    pub first: u64,
+    pub last: u64,
+    /// The query string without `page`, ending in `&` when not empty.
+    pub keep: String,
+}
+
+impl Pager {
+    pub fn new(page: u64, per: u64, total: u64, shown: usize, keep: String) -> Pager {
+        let pages = total.div_ceil(per).max(1);
+        let first = if shown == 0 { 0 } else { (page - 1) * per + 1 };
+        Pager {
+            page,
+            pages,
+            total,
+            first,
+            last: first + shown as u64 - u64::from(shown > 0),
+            keep,
+        }
+    }
+    pub fn prev(&self) -> Option<u64> {
+        (self.page > 1).then(|| self.page - 1)
+    }
+    pub fn next(&self) -> Option<u64> {
+        (self.page < self.pages).then(|| self.page + 1)
+    }
+}
+
+/// Percent-encodes a query-string value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `page` query parameter (1-based), bounded.
+pub fn page_param(p: Option<u64>) -> u64 {
+    p.unwrap_or(1).clamp(1, 1_000_000)
+}

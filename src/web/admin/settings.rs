@@ -1,0 +1,216 @@
+//! Settings: the effective configuration (from `config.toml` and the environment), read-only,
+//! with secrets masked; and the administrators.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::config::{Config, ENV_VARS};
+use crate::web::AppState;
+use crate::web::admin::session::AdminSession;
+use crate::web::admin::{Chrome, Nav, PageError, render, show_time};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/settings", web::get().to(show))
+        .route("/settings/tls/reload", web::post().to(reload_tls));
+}
+
+/// The served certificate, as the Settings page shows it.
+pub struct TlsView {
+    pub subject: String,
+    pub issuer: String,
+    pub names: String,
+    pub not_after: String,
+    pub days_left: i64,
+    pub fingerprint: String,
+    pub self_signed: bool,
+    pub certificate: String,
+    pub loaded_at: String,
+    /// Expiry within 30 days, or already expired (the same text the log shows).
+    pub warning: Option<String>,
+}
+
+fn tls_view(state: &AppState) -> Option<TlsView> {
+    let tls = state.tls.as_ref()?;
+    let st = tls.status();
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| show_time(&crate::directory::format_time(t));
+    Some(TlsView {
+        subject: st.subject.clone(),
+        issuer: st.issuer.clone(),
+        names: st.names.join(", "),
+        not_after: fmt(st.not_after),
+        days_left: st.days_left(now),
+        fingerprint: st.sha256_fingerprint.clone(),
+        self_signed: st.self_signed,
+        certificate: st.certificate.display().to_string(),
+        loaded_at: fmt(st.loaded_at),
+        warning: st.expiry_warning(now),
+    })
+}
+
+/// One configuration key as shown.
+pub struct Setting {
+    pub key: &'static str,
+    pub value: String,
+    pub env: &'static str,
+}
+
+/// Keys whose values are secrets: shown masked. (None exist yet; SMTP credentials will.)
+const SECRET_KEYS: &[&str] = &["smtp.password"];
+
+/// Every configuration key with its effective value, in the order of `ENV_VARS`.
+pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
+    ENV_VARS
+        .iter()
+        .map(|(env, key)| {
+            let value = match *key {
+                "server.listen" => c.server.listen.to_string(),
+                "server.public_url" if c.server.public_url.is_empty() => {
+                    format!("(not set: {public_url})")
+                }
+                "server.public_url" => c.server.public_url.clone(),
+                "server.workers" => match c.server.workers {
+                    0 => "0 (one per CPU core)".to_owned(),
+                    n => n.to_string(),
+                },
+                "server.shutdown_timeout_secs" => c.server.shutdown_timeout_secs.to_string(),
+                "database.path" => c.database.path.display().to_string(),
+                "database.synchronous" => format!("{:?}", c.database.synchronous).to_lowercase(),
+                "database.read_connections" => c.database.read_connections.to_string(),
+                "scim.max_results" => c.scim.max_results.to_string(),
+                "scim.max_body_bytes" => c.scim.max_body_bytes.to_string(),
+                "admin.session_idle_minutes" => c.admin.session_idle_minutes.to_string(),
+                "admin.session_max_hours" => c.admin.session_max_hours.to_string(),
+                "admin.setup_link_minutes" => c.admin.setup_link_minutes.to_string(),
+                "activity.retention_days" => c.activity.retention_days.to_string(),
+                "activity.max_entries" => c.activity.max_entries.to_string(),
+                "log.level" => c.log.level.clone(),
+                "tls.certificate" if c.tls.certificate.as_os_str().is_empty() => {
+                    "(not set: plain HTTP)".to_owned()
+                }
+                "tls.certificate" => c.tls.certificate.display().to_string(),
+                "tls.private_key" if c.tls.private_key.as_os_str().is_empty() => {
+                    "(not set)".to_owned()
+                }
+                "tls.private_key" => c.tls.private_key.display().to_string(),
+                "tls.redirect_listen" => c
+                    .tls
+                    .redirect_listen
+                    .map_or_else(|| "(none)".to_owned(), |a| a.to_string()),
+                _ => "(see config.toml)".to_owned(),
+            };
+            let value = if SECRET_KEYS.contains(key) && !value.is_empty() {
+                "••••••••".to_owned()
+            } else {
+                value
+            };
+            Setting { key, value, env }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "admin/settings.html")]
+struct SettingsPage {
+    c: Chrome,
+    settings: Vec<Setting>,
+    admins: Vec<(String, String, String)>,
+    version: &'static str,
+    tls: Option<TlsView>,
+    /// The outcome of a certificate reload just asked for: (ok, message).
+    reloaded: Option<(bool, String)>,
+}
+
+async fn show(state: web::Data<AppState>, me: AdminSession) -> Result<HttpResponse, PageError> {
+    page(&state, &me, None).await
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Reload the certificate and key from disk, as SIGHUP does: new connections get the new
+/// certificate; a bad file keeps the current one and the page says why.
+async fn reload_tls(
+    state: web::Data<AppState>,
+    me: AdminSession,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    me.check_csrf(&form.csrf)?;
+    let outcome = match state.tls.clone() {
+        None => (
+            false,
+            "This appliance does not serve TLS itself: set [tls] in config.toml.".to_owned(),
+        ),
+        Some(tls) => match web::block(move || tls.reload()).await {
+            Ok(Ok(st)) => {
+                tracing::info!(admin = %me.session.username, "TLS certificate reloaded from the Settings page");
+                (
+                    true,
+                    format!(
+                        "Reloaded: {} (expires {}).",
+                        st.subject,
+                        show_time(&crate::directory::format_time(st.not_after))
+                    ),
+                )
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "TLS reload from the Settings page failed; the previous certificate stays");
+                (
+                    false,
+                    format!("Not reloaded; the previous certificate stays in service: {e}"),
+                )
+            }
+            Err(e) => (false, format!("Not reloaded: {e}")),
+        },
+    };
+    page(&state, &me, Some(outcome)).await
+}
+
+async fn page(
+    state: &AppState,
+    me: &AdminSession,
+    reloaded: Option<(bool, String)>,
+) -> Result<HttpResponse, PageError> {
+    let admins = state
+        .directory
+        .list_admins()
+        .await?
+        .into_iter()
+        .map(|a| {
+            (
+                a.username,
+                show_time(&a.created),
+                a.last_sign_in
+                    .as_deref()
+                    .map_or_else(|| "never".to_owned(), show_time),
+            )
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &SettingsPage {
+            c: me.chrome(Nav::Settings),
+            settings: effective(&state.config, &state.public_url),
+            admins,
+            version: env!("CARGO_PKG_VERSION"),
+            tls: tls_view(state),
+            reloaded,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_has_a_value() {
+        for s in effective(&Config::default(), "http://localhost:8080") {
+            assert_ne!(s.value, "(see config.toml)", "{} is not shown", s.key);
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Browser tests: headless Debian chromium driven over WebDriver (chromedriver, fantoccini)
+//! through the vendor guide's path, with JavaScript on and off. They also take the screenshots
+//! the README shows (`UPDATE_SCREENSHOTS=1` writes them to `docs/screenshots/`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use serde_json::{Value, json};
+
+use support::*;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A SCIM request with a token: (status, body).
+async fn scim(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let req = client
+        .request(method.parse().unwrap(), url)
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .insert_header(("Content-Type", "application/scim+json"));
+    let mut res = match body {
+        Some(b) => req.send_body(b.to_string()).await.unwrap(),
+        None => req.send().await.unwrap(),
+    };
+    let bytes = res.body().await.unwrap();
+    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (res.status().as_u16(), v)
+}
+
+fn user(name: &str, given: &str, family: &str, alias: Option<&str>) -> Value {
+    let mut u = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "name": {"givenName": given, "familyName": family},
+        "displayName": format!("{given} {family}"),
+        "emails": [{"value": name, "type": "work", "primary": true}],
+        "active": true,
+    });
+    if let Some(a) = alias {
+        u["aliases"] = json!([{"value": a, "type": "email"}]);
+    }
+    u
+}
+
+async fn sign_in(c: &Client, app: &Appliance) {
+    c.goto(&app.url("/admin/login")).await.unwrap();
+    fill(c, "username", "admin").await;
+    fill(c, "password", PASSWORD).await;
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    expect_path(c, "/admin/provisioning").await;
+}
+
+/// The guide's path, end to end, with JavaScript on (the copy buttons work).
+#[actix_web::test]
+async fn the_guides_path_in_a_browser() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let app = Appliance::start().await;
+    let c = driver.browser(true).await;
+
+    // Setup link → first admin.
+    c.goto(&app.setup_link).await.unwrap();
+    assert_eq!(text(&c, "h1").await, "Create the first administrator");
+    screenshot(&c, "01-setup").await;
+    fill(&c, "username", "admin").await;
+    fill(&c, "password", PASSWORD).await;
+    fill(&c, "confirm", PASSWORD).await;
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    expect_path(&c, "/admin/provisioning").await;
+    // Sign out and sign in again.
+    click(&c, "sign-out").await;
+    expect_path(&c, "/admin/login").await;
+    fill(&c, "username", "admin").await;
+    fill(&c, "password", "not the password").await;
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#error", "wrong").await;
+    screenshot(&c, "02-sign-in").await;
+    sign_in(&c, &app).await;
+
+    // Identity & Users > User Provisioning > Add Provisioning (+): a blank name is refused next
+    // to the field, then SCIM 2.0 + a unique name > Save and Deploy.
+    click(&c, "add-provisioning").await;
+    expect_path(&c, "/admin/provisioning/new").await;
+    fill(&c, "name", "   ").await;
+    click(&c, "save-and-deploy").await;
+    wait_text(&c, "#name-error", "must not be empty").await;
+    fill(&c, "name", "Okta").await;
+    screenshot(&c, "03-add-provisioning").await;
+    click(&c, "save-and-deploy").await;
+    wait_text(&c, "#token-warning", "you will not see it again").await;
+    let token = value(&c, "api-token").await;
+    let base_url = value(&c, "base-url").await;
+    assert!(token.starts_with("scg_"), "{token}");
+    assert!(
+        base_url.starts_with(&format!("{}/scim/v2/", app.configured_url)),
+        "{base_url}"
+    );
+    // The copy button works (JavaScript on): it copies and says so.
+    let copy = c
+        .find(Locator::Css("button[data-copy=api-token]"))
+        .await
+        .unwrap();
+    assert!(copy.is_displayed().await.unwrap());
+    copy.click().await.unwrap();
+    assert_eq!(copy.text().await.unwrap(), "Copied");
+    screenshot(&c, "04-save-and-deploy-token").await;
+
+    // The token and Base URL work for SCIM, as Okta's "Test API Credentials" and a sync do.
+    let (status, _) = scim("GET", &format!("{base_url}/Users?count=1"), &token, None).await;
+    assert_eq!(status, 200);
+    for (n, g, f, a) in [
+        (
+            "alice.martin@example.com",
+            "Alice",
+            "Martin",
+            Some("amartin@example.com"),
+        ),
+        ("bob.ng@example.com", "Bob", "Ng", None),
+        ("chen.li@example.com", "Chen", "Li", Some("cli@example.com")),
+    ] {
+        let (status, body) = scim(
+            "POST",
+            &format!("{base_url}/Users"),
+            &token,
+            Some(user(n, g, f, a)),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, _) = scim(
+        "POST",
+        &format!("{base_url}/Users"),
+        &token,
+        Some(user("bob.ng@example.com", "B", "N", None)),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    // Toggle the settings > Save and Deploy > a reload shows them saved.
+    let page = path(&c).await;
+    assert!(page.starts_with("/admin/provisioning/"), "{page}");
+    for id in ["send_enrollment_emails", "include_manual"] {
+        click(&c, id).await;
+    }
+    click(&c, "save-settings").await;
+    wait_text(&c, "#notice", "Saved and deployed").await;
+    c.refresh().await.unwrap();
+    let checked = |id: &'static str| {
+        let c = c.clone();
+        async move {
+            c.find(Locator::Id(id))
+                .await
+                .unwrap()
+                .is_selected()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(checked("send_enrollment_emails").await);
+    assert!(checked("include_manual").await);
+    assert!(!checked("read_all_users").await);
+    // The token is not shown again.
+    assert!(c.find(Locator::Id("api-token")).await.is_err());
+    c.execute(
+        "document.getElementById('settings').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(&c, "05-provisioning-settings").await;
+
+    // Regenerate (confirm) > the old token gets 401 at once, the new one works.
+    click(&c, "regenerate").await;
+    screenshot(&c, "06-regenerate-confirm").await;
+    click(&c, "confirm").await;
+    let new_token = value(&c, "api-token").await;
+    assert_ne!(new_token, token);
+    let (status, _) = scim("GET", &format!("{base_url}/Users"), &token, None).await;
+    assert_eq!(status, 401);
+    let (status, _) = scim("GET", &format!("{base_url}/Users"), &new_token, None).await;
+    assert_eq!(status, 200);
+
+    // Add a manual user (a field error first), then find it in the search.
+    c.goto(&app.url("/admin/users")).await.unwrap();
+    click(&c, "add-user").await;
+    fill(&c, "user_name", "dana.fox@example.com").await;
+    fill(&c, "email", "not an email").await;
+    click(&c, "create-user").await;
+    wait_text(&c, "#email-error", "Not an email address").await;
+    screenshot(&c, "07-add-user-error").await;
+    fill(&c, "email", "dana.fox@example.com").await;
+    fill(&c, "given_name", "Dana").await;
+    fill(&c, "family_name", "Fox").await;
+    fill(&c, "aliases", "dfox@example.com").await;
+    click(&c, "create-user").await;
+    wait_text(&c, "#notice", "was added").await;
+    fill(&c, "q", "DFOX").await;
+    click(&c, "search").await;
+    expect_query(&c, "q=DFOX").await;
+    let rows = wait_text(&c, "#users tbody", "dana.fox").await;
+    assert!(
+        rows.contains("dana.fox@example.com") && rows.contains("Manual"),
+        "{rows}"
+    );
+    assert!(!rows.contains("alice.martin"), "{rows}");
+    // The full list, as the README shows it.
+    c.goto(&app.url("/admin/users")).await.unwrap();
+    let rows = text(&c, "#users tbody").await;
+    assert!(
+        rows.contains("alice.martin@example.com") && rows.contains("Okta"),
+        "{rows}"
+    );
+    screenshot(&c, "08-users").await;
+    c.find(Locator::LinkText("alice.martin@example.com"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let h1 = wait_text(&c, "h1", "alice.martin").await;
+    assert!(
+        h1.contains("alice.martin@example.com") && h1.contains("Active"),
+        "{h1}"
+    );
+    screenshot(&c, "09-user").await;
+
+    // Activity shows the SCIM requests (written within a second).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        c.goto(&app.url("/admin/activity")).await.unwrap();
+        let body = c.source().await.unwrap();
+        if body.contains("created user chen.li@example.com") && body.contains("already taken") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "activity not shown");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    screenshot(&c, "10-activity").await;
+    c.goto(&app.url("/admin/provisioning")).await.unwrap();
+    wait_text(&c, "table", "Okta").await;
+    screenshot(&c, "11-user-provisioning").await;
+    c.goto(&app.url("/admin/settings")).await.unwrap();
+    screenshot(&c, "12-settings").await;
+    // A phone-sized window.
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&app.url("/admin/users")).await.unwrap();
+    screenshot(&c, "13-users-phone").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // Sign out: the pages need signing in again.
+    click(&c, "sign-out").await;
+    c.goto(&app.url("/admin/users")).await.unwrap();
+    expect_path(&c, "/admin/login").await;
+    c.close().await.unwrap();
+}
+
+/// The same pages with JavaScript off: every form works; the token is selectable text and the
+/// copy buttons (the only script) are hidden.
+#[actix_web::test]
+async fn everything_works_with_javascript_off() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let app = Appliance::start().await;
+    let c = driver.browser(false).await;
+    c.goto(&app.setup_link).await.unwrap();
+    fill(&c, "username", "admin").await;
+    fill(&c, "password", PASSWORD).await;
+    fill(&c, "confirm", PASSWORD).await;
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    expect_path(&c, "/admin/provisioning").await;
+    click(&c, "add-provisioning").await;
+    fill(&c, "name", "Entra ID").await;
+    click(&c, "save-and-deploy").await;
+    let token = value(&c, "api-token").await;
+    let base_url = value(&c, "base-url").await;
+    let copy = c
+        .find(Locator::Css("button[data-copy=api-token]"))
+        .await
+        .unwrap();
+    assert!(
+        !copy.is_displayed().await.unwrap(),
+        "copy buttons need JavaScript"
+    );
+    let (status, _) = scim("GET", &format!("{base_url}/Users"), &token, None).await;
+    assert_eq!(status, 200);
+    click(&c, "read_all_users").await;
+    click(&c, "save-settings").await;
+    wait_text(&c, "#notice", "Saved and deployed").await;
+    c.refresh().await.unwrap();
+    assert!(
+        c.find(Locator::Id("read_all_users"))
+            .await
+            .unwrap()
+            .is_selected()
+            .await
+            .unwrap()
+    );
+    click(&c, "delete").await;
+    click(&c, "confirm").await;
+    wait_text(&c, ".notice", "was deleted").await;
+    let (status, _) = scim("GET", &format!("{base_url}/Users"), &token, None).await;
+    assert_eq!(status, 401);
+    c.goto(&app.url("/admin/users/new")).await.unwrap();
+    fill(&c, "user_name", "erin@example.com").await;
+    click(&c, "create-user").await;
+    wait_text(&c, "#users tbody", "erin@example.com").await;
+    click(&c, "sign-out").await;
+    expect_path(&c, "/admin/login").await;
+    c.close().await.unwrap();
+}

@@ -1,0 +1,763 @@
+//! The admin pages over HTTP (no browser): first admin, sign-in, sessions, CSRF on every form,
+//! integrations, users and activity.
+
+use std::time::{Duration, Instant};
+
+use awc::http::StatusCode;
+
+use crate::support::admin::Browser;
+use crate::support::*;
+
+const PASSWORD: &str = "correct horse battery";
+
+#[actix_web::test]
+async fn the_setup_link_creates_the_first_admin_once() {
+    let app = TestApp::spawn().await;
+    let link = app.setup_link.clone().expect("a setup link on first start");
+    let mut b = Browser::new(&app);
+    // Pages need a session.
+    let p = b.get("/admin/provisioning").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location.as_deref(), Some("/admin/login"));
+    // Field errors are shown next to the fields.
+    let form = b.get(&link).await;
+    let csrf = form.csrf();
+    let p = b
+        .post(
+            &link,
+            &[
+                ("csrf", &csrf),
+                ("username", "admin"),
+                ("password", "short"),
+                ("confirm", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("at least 10 characters"), "{}", p.body);
+    b.setup(&link, "admin", PASSWORD).await;
+    let p = b.get("/admin/provisioning").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("Add Provisioning (+)"));
+    // The link is one-time.
+    let mut other = Browser::new(&app);
+    let p = other.get(&link).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(p.body.contains("does not work"));
+}
+
+#[actix_web::test]
+async fn session_cookie_flags_and_sign_out() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::new(&app);
+    let p = b
+        .setup(app.setup_link.as_deref().unwrap(), "admin", PASSWORD)
+        .await;
+    let cookie = p
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("scimgate_session="))
+        .expect("a session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http must not set Secure: {cookie}"
+    );
+    let stolen = b.cookies.clone();
+    let page = b.get("/admin/settings").await;
+    let csrf = page.csrf();
+    let p = b.post("/admin/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(b.get("/admin/settings").await.status == StatusCode::SEE_OTHER);
+    // The old cookie is dead on the server, not just removed from the browser.
+    b.cookies = stolen;
+    assert_eq!(b.get("/admin/settings").await.status, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn cookies_are_secure_behind_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.server.public_url = "https://mfa.example.com".into();
+    let app = TestApp::spawn_with(dir, config).await;
+    let mut b = Browser::new(&app);
+    let p = b
+        .setup(app.setup_link.as_deref().unwrap(), "admin", PASSWORD)
+        .await;
+    let cookie = p
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-scimgate_session="))
+        .expect("a __Host- session cookie");
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"));
+}
+
+#[actix_web::test]
+async fn repeated_failed_sign_ins_are_slowed_down() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::admin(&app).await;
+    b.cookies.clear();
+    for _ in 0..5 {
+        let p = b.sign_in("admin", "wrong password!").await;
+        assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+        assert!(p.body.contains("username or password is wrong"));
+    }
+    // Now even the right password waits.
+    let p = b.sign_in("admin", PASSWORD).await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
+    assert!(p.body.contains("try again in"), "{}", p.body);
+    // Other usernames are not affected; unknown ones cost a verification and fail the same way.
+    let p = b.sign_in("nobody", PASSWORD).await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Every state-changing form: (path, extra fields).
+fn forms(iid: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
+    vec![
+        ("/admin/logout".into(), vec![]),
+        (
+            "/admin/provisioning/new".into(),
+            vec![("kind", "scim2"), ("name", "x")],
+        ),
+        (
+            format!("/admin/provisioning/{iid}/settings"),
+            vec![("read_all_users", "on")],
+        ),
+        (format!("/admin/provisioning/{iid}/regenerate"), vec![]),
+        (format!("/admin/provisioning/{iid}/delete"), vec![]),
+        (
+            "/admin/users/new".into(),
+            vec![("user_name", "csrf@example.com")],
+        ),
+        (
+            "/admin/login".into(),
+            vec![("username", "admin"), ("password", PASSWORD)],
+        ),
+        (
+            "/admin/setup/anything".into(),
+            vec![
+                ("username", "x"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        ),
+    ]
+}
+
+#[actix_web::test]
+async fn every_form_without_its_token_or_from_another_site_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::admin(&app).await;
+    let csrf = b.get("/admin/settings").await.csrf();
+    for (path, fields) in forms(&app.integration_id) {
+        // No token.
+        let p = b.post(&path, &fields).await;
+        assert_eq!(
+            p.status,
+            StatusCode::FORBIDDEN,
+            "{path} without a token: {}",
+            p.body
+        );
+        // A wrong token.
+        let mut f = fields.clone();
+        f.push(("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+        let p = b.post(&path, &f).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path} with a wrong token");
+        // The right token, but sent from another site.
+        let mut f = fields.clone();
+        f.push(("csrf", &csrf));
+        let p = b
+            .post_with(&path, &f, &[("Origin", "https://evil.example")])
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::FORBIDDEN,
+            "{path} with a foreign Origin"
+        );
+        let p = b
+            .post_with(&path, &f, &[("Sec-Fetch-Site", "cross-site")])
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path} cross-site");
+        assert!(p.body.contains("Request id"), "a friendly error page");
+    }
+    // Nothing happened: still signed in, the integration and its settings untouched.
+    let page = b
+        .get(&format!("/admin/provisioning/{}", app.integration_id))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        !page
+            .body
+            .contains("id=\"read_all_users\" name=\"read_all_users\" value=\"on\" checked")
+    );
+    assert_eq!(
+        app.get("/Users").await.status,
+        StatusCode::OK,
+        "the token still works"
+    );
+    let users = b.get("/admin/users?q=csrf").await;
+    assert!(users.body.contains("No users found"));
+}
+
+#[actix_web::test]
+async fn save_and_deploy_regenerate_and_delete() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::admin(&app).await;
+    // Add Provisioning: a field error for a taken name, then Save and Deploy.
+    let csrf = b.get("/admin/provisioning/new").await.csrf();
+    let p = b
+        .post(
+            "/admin/provisioning/new",
+            &[("csrf", &csrf), ("kind", "scim2"), ("name", "OKTA")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"name-error\""), "{}", p.body);
+    assert!(p.body.contains("already exists"));
+    let p = b
+        .post(
+            "/admin/provisioning/new",
+            &[("csrf", &csrf), ("kind", "scim2"), ("name", "Entra ID")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("you will not see it again"));
+    let token = p.input("api-token").expect("the token is shown");
+    let base = p.input("base-url").expect("the Base URL is shown");
+    let iid = base.rsplit('/').next().unwrap().to_owned();
+    // The token and Base URL work for SCIM.
+    let scim = |t: &str| (t.to_owned(), base.replace("localhost", "127.0.0.1"));
+    let (t, url) = scim(&token);
+    let r = send(
+        app.client
+            .post(format!("{url}/Users"))
+            .insert_header(("Authorization", format!("Bearer {t}"))),
+        Some(&okta_user("entra.user@example.com")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // The page no longer shows the token.
+    let page = b.get(&format!("/admin/provisioning/{iid}")).await;
+    assert!(page.input("api-token").is_none());
+    assert!(!page.body.contains(&token));
+    // Save and Deploy the settings; a reload shows them.
+    let csrf = page.csrf();
+    let p = b
+        .post(
+            &format!("/admin/provisioning/{iid}/settings"),
+            &[
+                ("csrf", &csrf),
+                ("include_manual", "on"),
+                ("read_all_users", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let page = b.get(p.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("Saved and deployed"));
+    assert!(
+        page.body
+            .contains("name=\"include_manual\" value=\"on\" checked")
+    );
+    assert!(
+        page.body
+            .contains("name=\"read_all_users\" value=\"on\" checked")
+    );
+    assert!(
+        !page
+            .body
+            .contains("name=\"send_enrollment_emails\" value=\"on\" checked")
+    );
+    // Regenerate: the old token gets 401 at once, the new one works.
+    let p = b
+        .get(&format!("/admin/provisioning/{iid}/regenerate"))
+        .await;
+    assert!(p.body.contains("stops working immediately"));
+    let p = b
+        .post(
+            &format!("/admin/provisioning/{iid}/regenerate"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    let new_token = p.input("api-token").unwrap();
+    assert_ne!(new_token, token);
+    let get = |t: String| {
+        app.client
+            .get(format!("{url}/Users"))
+            .insert_header(("Authorization", format!("Bearer {t}")))
+    };
+    assert_eq!(
+        send(get(token.clone()), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(get(new_token.clone()), None).await.status,
+        StatusCode::OK
+    );
+    // Delete: its user stays, as a manual user.
+    let p = b.get(&format!("/admin/provisioning/{iid}/delete")).await;
+    assert!(p.body.contains("Nothing is deleted"));
+    let p = b
+        .post(
+            &format!("/admin/provisioning/{iid}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let list = b.get(p.location.as_deref().unwrap()).await;
+    assert!(
+        list.body.contains("1 user(s) are now manually provisioned"),
+        "{}",
+        list.body
+    );
+    assert_eq!(
+        send(get(new_token), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let users = b.get("/admin/users?q=entra.user&source=manual").await;
+    assert!(
+        users.body.contains("entra.user@example.com"),
+        "{}",
+        users.body
+    );
+}
+
+#[actix_web::test]
+async fn add_a_manual_user_and_find_it() {
+    let app = TestApp::spawn().await;
+    let okta = app.create_user("okta.user@example.com").await;
+    let mut b = Browser::admin(&app).await;
+    let csrf = b.get("/admin/users/new").await.csrf();
+    // Field errors next to the fields.
+    let p = b
+        .post(
+            "/admin/users/new",
+            &[
+                ("csrf", &csrf),
+                ("user_name", ""),
+                ("email", "not-an-email"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"user_name-error\""));
+    assert!(p.body.contains("id=\"email-error\""));
+    // A taken name (any case, as an alias too) is a field error.
+    let p = b
+        .post(
+            "/admin/users/new",
+            &[
+                ("csrf", &csrf),
+                ("user_name", "carol@example.com"),
+                ("aliases", "OKTA.USER@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"aliases-error\""), "{}", p.body);
+    let p = b
+        .post(
+            "/admin/users/new",
+            &[
+                ("csrf", &csrf),
+                ("user_name", "carol@example.com"),
+                ("given_name", "Carol"),
+                ("family_name", "Jones"),
+                ("email", "carol.jones@mail.example"),
+                ("aliases", "cj@example.com\ncarol.j@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let list = b.get(p.location.as_deref().unwrap()).await;
+    assert!(list.body.contains("was added"));
+    // Found by alias, email and name, case-insensitively; filtered by source and status.
+    for q in ["CJ@EXAMPLE", "carol.jones@mail", "jones", "carol"] {
+        let p = b.get(&format!("/admin/users?q={}", enc(q))).await;
+        assert!(p.body.contains("carol@example.com"), "search {q}");
+        assert!(!p.body.contains("okta.user@example.com"), "search {q}");
+    }
+    let p = b.get("/admin/users?source=manual").await;
+    assert!(p.body.contains("carol@example.com") && !p.body.contains("okta.user@example.com"));
+    let p = b
+        .get(&format!("/admin/users?source={}", app.integration_id))
+        .await;
+    assert!(!p.body.contains("carol@example.com") && p.body.contains("okta.user@example.com"));
+    let p = b.get("/admin/users?status=inactive").await;
+    assert!(p.body.contains("No users found"));
+    // The search follows SCIM changes.
+    let mut body = okta_user("okta.user@example.com");
+    body["displayName"] = "Zoë Quux".into();
+    let r = app
+        .put(&format!("/Users/{}", okta["id"].as_str().unwrap()), &body)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let p = b.get(&format!("/admin/users?q={}", enc("ZOË QU"))).await;
+    assert!(p.body.contains("okta.user@example.com"), "{}", p.body);
+    // `%` and `_` are literal in a search.
+    let p = b.get("/admin/users?q=%25").await;
+    assert!(p.body.contains("No users found"));
+    // The manual user is invisible to Okta until Include Manually Provisioned Users is on.
+    let r = app
+        .get(&format!(
+            "/Users?filter={}",
+            enc("userName eq \"carol@example.com\"")
+        ))
+        .await;
+    assert_eq!(r.body["totalResults"], 0);
+}
+
+#[actix_web::test]
+async fn users_page_pages_through_many_users() {
+    let app = TestApp::spawn().await;
+    for i in 0..120 {
+        app.create_user(&format!("user{i:03}@example.com")).await;
+    }
+    let mut b = Browser::admin(&app).await;
+    let p = b.get("/admin/users").await;
+    assert!(p.body.contains("1–50 of 120"), "{}", p.body);
+    assert!(p.body.contains("user119@example.com"), "newest first");
+    let p = b.get("/admin/users?q=&source=&status=&page=3").await;
+    assert!(p.body.contains("101–120 of 120"));
+    assert!(p.body.contains("user000@example.com"));
+}
+
+#[actix_web::test]
+async fn activity_records_scim_requests() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("dave@example.com").await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let r = app.post("/Users", &okta_user("dave@example.com")).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = app
+        .patch(
+            &format!("/Users/{id}"),
+            &serde_json::json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "value": {"active": false}}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut b = Browser::admin(&app).await;
+    // Entries are written in batches, at most a second later.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        let p = b.get("/admin/activity").await;
+        if p.body.contains("deactivated user dave@example.com") {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "activity not recorded: {}",
+            p.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(page.body.contains("created user dave@example.com"));
+    assert!(
+        page.body
+            .contains("409 userName &#39;dave@example.com&#39; is already taken"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("POST /Users"));
+    // Filter: errors only.
+    let p = b.get("/admin/activity?errors=1").await;
+    assert!(p.body.contains("already taken") && !p.body.contains("created user"));
+    // The user's page lists what touched it.
+    let p = b.get(&format!("/admin/users/{id}")).await;
+    assert!(p.body.contains("deactivated user dave@example.com"));
+    assert!(p.body.contains("Deactivated"));
+    // The integrations list shows the last request.
+    let p = b.get("/admin/provisioning").await;
+    assert!(p.body.contains("badge ok\">200</span>"), "{}", p.body);
+}
+
+#[actix_web::test]
+async fn settings_page_error_pages_and_static_files() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::admin(&app).await;
+    let p = b.get("/admin/settings").await;
+    assert!(
+        p.body.contains("server.public_url") && p.body.contains("SCIMGATE_ACTIVITY_RETENTION_DAYS")
+    );
+    assert!(p.body.contains("<td>admin</td>"));
+    let p = b.get("/admin/no-such-page").await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(p.body.contains("Page not found") && p.body.contains("request-id"));
+    let p = b.get("/no/such/path").await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(p.body.contains("Page not found"));
+    let p = b.get("/admin/users/does-not-exist").await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    for f in ["/static/style.css", "/static/copy.js", "/static/logo.svg"] {
+        assert_eq!(b.get(f).await.status, StatusCode::OK, "{f}");
+    }
+    assert_eq!(
+        b.get("/").await.location.as_deref(),
+        Some("/admin/provisioning")
+    );
+}
+
+#[actix_web::test]
+async fn admin_create_reads_the_password_from_stdin() {
+    use std::io::Write;
+    let app = TestApp::spawn().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["admin", "create", "--username", "ops"])
+        .env("SCIMGATE_DATABASE", app.db_path())
+        .env("SCIMGATE_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ops password 123\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Created administrator \"ops\""));
+    let mut b = Browser::new(&app);
+    let p = b.sign_in("ops", "ops password 123").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    // An administrator exists now: the setup link is retired.
+    assert_eq!(
+        b.get(app.setup_link.as_deref().unwrap()).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[actix_web::test]
+async fn sessions_expire_when_idle_or_old() {
+    use scimgate::directory::admins::SessionPolicy;
+    let app = TestApp::spawn().await;
+    Browser::admin(&app).await;
+    // The directory's own code path on the same database file, as the pages use it.
+    let (store, writer) = scimgate::app::open_store(&app.config).unwrap();
+    let dir = scimgate::directory::Directory::new(store);
+    let long = SessionPolicy {
+        idle: Duration::from_secs(3600),
+        absolute: Duration::from_secs(3600),
+    };
+    let s = dir.sign_in("admin", PASSWORD, long).await.unwrap();
+    assert!(dir.session(&s.cookie, long).await.unwrap().is_some());
+    // Idle: a policy under which any pause is too long ends it, and it stays ended.
+    let no_idle = SessionPolicy {
+        idle: Duration::ZERO,
+        absolute: Duration::from_secs(3600),
+    };
+    assert!(dir.session(&s.cookie, no_idle).await.unwrap().is_none());
+    assert!(
+        dir.session(&s.cookie, long).await.unwrap().is_none(),
+        "deleted"
+    );
+    // Absolute: a session created already past its lifetime is never valid.
+    let expired = SessionPolicy {
+        idle: Duration::from_secs(3600),
+        absolute: Duration::ZERO,
+    };
+    let s = dir.sign_in("admin", PASSWORD, expired).await.unwrap();
+    assert!(dir.session(&s.cookie, long).await.unwrap().is_none());
+    assert!(dir.session("not a cookie", long).await.unwrap().is_none());
+    drop(dir);
+    tokio::task::spawn_blocking(move || writer.stop())
+        .await
+        .unwrap();
+}
+
+/// The README's first steps with the real binary: `serve` prints a setup link that works, and
+/// prints none once an administrator exists.
+#[actix_web::test]
+async fn serve_prints_a_working_setup_link() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env("SCIMGATE_DATABASE", dir.path().join("s.db"))
+            .env("SCIMGATE_LISTEN", "127.0.0.1:0")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        (child, rx)
+    };
+    let stop = |mut child: std::process::Child| {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        assert!(child.wait().unwrap().success());
+    };
+    // Reads log lines until "listening on", then any that follow within the start-up.
+    let read = |rx: &std::sync::mpsc::Receiver<String>| -> (String, Option<String>) {
+        let (mut addr, mut link) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) else {
+                if addr.is_some() {
+                    break;
+                }
+                continue;
+            };
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                addr = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if let Some(at) = line.find("http://localhost:")
+                && line.contains("/admin/setup/")
+            {
+                link = Some(line[at..].trim().to_owned());
+            }
+        }
+        (addr.expect("a listening line"), link)
+    };
+    let (child, rx) = start();
+    let (addr, link) = read(&rx);
+    let link = link.expect("a setup link in the log");
+    let client = awc::Client::default();
+    let local = link.replacen("localhost", "127.0.0.1", 1);
+    let res = client.get(&local).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{local}");
+    assert!(local.contains(&addr.split(':').nth(1).unwrap().to_string()));
+    stop(child);
+    // Create the administrator from a shell; the next start prints no link.
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["admin", "create", "--username", "root"])
+        .env("SCIMGATE_DATABASE", dir.path().join("s.db"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(b"root password 99\n")
+            .unwrap();
+    }
+    assert!(c.wait().unwrap().success());
+    let (child, rx) = start();
+    let (_, link) = read(&rx);
+    assert_eq!(link, None);
+    stop(child);
+}
+
+#[actix_web::test]
+async fn manual_users_can_be_deactivated_and_deleted_owned_ones_cannot() {
+    let app = TestApp::spawn().await;
+    let owned = app.create_user("owned@example.com").await;
+    let owned_id = owned["id"].as_str().unwrap().to_owned();
+    let mut b = Browser::admin(&app).await;
+    let csrf = b.get("/admin/users/new").await.csrf();
+    let p = b
+        .post(
+            "/admin/users/new",
+            &[("csrf", &csrf), ("user_name", "erin@example.com")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let list = b.get("/admin/users?q=erin").await;
+    let at = list.body.find("<td><a href=\"/admin/users/").unwrap() + 13;
+    let id: String = list.body[at + 13..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect();
+    // Both forms refuse a missing token or another site.
+    for path in [
+        format!("/admin/users/{id}/status"),
+        format!("/admin/users/{id}/delete"),
+    ] {
+        let p = b.post(&path, &[("active", "false")]).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}");
+        let p = b
+            .post_with(
+                &path,
+                &[("csrf", &csrf), ("active", "false")],
+                &[("Sec-Fetch-Site", "cross-site")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    // Deactivate, reactivate.
+    let page = b.get(&format!("/admin/users/{id}")).await;
+    assert!(
+        page.body.contains("id=\"deactivate\""),
+        "{id} {} {}",
+        page.status,
+        page.body
+    );
+    let p = b
+        .post(
+            &format!("/admin/users/{id}/status"),
+            &[("csrf", &csrf), ("active", "false")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let page = b.get(p.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("was deactivated") && page.body.contains("id=\"reactivate\""));
+    let p = b.get("/admin/users?status=inactive").await;
+    assert!(p.body.contains("erin@example.com") && !p.body.contains("owned@example.com"));
+    b.post(
+        &format!("/admin/users/{id}/status"),
+        &[("csrf", &csrf), ("active", "true")],
+    )
+    .await;
+    assert!(
+        b.get("/admin/users?status=inactive")
+            .await
+            .body
+            .contains("No users found")
+    );
+    // Users an integration owns are read-only here.
+    let page = b.get(&format!("/admin/users/{owned_id}")).await;
+    assert!(!page.body.contains("id=\"deactivate\"") && page.body.contains("read-only here"));
+    let p = b
+        .post(
+            &format!("/admin/users/{owned_id}/status"),
+            &[("csrf", &csrf), ("active", "false")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(p.body.contains("source of truth"));
+    let p = b
+        .post(
+            &format!("/admin/users/{owned_id}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get(&format!("/Users/{owned_id}")).await.body["active"],
+        true
+    );
+    // Delete the manual user (after a confirmation page).
+    let p = b.get(&format!("/admin/users/{id}/delete")).await;
+    assert!(p.body.contains("cannot be undone"));
+    let p = b
+        .post(&format!("/admin/users/{id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let list = b.get(p.location.as_deref().unwrap()).await;
+    assert!(list.body.contains("was deleted"));
+    assert_eq!(
+        b.get(&format!("/admin/users/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
