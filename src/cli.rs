@@ -33,6 +33,9 @@ pub enum Command {
     /// Manage provisioning integrations.
     #[command(subcommand)]
     Integration(IntegrationCommand),
+    /// Manage users by hand (manually provisioned users, as Add user in the pages).
+    #[command(subcommand)]
+    User(UserCommand),
     /// TLS certificates for serving HTTPS (the [tls] section of the configuration).
     #[command(subcommand)]
     Tls(TlsCommand),
@@ -77,6 +80,28 @@ pub enum AdminCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a manually provisioned user (no provisioning integration owns it).
+    Add {
+        /// The login name, usually an email address; unique across the directory.
+        #[arg(long)]
+        user_name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long, default_value = "")]
+        given_name: String,
+        #[arg(long, default_value = "")]
+        family_name: String,
+        /// A second login name; repeat for more.
+        #[arg(long = "alias", value_name = "ALIAS")]
+        aliases: Vec<String>,
+        /// Print the created user as JSON (its SCIM document).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum IntegrationCommand {
     /// Create an integration and print its Base URL and API token (shown this once).
     Create {
@@ -113,6 +138,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(&config).await,
         Command::Integration(cmd) => integration(&config, cmd).await,
+        Command::User(cmd) => user(&config, cmd).await,
         Command::Tls(cmd) => tls(&config, cmd),
         Command::Admin(cmd) => admin(&config, cmd).await,
     }
@@ -220,6 +246,59 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     app.run().await?;
     tracing::info!("scimgate stopped");
     Ok(())
+}
+
+async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let UserCommand::Add {
+        user_name,
+        email,
+        given_name,
+        family_name,
+        aliases,
+        json,
+    } = cmd;
+    let u = crate::directory::manage::ManualUser {
+        user_name,
+        given_name,
+        family_name,
+        email,
+        aliases,
+    };
+    let problems = u.validate();
+    if !problems.is_empty() {
+        let text: Vec<String> = problems
+            .iter()
+            .map(|(f, m)| format!("--{}: {m}", f.replace('_', "-")))
+            .collect();
+        anyhow::bail!("{}", text.join("; "));
+    }
+    let (store, writer) = open_store(config)?;
+    let directory = Arc::new(Directory::new(store));
+    let out = match directory.create_manual_user(&u).await {
+        Ok(user) => {
+            let public_url = config.public_url_for(config.server.listen);
+            if json {
+                let mut doc = serde_json::Value::Object(user.doc.clone());
+                doc["id"] = json!(user.meta.id);
+                println!("{doc}");
+            } else {
+                println!(
+                    "Created manually provisioned user \"{}\" (id {}).",
+                    u.user_name.trim(),
+                    user.meta.id
+                );
+                println!("See it at {public_url}/admin/users/{}", user.meta.id);
+            }
+            Ok(())
+        }
+        Err(crate::directory::Error::Conflict { attribute, value }) => Err(anyhow::anyhow!(
+            "{attribute} '{value}' is already the userName or an alias of another user"
+        )),
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    };
+    drop(directory);
+    tokio::task::spawn_blocking(move || writer.stop()).await?;
+    out
 }
 
 async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result<()> {

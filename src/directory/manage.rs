@@ -193,16 +193,29 @@ impl Directory {
     pub async fn user_for_admin(&self, id: &str) -> Result<User, Error> {
         let id = id.to_owned();
         self.store
-            .read(move |c| users::find_by_id(c, &id).map_err(Error::from))
-            .await?
-            .map(User::from)
-            .ok_or(Error::NotFound)
+            .read(move |c| {
+                let row = users::find_by_id(c, &id)?.ok_or(Error::NotFound)?;
+                let provenance = crate::directory::Provenance::load(
+                    c,
+                    crate::store::provenance::Kind::User,
+                    row.seq,
+                    row.source.as_deref(),
+                )?;
+                Ok(User {
+                    provenance,
+                    ..User::from(row)
+                })
+            })
+            .await
     }
 
     /// Add user: a manually provisioned user (no source). Run [`ManualUser::validate`] first;
     /// a taken userName or alias is `Conflict` naming it.
     pub async fn create_manual_user(&self, u: &ManualUser) -> Result<User, Error> {
-        let doc = resource::normalize(schema::user(), &u.to_scim())?;
+        let doc = crate::directory::users::tidy_aliases(resource::normalize(
+            schema::user(),
+            &u.to_scim(),
+        )?);
         let row = self
             .store
             .write(move |conn| {

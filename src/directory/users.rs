@@ -61,7 +61,7 @@ fn with_groups(conn: &rusqlite::Connection, me: &Integration, row: UserRow) -> R
 /// Aliases are second login names of the account (DESIGN.md, *Aliases*): an alias equal to
 /// the user's own userName, a repeated alias, or an empty one says nothing more and is dropped
 /// rather than refused (an IdP "removes" an alias by sending it empty).
-fn tidy_aliases(mut doc: Document) -> Document {
+pub(crate) fn tidy_aliases(mut doc: Document) -> Document {
     use crate::store::fold::fold;
     let user_name = doc.get("userName").and_then(Value::as_str).map(fold);
     let Some(Value::Array(aliases)) = doc.get_mut("aliases") else {

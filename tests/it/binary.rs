@@ -186,3 +186,43 @@ fn bad_configuration_is_a_clear_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn user_add_creates_a_manual_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = scimgate(dir.path())
+        .args([
+            "user",
+            "add",
+            "--user-name",
+            "Manual@example.com",
+            "--email",
+            "manual@example.com",
+            "--alias",
+            "man",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let user: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(user["userName"], "Manual@example.com");
+    assert_eq!(user["aliases"][0]["value"], "man");
+    // Taken (as an alias, any case) and invalid input are refused with a clear message.
+    for args in [["--user-name", "MAN"], ["--email", "not-an-email"]] {
+        let mut cmd = scimgate(dir.path());
+        cmd.args(["user", "add"]);
+        if args[0] == "--email" {
+            cmd.args(["--user-name", "other@example.com"]);
+        }
+        let out = cmd.args(args).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("already") || err.contains("--email"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}

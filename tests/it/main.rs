@@ -10,6 +10,7 @@ mod discovery;
 mod errors;
 mod groups;
 mod okta;
+mod ownership;
 mod patch;
 mod query;
 mod restart;

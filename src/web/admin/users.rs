@@ -42,6 +42,8 @@ struct UserView {
     aliases: Vec<String>,
     source: String,
     source_id: Option<String>,
+    /// "claimed by okta on 2026-11-29 03:10 UTC", when an integration took it over.
+    claimed: Option<String>,
     active: bool,
     created: String,
     modified: String,
@@ -95,6 +97,11 @@ fn view(u: &User, integrations: &[Integration]) -> UserView {
         aliases: items("aliases"),
         source,
         source_id: u.source.clone(),
+        claimed: u
+            .provenance
+            .claim
+            .as_ref()
+            .map(|c| format!("claimed by {} on {}", c.integration_name, show_time(&c.at))),
         active: d.get("active").and_then(Value::as_bool).unwrap_or(true),
         created: show_time(&u.meta.created),
         modified: show_time(&u.meta.last_modified),

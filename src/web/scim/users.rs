@@ -192,6 +192,7 @@ pub async fn patch(
             user.meta.version
         ),
     };
+    let summary = format!("{summary}{}", claim_note(&user, &me));
     note(&mut res, summary, Some(&user.meta.id));
     Ok(res)
 }
@@ -209,6 +210,16 @@ pub async fn delete(
     let mut res = HttpResponse::NoContent().finish();
     note(&mut res, format!("deleted user {}", id.1), Some(&id.1));
     Ok(res)
+}
+
+/// For the Activity page: this write claimed the user from manual provisioning.
+fn claim_note(u: &User, me: &Caller) -> &'static str {
+    match &u.provenance.claim {
+        Some(c) if c.integration_id == me.0.id.as_str() && c.at == u.meta.last_modified => {
+            " — claimed it from manual provisioning"
+        }
+        _ => "",
+    }
 }
 
 fn user_name(u: &User) -> &str {

@@ -29,6 +29,9 @@ pub struct TestApp {
     pub tls: Option<std::sync::Arc<scimgate::tls::Tls>>,
     /// The first-admin setup link printed at start-up.
     pub setup_link: Option<String>,
+    /// The running appliance's directory, for set-ups the SCIM API cannot make (manual users,
+    /// settings), as the admin pages and the CLI make them.
+    pub directory: std::sync::Arc<scimgate::directory::Directory>,
     handle: ServerHandle,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub client: awc::Client,
@@ -72,6 +75,7 @@ impl TestApp {
         let base_url = format!("{}/scim/v2/{}", app.public_url, created.integration.id);
         let (addr, handle) = (app.addr, app.handle());
         let (redirect_addr, tls) = (app.redirect_addr, app.tls.clone());
+        let directory = app.directory.clone();
         let task = tokio::task::spawn_local(app.run());
         TestApp {
             _dir: dir,
@@ -83,6 +87,7 @@ impl TestApp {
             redirect_addr,
             tls,
             setup_link,
+            directory,
             handle,
             task: Some(task),
             client: client(),
@@ -131,6 +136,7 @@ impl TestApp {
         self.addr = app.addr;
         self.redirect_addr = app.redirect_addr;
         self.tls = app.tls.clone();
+        self.directory = app.directory.clone();
         self.handle = app.handle();
         self.task = Some(tokio::task::spawn_local(app.run()));
     }
