@@ -526,3 +526,35 @@ impl Directory {
             .await
     }
 }
+
+impl Directory {
+    /// The admin Groups page: a page of groups whose name contains `text`, with member counts.
+    pub async fn search_groups(
+        &self,
+        text: String,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<(Group, i64)>), Error> {
+        self.store
+            .read(move |conn| {
+                let (total, rows) = groups::search(conn, &text, offset, limit)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for (r, n) in rows {
+                    out.push((full(conn, r, false)?, n));
+                }
+                Ok((total, out))
+            })
+            .await
+    }
+
+    /// Any group with its members, whoever owns it (the admin pages see everything).
+    pub async fn group_for_admin(&self, id: &str) -> Result<Group, Error> {
+        let id = id.to_owned();
+        self.store
+            .read(move |conn| {
+                let row = groups::find_by_id(conn, &id)?.ok_or(Error::NotFound)?;
+                full(conn, row, true)
+            })
+            .await
+    }
+}

@@ -351,3 +351,36 @@ pub fn list(
         |r| to_group(row(r).map_err(StoreError::from)?),
     )
 }
+
+/// The admin Groups page: groups whose displayName contains `text` (case-folded; empty: all),
+/// newest first, with their member counts; and the total.
+pub fn search(
+    conn: &Connection,
+    text: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<(GroupRow, i64)>), StoreError> {
+    let needle = fold(text.trim());
+    let total: i64 = conn
+        .prepare_cached("SELECT count(*) FROM groups g WHERE instr(g.display_name_folded, ?1) > 0")?
+        .query_row([&needle], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, (SELECT count(*) FROM group_members m WHERE m.group_seq = g.seq)
+         FROM groups g WHERE instr(g.display_name_folded, ?1) > 0 ORDER BY g.seq DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let raw = stmt
+        .query_map(
+            params![
+                needle,
+                i64::try_from(limit).unwrap_or(i64::MAX),
+                i64::try_from(offset).unwrap_or(i64::MAX)
+            ],
+            |r| Ok((row(r)?, r.get::<_, i64>(7)?)),
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::with_capacity(raw.len());
+    for (g, n) in raw {
+        out.push((to_group(g)?, n));
+    }
+    Ok((total.max(0) as u64, out))
+}

@@ -761,3 +761,45 @@ async fn manual_users_can_be_deactivated_and_deleted_owned_ones_cannot() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[actix_web::test]
+async fn groups_pages_show_pushed_groups_and_members() {
+    let app = TestApp::spawn().await;
+    let u = app.create_user("member@example.com").await;
+    let g = app
+        .post(
+            "/Groups",
+            &serde_json::json!({"displayName": "Pushed <Group>", "members": [{"value": u["id"]}]}),
+        )
+        .await;
+    assert_eq!(g.status.as_u16(), 201);
+    let mut b = Browser::admin(&app).await;
+    let p = b.get("/admin/groups").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.body.contains("Pushed &#60;Group&#62;"),
+        "escaped name: {}",
+        p.body
+    );
+    assert!(p.body.contains("okta"));
+    let p = b.get("/admin/groups?q=pushed").await;
+    assert!(p.body.contains("id=\"groups\""));
+    let p = b.get("/admin/groups?q=nothing-like-it").await;
+    assert!(p.body.contains("No groups found"));
+    let p = b
+        .get(&format!("/admin/groups/{}", g.body["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.body
+            .contains(&format!("/admin/users/{}", u["id"].as_str().unwrap()))
+    );
+    assert!(p.body.contains("id=\"member-count\">1<"));
+    assert_eq!(
+        b.get("/admin/groups/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Signed out, the page is not shown.
+    let mut anon = Browser::new(&app);
+    assert_ne!(anon.get("/admin/groups").await.status, StatusCode::OK);
+}

@@ -5,6 +5,7 @@
 //! ([`session`] checks it together with `Origin` / `Sec-Fetch-Site`).
 
 mod activity;
+mod groups;
 mod login;
 mod provisioning;
 pub mod session;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(login::configure)
             .configure(provisioning::configure)
             .configure(users::configure)
+            .configure(groups::configure)
             .configure(activity::configure)
             .configure(settings::configure)
             .default_service(web::to(not_found)),
@@ -55,6 +57,7 @@ pub struct Chrome {
 pub enum Nav {
     Provisioning,
     Users,
+    Groups,
     Activity,
     Settings,
 }
