@@ -1,6 +1,7 @@
 //! Integrations ("provisionings" in the admin pages): creation with a fresh API token,
 //! listing, and authentication of SCIM requests by token.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::auth::{ApiToken, TokenDigest};
@@ -86,6 +87,21 @@ pub struct Created {
 /// The longest integration name.
 pub const MAX_NAME_CHARS: usize = 100;
 
+/// How long an authenticated integration (its settings and token digest) is reused without
+/// reading the database again: every SCIM request authenticates, and this saves a database
+/// round trip on each. Changes made in this process (the admin pages) take effect at once;
+/// changes made by another process on the same file (the `scimgate integration` commands
+/// while `serve` runs) within this time.
+pub const AUTH_CACHE_FOR: Duration = Duration::from_secs(1);
+
+/// A cached authentication.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedAuth {
+    integration: Integration,
+    digest: TokenDigest,
+    at: Instant,
+}
+
 /// How often the token's "last used" time is written at most, per integration.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
@@ -163,6 +179,21 @@ impl Directory {
             let _ = TokenDigest::of("").matches(presented);
             return Err(Error::Unauthorized);
         };
+        let cached = {
+            let cache = self.auth_cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .get(id.as_str())
+                .filter(|c| c.at.elapsed() < AUTH_CACHE_FOR)
+                .map(|c| (c.integration.clone(), c.digest.clone()))
+        };
+        if let Some((integration, digest)) = cached {
+            if !digest.matches(presented) {
+                return Err(Error::Unauthorized);
+            }
+            self.touch_token(&id).await;
+            return Ok(integration);
+        }
+        let generation = self.auth_generation.load(Ordering::SeqCst);
         let lookup = id.0.clone();
         let row = self
             .store
@@ -172,12 +203,38 @@ impl Directory {
             let _ = TokenDigest::of("").matches(presented);
             return Err(Error::Unauthorized);
         };
-        let ok = TokenDigest::from_bytes(&row.token_digest).is_some_and(|d| d.matches(presented));
-        if !ok {
+        let Some(digest) = TokenDigest::from_bytes(&row.token_digest) else {
+            return Err(Error::Unauthorized);
+        };
+        let integration = Integration::from_row(row, 0);
+        {
+            let mut cache = self.auth_cache.lock().unwrap_or_else(|p| p.into_inner());
+            // Cache only what no in-process change has overtaken since the read began.
+            if self.auth_generation.load(Ordering::SeqCst) == generation {
+                cache.insert(
+                    id.as_str().to_owned(),
+                    CachedAuth {
+                        integration: integration.clone(),
+                        digest: digest.clone(),
+                        at: Instant::now(),
+                    },
+                );
+            }
+        }
+        if !digest.matches(presented) {
             return Err(Error::Unauthorized);
         }
         self.touch_token(&id).await;
-        Ok(Integration::from_row(row, 0))
+        Ok(integration)
+    }
+
+    /// Drops an integration from the authentication cache: called by every change to an
+    /// integration made in this process (settings, token, deletion), so those take effect on
+    /// the next request.
+    pub(crate) fn forget_integration(&self, id: &str) {
+        let mut cache = self.auth_cache.lock().unwrap_or_else(|p| p.into_inner());
+        self.auth_generation.fetch_add(1, Ordering::SeqCst);
+        cache.remove(id);
     }
 
     /// Forgets when the token was last recorded as used (after a regeneration).

@@ -141,6 +141,7 @@ impl Directory {
                 .map_err(Error::from)
             })
             .await?;
+        self.forget_integration(id.as_str());
         tracing::info!(integration = %id, ?s, "integration settings saved");
         Ok(())
     }
@@ -159,6 +160,7 @@ impl Directory {
             })
             .await?;
         self.forget_token_touch(&id);
+        self.forget_integration(id.as_str());
         tracing::info!(integration = %id, "API token regenerated");
         Ok(token)
     }
@@ -171,6 +173,7 @@ impl Directory {
             .store
             .write(move |c| integrations::delete(c, iid.as_str()).map_err(Error::from))
             .await?;
+        self.forget_integration(id.as_str());
         tracing::info!(integration = %id, released, "integration deleted; its users are now manual");
         Ok(released)
     }

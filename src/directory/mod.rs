@@ -100,6 +100,11 @@ pub struct Directory {
     store: Store,
     /// When each integration's token use was last recorded (throttles those writes).
     token_touched: Mutex<HashMap<String, std::time::Instant>>,
+    /// Integrations recently authenticated (see `integration::AUTH_CACHE_FOR`).
+    auth_cache: Mutex<HashMap<String, integration::CachedAuth>>,
+    /// Bumped by every in-process change to an integration, so that a lookup that raced with
+    /// the change does not cache what it read before it.
+    auth_generation: std::sync::atomic::AtomicU64,
     /// Signs list cursors; made at start-up, so cursors do not survive a restart.
     cursor_key: crate::auth::mac::MacKey,
     /// Failed admin sign-ins, per username.
@@ -111,6 +116,8 @@ impl Directory {
         Directory {
             store,
             token_touched: Mutex::new(HashMap::new()),
+            auth_cache: Mutex::new(HashMap::new()),
+            auth_generation: std::sync::atomic::AtomicU64::new(0),
             cursor_key: crate::auth::mac::MacKey::random(),
             sign_in_throttle: admins::Throttle::default(),
         }
