@@ -11,6 +11,7 @@ use actix_web::{HttpServer, middleware, web};
 
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::directory::outbox::Delivery;
 use crate::scim::discovery::Capabilities;
 use crate::store::{Store, StoreError, StoreOptions, WriterThread};
 use crate::tls::{Tls, TlsError};
@@ -28,6 +29,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailConfigError),
 }
 
 /// Options that only the embedding program chooses.
@@ -50,6 +53,12 @@ pub struct App {
     pub directory: Arc<Directory>,
     server: Server,
     writer: WriterThread,
+    /// The email drainer, when `[smtp]` is configured: told to stop, then awaited, before the
+    /// writer stops.
+    drainer: Option<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 /// Opens the store of `config` (for the CLI and the server alike).
@@ -74,6 +83,7 @@ impl App {
         } else {
             None
         };
+        let mailer = crate::mail::Mailer::from_config(&config.smtp)?;
         let (store, writer) = open_store(config)?;
         let directory = Arc::new(Directory::new(store));
         let addr = config.server.listen;
@@ -151,6 +161,23 @@ impl App {
         if let Some(tls) = &tls {
             actix_web::rt::spawn(daily_expiry_check(tls.clone()));
         }
+        let drainer = match mailer {
+            Some(mailer) => {
+                let delivery = Delivery {
+                    max_attempts: config.enrollment.max_send_attempts,
+                    retry_base: Duration::from_secs(config.enrollment.retry_base_secs),
+                    public_url: public_url.clone(),
+                };
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                let task =
+                    actix_web::rt::spawn(drain_mail(directory.clone(), mailer, delivery, stopped));
+                Some((stop, task))
+            }
+            None => {
+                tracing::info!("smtp.host is not set: enrollment emails are queued, not sent");
+                None
+            }
+        };
         Ok(App {
             addr: bound,
             redirect_addr,
@@ -159,6 +186,7 @@ impl App {
             directory,
             server,
             writer,
+            drainer,
         })
     }
 
@@ -178,14 +206,54 @@ impl App {
             server,
             writer,
             directory,
+            drainer,
             ..
         } = self;
         let result = server.await;
+        if let Some((stop, task)) = drainer {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
         drop(directory);
         tokio::task::spawn_blocking(move || writer.stop())
             .await
             .map_err(std::io::Error::other)?;
         result
+    }
+}
+
+/// How often the drainer looks for due retries when nothing wakes it.
+const MAIL_POLL: Duration = Duration::from_secs(15);
+
+/// Sends queued emails until told to stop: a pass whenever a message is queued (the directory
+/// wakes it) or every [`MAIL_POLL`] for retries that fall due. A stop during a pass abandons
+/// it; a message whose send was interrupted is sent again after the restart (at least once).
+async fn drain_mail(
+    directory: Arc<Directory>,
+    mailer: crate::mail::Mailer,
+    delivery: Delivery,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    tracing::info!(server = %mailer.server(), "sending enrollment emails");
+    loop {
+        let full = tokio::select! {
+            _ = stop.changed() => return,
+            r = directory.drain_once(&mailer, &delivery) => match r {
+                Ok(r) => r.attempted() as i64 >= crate::directory::outbox::DRAIN_BATCH,
+                Err(crate::directory::Error::Unavailable) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the email drainer could not read the outbox");
+                    false
+                }
+            },
+        };
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = directory.mail_queued(MAIL_POLL) => {}
+        }
     }
 }
 

@@ -17,6 +17,87 @@ pub struct Config {
     pub scim: Scim,
     pub log: Log,
     pub tls: Tls,
+    pub smtp: Smtp,
+    pub enrollment: Enrollment,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (a relay on localhost or a test sink).
+    None,
+    /// STARTTLS, required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// The SMTP server enrollment emails go through. Empty `host`: no email is sent (messages
+/// stay queued in the outbox until it is set).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// Empty: no authentication.
+    pub username: String,
+    /// The password; prefer `password_file` or the environment variable.
+    pub password: String,
+    /// A file holding the password (trailing newline ignored).
+    pub password_file: PathBuf,
+    /// The sender, e.g. `MFA <mfa@example.com>`.
+    pub from: String,
+    /// Seconds to connect and for each SMTP answer.
+    pub timeout_secs: u64,
+}
+
+impl Smtp {
+    /// The password: `password`, else the contents of `password_file`, else empty.
+    pub fn password(&self) -> std::io::Result<String> {
+        if !self.password.is_empty() || self.password_file.as_os_str().is_empty() {
+            return Ok(self.password.clone());
+        }
+        let text = std::fs::read_to_string(&self.password_file)?;
+        Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            host: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: String::new(),
+            password_file: PathBuf::new(),
+            from: String::new(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// Enrollment emails: how their delivery is retried.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Enrollment {
+    /// Delivery attempts before a message is marked failed.
+    pub max_send_attempts: u32,
+    /// Seconds before the first retry; each further retry waits twice as long (plus jitter),
+    /// at most 6 hours.
+    pub retry_base_secs: u64,
+}
+
+impl Default for Enrollment {
+    fn default() -> Self {
+        Enrollment {
+            max_send_attempts: 8,
+            retry_base_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -172,6 +253,22 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SCIMGATE_TLS_CERTIFICATE", "tls.certificate"),
     ("SCIMGATE_TLS_PRIVATE_KEY", "tls.private_key"),
     ("SCIMGATE_TLS_REDIRECT_LISTEN", "tls.redirect_listen"),
+    ("SCIMGATE_SMTP_HOST", "smtp.host"),
+    ("SCIMGATE_SMTP_PORT", "smtp.port"),
+    ("SCIMGATE_SMTP_TLS", "smtp.tls"),
+    ("SCIMGATE_SMTP_USERNAME", "smtp.username"),
+    ("SCIMGATE_SMTP_PASSWORD", "smtp.password"),
+    ("SCIMGATE_SMTP_PASSWORD_FILE", "smtp.password_file"),
+    ("SCIMGATE_SMTP_FROM", "smtp.from"),
+    ("SCIMGATE_SMTP_TIMEOUT_SECS", "smtp.timeout_secs"),
+    (
+        "SCIMGATE_ENROLLMENT_MAX_SEND_ATTEMPTS",
+        "enrollment.max_send_attempts",
+    ),
+    (
+        "SCIMGATE_ENROLLMENT_RETRY_BASE_SECS",
+        "enrollment.retry_base_secs",
+    ),
 ];
 
 /// Variables the binary reads that are not configuration keys.
@@ -256,6 +353,27 @@ impl Config {
                 "tls.redirect_listen" => {
                     self.tls.redirect_listen = parse_opt_addr(v).map_err(err)?
                 }
+                "smtp.host" => self.smtp.host = v.to_owned(),
+                "smtp.port" => self.smtp.port = parse_num(v).map_err(err)?,
+                "smtp.tls" => {
+                    self.smtp.tls = match v.to_ascii_lowercase().as_str() {
+                        "none" => SmtpTls::None,
+                        "starttls" => SmtpTls::Starttls,
+                        "tls" => SmtpTls::Tls,
+                        _ => return Err(err(format!("'{v}' is not none, starttls or tls"))),
+                    }
+                }
+                "smtp.username" => self.smtp.username = v.to_owned(),
+                "smtp.password" => self.smtp.password = value.clone(),
+                "smtp.password_file" => self.smtp.password_file = PathBuf::from(v),
+                "smtp.from" => self.smtp.from = v.to_owned(),
+                "smtp.timeout_secs" => self.smtp.timeout_secs = parse_num(v).map_err(err)?,
+                "enrollment.max_send_attempts" => {
+                    self.enrollment.max_send_attempts = parse_num(v).map_err(err)?
+                }
+                "enrollment.retry_base_secs" => {
+                    self.enrollment.retry_base_secs = parse_num(v).map_err(err)?
+                }
                 _ => {}
             }
         }
@@ -317,11 +435,60 @@ impl Config {
             });
         }
         self.validate_tls()?;
+        self.validate_mail()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::Invalid {
                 key: "log.level",
                 message: format!("'{}' is not a level or filter directive", self.log.level),
             });
+        }
+        Ok(())
+    }
+
+    fn validate_mail(&mut self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_owned(),
+        };
+        self.smtp.host = self.smtp.host.trim().to_owned();
+        if !self.smtp.host.is_empty() {
+            if self.smtp.from.trim().is_empty() {
+                return Err(invalid(
+                    "smtp.from",
+                    "must be set when smtp.host is, e.g. \"MFA <mfa@example.com>\"",
+                ));
+            }
+            if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(ConfigError::Invalid {
+                    key: "smtp.from",
+                    message: format!("'{}' is not an email address", self.smtp.from),
+                });
+            }
+            if self.smtp.port == 0 {
+                return Err(invalid("smtp.port", "must be between 1 and 65535"));
+            }
+        }
+        if !self.smtp.password.is_empty() && !self.smtp.password_file.as_os_str().is_empty() {
+            return Err(invalid(
+                "smtp.password_file",
+                "set smtp.password or smtp.password_file, not both",
+            ));
+        }
+        if self.smtp.timeout_secs == 0 || self.smtp.timeout_secs > 600 {
+            return Err(invalid("smtp.timeout_secs", "must be between 1 and 600"));
+        }
+        let e = &self.enrollment;
+        if e.max_send_attempts == 0 || e.max_send_attempts > 100 {
+            return Err(invalid(
+                "enrollment.max_send_attempts",
+                "must be between 1 and 100",
+            ));
+        }
+        if e.retry_base_secs == 0 || e.retry_base_secs > 3600 {
+            return Err(invalid(
+                "enrollment.retry_base_secs",
+                "must be between 1 and 3600",
+            ));
         }
         Ok(())
     }

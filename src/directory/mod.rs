@@ -5,6 +5,7 @@
 pub mod cursor;
 pub mod groups;
 pub mod integration;
+pub mod outbox;
 pub mod policy;
 pub mod users;
 
@@ -17,7 +18,7 @@ use time::macros::format_description;
 use crate::scim::ScimError;
 use crate::store::{Store, StoreError};
 
-pub use integration::{Integration, IntegrationId, Settings};
+pub use integration::{Integration, IntegrationId, Settings, SettingsChange};
 
 /// Errors of the directory's use-cases. `web/` maps them to HTTP in one place.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +66,8 @@ pub struct Directory {
     token_touched: Mutex<HashMap<String, std::time::Instant>>,
     /// Signs list cursors; made at start-up, so cursors do not survive a restart.
     cursor_key: crate::auth::mac::MacKey,
+    /// Wakes the email drainer when a message is queued.
+    mail_wake: tokio::sync::Notify,
 }
 
 impl Directory {
@@ -73,6 +76,7 @@ impl Directory {
             store,
             token_touched: Mutex::new(HashMap::new()),
             cursor_key: crate::auth::mac::MacKey::random(),
+            mail_wake: tokio::sync::Notify::new(),
         }
     }
 

@@ -99,3 +99,31 @@ pub fn user_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> 
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
+
+pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<IntegrationRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM integrations WHERE name_folded = ?1"
+        ))?
+        .query_row([fold(name)], row)
+        .optional()?)
+}
+
+/// Writes the three settings of an integration.
+pub fn update_settings(
+    conn: &Connection,
+    id: &str,
+    send_enrollment_emails: bool,
+    include_manual: bool,
+    read_all_users: bool,
+) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE integrations SET send_enrollment_emails = ?2, include_manual = ?3, read_all_users = ?4 WHERE id = ?1",
+        )?
+        .execute(params![id, send_enrollment_emails, include_manual, read_all_users])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

@@ -10,6 +10,7 @@ pub mod groups;
 pub mod integrations;
 pub mod listing;
 pub mod migrations;
+pub mod outbox;
 pub mod users;
 pub mod writer;
 

@@ -7,6 +7,7 @@ mod concurrency;
 mod discovery;
 mod errors;
 mod groups;
+mod mail;
 mod okta;
 mod patch;
 mod query;

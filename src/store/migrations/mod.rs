@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0001_init.sql"),
     include_str!("0002_query.sql"),
     include_str!("0005_groups.sql"),
+    include_str!("0006_outbox.sql"),
 ];
 
 /// The schema version this binary writes.

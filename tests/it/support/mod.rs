@@ -1,6 +1,8 @@
 //! Test harness: `TestApp::spawn()` runs the appliance in-process (the same `App::build` as
 //! `scimgate serve`), on 127.0.0.1:0, with a fresh database in a temporary directory.
 
+pub mod smtp;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
