@@ -285,7 +285,7 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
                         let on = |b: bool| if b { "on" } else { "off" };
                         println!("Integration \"{}\" (id {}):", i.name, i.id);
                         println!(
-                            "  Send enrollment emails:          {}",
+                            "  Send enrollment emails:             {}",
                             on(s.send_enrollment_emails)
                         );
                         println!(

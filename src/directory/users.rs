@@ -204,6 +204,16 @@ impl Directory {
         Ok(row.into())
     }
 
+    /// The user whose userName or one of whose aliases is `name` (compared as the uniqueness
+    /// rule compares them): the one resolver of login names, for `/api/v1/verify` and the
+    /// admin search. Not scoped to an integration: callers are the appliance itself.
+    pub async fn resolve_login(&self, name: &str) -> Result<Option<User>, Error> {
+        let name = name.to_owned();
+        self.store
+            .read(move |conn| Ok(users::find_by_login(conn, &name)?.map(User::from)))
+            .await
+    }
+
     pub async fn get_user(&self, me: &Integration, id: &str) -> Result<User, Error> {
         let (me, id) = (me.clone(), id.to_owned());
         self.store

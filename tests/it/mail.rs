@@ -391,3 +391,23 @@ async fn serve_sends_the_email_of_a_user_posted_over_scim() {
     }
     assert_eq!(sink.count_to("web@mail.test"), 1);
 }
+
+#[actix_web::test]
+async fn login_names_resolve_by_user_name_or_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, w) = open(dir.path());
+    let okta = integration(&d, false).await;
+    let mut body = user("Ann.Lee@Example.test", None);
+    body["aliases"] = json!([{"value": "ALee"}]);
+    let u = d.create_user(&okta, &body).await.unwrap();
+    let found = d
+        .resolve_login("ann.lee@example.TEST")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.meta.id, u.meta.id);
+    let found = d.resolve_login(" alee ").await.unwrap().unwrap();
+    assert_eq!(found.meta.id, u.meta.id);
+    assert!(d.resolve_login("nobody").await.unwrap().is_none());
+    close(d, w).await;
+}
