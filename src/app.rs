@@ -167,6 +167,9 @@ impl App {
                     max_attempts: config.enrollment.max_send_attempts,
                     retry_base: Duration::from_secs(config.enrollment.retry_base_secs),
                     public_url: public_url.clone(),
+                    link_lifetime: Duration::from_secs(
+                        config.enrollment.link_lifetime_hours * 3600,
+                    ),
                 };
                 let (stop, stopped) = tokio::sync::watch::channel(false);
                 let task =

@@ -80,10 +80,12 @@ impl Default for Smtp {
     }
 }
 
-/// Enrollment emails: how their delivery is retried.
+/// Enrollment emails: how long their links live and how their delivery is retried.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Enrollment {
+    /// Hours an enrollment link stays valid.
+    pub link_lifetime_hours: u64,
     /// Delivery attempts before a message is marked failed.
     pub max_send_attempts: u32,
     /// Seconds before the first retry; each further retry waits twice as long (plus jitter),
@@ -94,6 +96,7 @@ pub struct Enrollment {
 impl Default for Enrollment {
     fn default() -> Self {
         Enrollment {
+            link_lifetime_hours: 72,
             max_send_attempts: 8,
             retry_base_secs: 30,
         }
@@ -262,6 +265,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SCIMGATE_SMTP_FROM", "smtp.from"),
     ("SCIMGATE_SMTP_TIMEOUT_SECS", "smtp.timeout_secs"),
     (
+        "SCIMGATE_ENROLLMENT_LINK_LIFETIME_HOURS",
+        "enrollment.link_lifetime_hours",
+    ),
+    (
         "SCIMGATE_ENROLLMENT_MAX_SEND_ATTEMPTS",
         "enrollment.max_send_attempts",
     ),
@@ -368,6 +375,9 @@ impl Config {
                 "smtp.password_file" => self.smtp.password_file = PathBuf::from(v),
                 "smtp.from" => self.smtp.from = v.to_owned(),
                 "smtp.timeout_secs" => self.smtp.timeout_secs = parse_num(v).map_err(err)?,
+                "enrollment.link_lifetime_hours" => {
+                    self.enrollment.link_lifetime_hours = parse_num(v).map_err(err)?
+                }
                 "enrollment.max_send_attempts" => {
                     self.enrollment.max_send_attempts = parse_num(v).map_err(err)?
                 }
@@ -478,6 +488,12 @@ impl Config {
             return Err(invalid("smtp.timeout_secs", "must be between 1 and 600"));
         }
         let e = &self.enrollment;
+        if e.link_lifetime_hours == 0 || e.link_lifetime_hours > 24 * 90 {
+            return Err(invalid(
+                "enrollment.link_lifetime_hours",
+                "must be between 1 and 2160 (90 days)",
+            ));
+        }
         if e.max_send_attempts == 0 || e.max_send_attempts > 100 {
             return Err(invalid(
                 "enrollment.max_send_attempts",

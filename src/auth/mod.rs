@@ -3,5 +3,6 @@
 
 pub mod mac;
 pub mod token;
+pub mod totp;
 
 pub use token::{ApiToken, TokenDigest};

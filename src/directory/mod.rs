@@ -3,6 +3,7 @@
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
 
 pub mod cursor;
+pub mod enroll;
 pub mod groups;
 pub mod integration;
 pub mod outbox;

@@ -26,8 +26,10 @@ pub struct Delivery {
     pub max_attempts: u32,
     /// The wait before the first retry; doubled for each further one.
     pub retry_base: Duration,
-    /// The appliance's public URL, named in the emails.
+    /// The appliance's public URL: enrollment links start with it.
     pub public_url: String,
+    /// How long an enrollment link stays valid.
+    pub link_lifetime: Duration,
 }
 
 /// The longest wait between two attempts.
@@ -125,8 +127,8 @@ pub(crate) fn enqueue_enrollment(
     Ok(true)
 }
 
-/// The enrollment email of a user.
-fn enrollment_email(to: &str, doc: &Document, public_url: &str) -> Email {
+/// The enrollment email of a user, with its one-time link.
+fn enrollment_email(to: &str, doc: &Document, link: &str, lifetime: Duration) -> Email {
     let user_name = doc.get("userName").and_then(Value::as_str).unwrap_or("");
     let greeting = doc
         .get("displayName")
@@ -139,12 +141,17 @@ fn enrollment_email(to: &str, doc: &Document, public_url: &str) -> Email {
         .unwrap_or(user_name);
     Email {
         to: to.to_owned(),
-        subject: "Your multi-factor authentication account".into(),
+        subject: "Set up your sign-in verification".into(),
         body: format!(
             "Hello {greeting},\r\n\r\n\
              An account with the user name {user_name} has been created for you in the \
-             multi-factor authentication service at {public_url}.\r\n\r\n\
-             If you did not expect this email, tell your IT department.\r\n"
+             multi-factor authentication service. To set up your authenticator app, open \
+             this link:\r\n\r\n{link}\r\n\r\n\
+             The link works once and expires in {hours} hours. You need an authenticator app \
+             on your phone (for example Google Authenticator, Microsoft Authenticator or \
+             FreeOTP).\r\n\r\n\
+             If you did not expect this email, tell your IT department.\r\n",
+            hours = lifetime.as_secs() / 3600
         ),
     }
 }
@@ -208,7 +215,15 @@ impl Directory {
                 report.failed += 1;
                 continue;
             };
-            let email = enrollment_email(&row.recipient, &doc, &d.public_url);
+            // A fresh link per attempt: only the digest is stored, so the token exists only in
+            // the message being sent (and replaces the link of any earlier attempt).
+            let (seq, lifetime) = (row.user_seq.unwrap_or_default(), d.link_lifetime);
+            let token = self
+                .store
+                .write(move |conn| crate::directory::enroll::issue_link(conn, seq, lifetime))
+                .await?;
+            let link = format!("{}/enroll/{token}", d.public_url);
+            let email = enrollment_email(&row.recipient, &doc, &link, d.link_lifetime);
             let result = mailer.send(&email).await;
             match &result {
                 Ok(answer) => {

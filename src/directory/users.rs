@@ -150,8 +150,10 @@ fn write(
             WriteDecision::Write | WriteDecision::WriteAndClaim
         )
     {
-        // A deactivated user gets no enrollment email that is still waiting to go out.
+        // A deactivated user gets no enrollment email that is still waiting to go out ...
         crate::store::outbox::cancel_pending_of_user(conn, row.seq)?;
+        // ... and its enrollment link stops working.
+        crate::store::enrollment::revoke(conn, row.seq)?;
     }
     match decision {
         WriteDecision::NotFound => Err(Error::NotFound),

@@ -3,6 +3,7 @@
 //! Imports `crate::scim` (for the filter AST and schema) and nothing above it
 //! (`directory`, `web`, `auth` are callers, never callees).
 
+pub mod enrollment;
 mod error;
 pub mod filter_sql;
 pub mod fold;

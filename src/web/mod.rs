@@ -2,6 +2,7 @@
 //! Thin: parse the request, call `directory`, render. No SQL and no protocol rules here;
 //! errors of every layer become HTTP responses in `scim::respond` alone.
 
+pub mod enroll;
 pub mod https;
 pub mod ops;
 pub mod scim;
@@ -42,4 +43,5 @@ impl AppState {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     ops::configure(cfg);
     scim::configure(cfg);
+    enroll::configure(cfg);
 }

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::support::smtp::{Mode, SmtpSink};
 use crate::support::*;
 
-fn smtp_to(sink: &SmtpSink) -> Smtp {
+pub fn smtp_to(sink: &SmtpSink) -> Smtp {
     Smtp {
         host: "127.0.0.1".into(),
         port: sink.addr.port(),
@@ -26,26 +26,27 @@ fn smtp_to(sink: &SmtpSink) -> Smtp {
     }
 }
 
-fn mailer(sink: &SmtpSink) -> Mailer {
+pub fn mailer(sink: &SmtpSink) -> Mailer {
     Mailer::from_config(&smtp_to(sink)).unwrap().unwrap()
 }
 
-fn delivery(max_attempts: u32) -> Delivery {
+pub fn delivery(max_attempts: u32) -> Delivery {
     Delivery {
         max_attempts,
         retry_base: Duration::from_secs(30),
         public_url: "https://mfa.example.test".into(),
+        link_lifetime: Duration::from_secs(72 * 3600),
     }
 }
 
 /// A directory on a database file in `dir`, as the appliance opens it.
-fn open(dir: &std::path::Path) -> (Directory, WriterThread) {
+pub fn open(dir: &std::path::Path) -> (Directory, WriterThread) {
     let config = config_in(dir);
     let (store, writer) = scimgate::app::open_store(&config).unwrap();
     (Directory::new(store), writer)
 }
 
-async fn close(d: Directory, writer: WriterThread) {
+pub async fn close(d: Directory, writer: WriterThread) {
     drop(d);
     tokio::task::spawn_blocking(move || writer.stop())
         .await
@@ -53,7 +54,7 @@ async fn close(d: Directory, writer: WriterThread) {
 }
 
 /// An integration named "okta" with Send enrollment emails as given.
-async fn integration(d: &Directory, sends: bool) -> Integration {
+pub async fn integration(d: &Directory, sends: bool) -> Integration {
     d.create_integration("okta").await.unwrap();
     d.update_settings(
         "okta",
@@ -66,7 +67,7 @@ async fn integration(d: &Directory, sends: bool) -> Integration {
     .unwrap()
 }
 
-fn user(name: &str, email: Option<&str>) -> serde_json::Value {
+pub fn user(name: &str, email: Option<&str>) -> serde_json::Value {
     let mut u = json!({"schemas": [USER_URN], "userName": name, "active": true});
     if let Some(e) = email {
         u["emails"] = json!([{"value": e, "type": "work", "primary": true}]);
@@ -74,7 +75,7 @@ fn user(name: &str, email: Option<&str>) -> serde_json::Value {
     u
 }
 
-fn later(secs: i64) -> OffsetDateTime {
+pub fn later(secs: i64) -> OffsetDateTime {
     OffsetDateTime::now_utc() + time::Duration::seconds(secs)
 }
 

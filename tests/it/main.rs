@@ -5,6 +5,7 @@
 mod binary;
 mod concurrency;
 mod discovery;
+mod enroll;
 mod errors;
 mod groups;
 mod mail;
