@@ -9,6 +9,7 @@ pub mod integration;
 pub mod outbox;
 pub mod policy;
 pub mod users;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -93,3 +93,55 @@ pub fn mark_step(conn: &Connection, user_seq: i64, step: u64) -> Result<(), Stor
         .execute(params![user_seq, i64::try_from(step).unwrap_or(i64::MAX)])?;
     Ok(())
 }
+
+/// What `/api/v1/verify` needs of an authenticator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatorRow {
+    pub secret: String,
+    pub last_step: i64,
+    pub failures: i64,
+    pub locked_until: Option<String>,
+}
+
+pub fn authenticator_state(
+    conn: &Connection,
+    user_seq: i64,
+) -> Result<Option<AuthenticatorRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT secret, last_step, failures, locked_until FROM authenticators WHERE user_seq = ?1",
+        )?
+        .query_row([user_seq], |r| {
+            Ok(AuthenticatorRow {
+                secret: r.get(0)?,
+                last_step: r.get(1)?,
+                failures: r.get(2)?,
+                locked_until: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Records an accepted code: its step, and no failures.
+pub fn record_success(conn: &Connection, user_seq: i64, step: u64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE authenticators SET last_step = ?2, failures = 0, locked_until = NULL WHERE user_seq = ?1",
+    )?
+    .execute(params![user_seq, i64::try_from(step).unwrap_or(i64::MAX)])?;
+    Ok(())
+}
+
+/// Records a wrong code: the failure count, and a lock until `locked_until` when given (which
+/// also starts the count again).
+pub fn record_failure(
+    conn: &Connection,
+    user_seq: i64,
+    failures: i64,
+    locked_until: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE authenticators SET failures = ?2, locked_until = ?3 WHERE user_seq = ?1",
+    )?
+    .execute(params![user_seq, failures, locked_until])?;
+    Ok(())
+}

@@ -6,6 +6,7 @@ pub mod enroll;
 pub mod https;
 pub mod ops;
 pub mod scim;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -44,4 +45,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ops::configure(cfg);
     scim::configure(cfg);
     enroll::configure(cfg);
+    verify::configure(cfg);
 }

@@ -33,5 +33,7 @@ CREATE TABLE authenticators (
     user_seq        INTEGER PRIMARY KEY REFERENCES users(seq) ON DELETE CASCADE,
     secret          TEXT NOT NULL,
     created         TEXT NOT NULL,
-    last_step       INTEGER NOT NULL DEFAULT 0   -- the last accepted time step: a code is accepted once
+    last_step       INTEGER NOT NULL DEFAULT 0,  -- the last accepted time step: a code is accepted once
+    failures        INTEGER NOT NULL DEFAULT 0,  -- wrong codes in a row (/api/v1/verify throttle)
+    locked_until    TEXT                         -- no code is checked before this time
 ) STRICT;
