@@ -27,7 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the appliance: the SCIM API (and, as they arrive, the admin and enrollment pages).
+    /// Run the appliance: the SCIM API, the enrollment pages, /api/v1/verify and the email
+    /// outbox (and, as they arrive, the admin pages).
     Serve,
     /// Manage provisioning integrations.
     #[command(subcommand)]

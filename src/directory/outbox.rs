@@ -217,11 +217,18 @@ impl Directory {
             };
             // A fresh link per attempt: only the digest is stored, so the token exists only in
             // the message being sent (and replaces the link of any earlier attempt).
-            let (seq, lifetime) = (row.user_seq.unwrap_or_default(), d.link_lifetime);
+            // Checked again in the same job: a deactivation since the read cancelled it.
+            let (seq, lifetime, id) = (row.user_seq.unwrap_or_default(), d.link_lifetime, row.id);
             let token = self
                 .store
-                .write(move |conn| crate::directory::enroll::issue_link(conn, seq, lifetime))
+                .write(move |conn| {
+                    if outbox::find(conn, id)?.is_none_or(|r| r.status != "pending") {
+                        return Ok::<_, Error>(None);
+                    }
+                    crate::directory::enroll::issue_link(conn, seq, lifetime).map(Some)
+                })
                 .await?;
+            let Some(token) = token else { continue };
             let link = format!("{}/enroll/{token}", d.public_url);
             let email = enrollment_email(&row.recipient, &doc, &link, d.link_lifetime);
             let result = mailer.send(&email).await;

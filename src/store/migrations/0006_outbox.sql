@@ -3,7 +3,7 @@
 -- drainer sends due messages, retrying temporary failures with backoff (issue 7).
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
-    kind            TEXT NOT NULL,             -- 'enrollment' | 'test'
+    kind            TEXT NOT NULL,             -- 'enrollment'
     user_seq        INTEGER REFERENCES users(seq) ON DELETE CASCADE,
     recipient       TEXT NOT NULL,
     status          TEXT NOT NULL DEFAULT 'pending',  -- pending | sent | failed | cancelled
