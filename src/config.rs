@@ -625,6 +625,66 @@ mod tests {
     }
 
     #[test]
+    fn smtp_and_enrollment_keys() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let mut c = Config::default();
+        c.apply_env(&env(&[
+            ("SCIMGATE_SMTP_HOST", "smtp.example.com"),
+            ("SCIMGATE_SMTP_PORT", "465"),
+            ("SCIMGATE_SMTP_TLS", "TLS"),
+            ("SCIMGATE_SMTP_FROM", "MFA <mfa@example.com>"),
+            ("SCIMGATE_ENROLLMENT_LINK_LIFETIME_HOURS", "24"),
+        ]))
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.smtp.tls, SmtpTls::Tls);
+        assert_eq!(c.smtp.port, 465);
+        assert_eq!(c.enrollment.link_lifetime_hours, 24);
+        let e = Config::default()
+            .apply_env(&env(&[("SCIMGATE_SMTP_TLS", "ssl")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("starttls"), "{e}");
+        // A host without a sender is refused, naming the key.
+        let mut c = Config::default();
+        c.smtp.host = "smtp.example.com".into();
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().starts_with("smtp.from"), "{e}");
+        c.smtp.from = "not an address".into();
+        assert!(c.validate().unwrap_err().to_string().contains("smtp.from"));
+        let mut c = Config::default();
+        c.smtp.password = "x".into();
+        c.smtp.password_file = "/etc/pw".into();
+        assert!(c.validate().unwrap_err().to_string().contains("not both"));
+        let mut c = Config::default();
+        c.enrollment.max_send_attempts = 0;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("enrollment.max_send_attempts")
+        );
+        let e = Config::from_toml("[smtp]\ntls = \"maybe\"\n").unwrap_err();
+        assert!(e.contains("tls"), "{e}");
+    }
+
+    #[test]
+    fn smtp_password_file_is_read_without_its_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pw");
+        std::fs::write(&p, "s3cret\n").unwrap();
+        let smtp = Smtp {
+            password_file: p,
+            ..Smtp::default()
+        };
+        assert_eq!(smtp.password().unwrap(), "s3cret");
+    }
+
+    #[test]
     fn env_overrides() {
         let mut c = Config::default();
         c.apply_env(&env(&[

@@ -1,4 +1,5 @@
-//! Security primitives, free of HTTP and SQL: API tokens, a MAC for cursors (and, with the admin pages, password
+//! Security primitives, free of HTTP and SQL: API tokens, one-time link tokens, TOTP
+//! authenticators (`totp`), a MAC for cursors (and, with the admin pages, password
 //! hashes, sessions and CSRF tokens). Must not import `web`, `directory` or `store`.
 
 pub mod mac;
