@@ -1,5 +1,7 @@
 //! The appliance's rules: integrations and their settings, who sees and owns which user
-//! (`policy`), uniqueness of login names, and the user use-cases the SCIM handlers call.
+//! (`policy`), uniqueness of login names, the user use-cases the SCIM handlers call, and
+//! enrollment: the email outbox (`outbox`), links and authenticators (`enroll`), code
+//! verification (`verify`).
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
 
 pub mod cursor;
