@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::directory::Directory;
 use crate::directory::activity::{ActivityLog, FLUSH_EVERY, Retention};
 use crate::directory::admins::SessionPolicy;
+use crate::directory::outbox::Delivery;
 use crate::scim::discovery::Capabilities;
 use crate::store::{Store, StoreError, StoreOptions, WriterThread};
 use crate::tls::{Tls, TlsError};
@@ -30,6 +31,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailConfigError),
 }
 
 /// Options that only the embedding program chooses.
@@ -55,6 +58,12 @@ pub struct App {
     server: Server,
     writer: WriterThread,
     flusher: actix_web::rt::task::JoinHandle<()>,
+    /// The email drainer, when `[smtp]` is configured: told to stop, then awaited, before the
+    /// writer stops.
+    drainer: Option<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 /// Opens the store of `config` (for the CLI and the server alike).
@@ -79,6 +88,7 @@ impl App {
         } else {
             None
         };
+        let mailer = crate::mail::Mailer::from_config(&config.smtp)?;
         let (store, writer) = open_store(config)?;
         let directory = Arc::new(Directory::new(store));
         let addr = config.server.listen;
@@ -178,6 +188,26 @@ impl App {
         if let Some(tls) = &tls {
             actix_web::rt::spawn(daily_expiry_check(tls.clone()));
         }
+        let drainer = match mailer {
+            Some(mailer) => {
+                let delivery = Delivery {
+                    max_attempts: config.enrollment.max_send_attempts,
+                    retry_base: Duration::from_secs(config.enrollment.retry_base_secs),
+                    public_url: public_url.clone(),
+                    link_lifetime: Duration::from_secs(
+                        config.enrollment.link_lifetime_hours * 3600,
+                    ),
+                };
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                let task =
+                    actix_web::rt::spawn(drain_mail(directory.clone(), mailer, delivery, stopped));
+                Some((stop, task))
+            }
+            None => {
+                tracing::info!("smtp.host is not set: enrollment emails are queued, not sent");
+                None
+            }
+        };
         Ok(App {
             addr: bound,
             redirect_addr,
@@ -189,6 +219,7 @@ impl App {
             server,
             writer,
             flusher,
+            drainer,
         })
     }
 
@@ -225,9 +256,14 @@ impl App {
             directory,
             activity,
             flusher,
+            drainer,
             ..
         } = self;
         let result = server.await;
+        if let Some((stop, task)) = drainer {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
         flusher.abort();
         if let Err(e) = activity.flush(directory.store()).await {
             tracing::warn!(error = %e, "could not write the last activity entries");
@@ -237,6 +273,41 @@ impl App {
             .await
             .map_err(std::io::Error::other)?;
         result
+    }
+}
+
+/// How often the drainer looks for due retries when nothing wakes it.
+const MAIL_POLL: Duration = Duration::from_secs(15);
+
+/// Sends queued emails until told to stop: a pass whenever a message is queued (the directory
+/// wakes it) or every [`MAIL_POLL`] for retries that fall due. A stop during a pass abandons
+/// it; a message whose send was interrupted is sent again after the restart (at least once).
+async fn drain_mail(
+    directory: Arc<Directory>,
+    mailer: crate::mail::Mailer,
+    delivery: Delivery,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    tracing::info!(server = %mailer.server(), "sending enrollment emails");
+    loop {
+        let full = tokio::select! {
+            _ = stop.changed() => return,
+            r = directory.drain_once(&mailer, &delivery) => match r {
+                Ok(r) => r.attempted() as i64 >= crate::directory::outbox::DRAIN_BATCH,
+                Err(crate::directory::Error::Unavailable) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the email drainer could not read the outbox");
+                    false
+                }
+            },
+        };
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = directory.mail_queued(MAIL_POLL) => {}
+        }
     }
 }
 

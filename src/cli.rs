@@ -27,8 +27,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the appliance: the SCIM API and the admin pages (/admin). Prints a one-time setup
-    /// link while no administrator exists.
+    /// Run the appliance: the SCIM API, the admin pages (/admin), the enrollment pages,
+    /// /api/v1/verify and the email outbox. Prints a one-time setup link while no
+    /// administrator exists.
     Serve,
     /// Manage provisioning integrations.
     #[command(subcommand)]
@@ -42,6 +43,32 @@ pub enum Command {
     /// Manage administrators of the admin pages.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Email: check the [smtp] settings.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Send a test email now through [smtp] and print the SMTP server's answer.
+    Test {
+        /// The address to send it to.
+        #[arg(long, value_name = "ADDR")]
+        to: String,
+    },
+}
+
+/// `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+impl From<OnOff> for bool {
+    fn from(v: OnOff) -> bool {
+        v == OnOff::On
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +144,25 @@ pub enum IntegrationCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change an integration's settings; the ones not given keep their values. They apply
+    /// from the integration's next request.
+    Set {
+        /// The integration's name (or id).
+        name: String,
+        /// Send an enrollment email to each active user with an email address that this
+        /// integration creates.
+        #[arg(long, value_enum, value_name = "on|off")]
+        send_enrollment_emails: Option<OnOff>,
+        /// Let the integration see, and take over, manually provisioned users.
+        #[arg(long, value_enum, value_name = "on|off")]
+        include_manual_users: Option<OnOff>,
+        /// Let the integration read every user, whoever provisioned it.
+        #[arg(long, value_enum, value_name = "on|off")]
+        read_all_users: Option<OnOff>,
+        /// Print the integration's settings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
@@ -141,6 +187,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::User(cmd) => user(&config, cmd).await,
         Command::Tls(cmd) => tls(&config, cmd),
         Command::Admin(cmd) => admin(&config, cmd).await,
+        Command::Mail(cmd) => mail(&config, cmd).await,
     }
 }
 
@@ -369,10 +416,79 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
             }
             Ok(())
         }
+        IntegrationCommand::Set {
+            name,
+            send_enrollment_emails,
+            include_manual_users,
+            read_all_users,
+            json,
+        } => {
+            let change = crate::directory::SettingsChange {
+                send_enrollment_emails: send_enrollment_emails.map(bool::from),
+                include_manual: include_manual_users.map(bool::from),
+                read_all_users: read_all_users.map(bool::from),
+            };
+            let i = directory
+                .update_settings(&name, change)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"));
+            match i {
+                Ok(i) => {
+                    let s = i.settings;
+                    if json {
+                        println!(
+                            "{}",
+                            json!({"name": i.name, "id": i.id.as_str(),
+                                "send_enrollment_emails": s.send_enrollment_emails,
+                                "include_manual_users": s.include_manual,
+                                "read_all_users": s.read_all_users})
+                        );
+                    } else {
+                        let on = |b: bool| if b { "on" } else { "off" };
+                        println!("Integration \"{}\" (id {}):", i.name, i.id);
+                        println!(
+                            "  Send enrollment emails:             {}",
+                            on(s.send_enrollment_emails)
+                        );
+                        println!(
+                            "  Include manually provisioned users: {}",
+                            on(s.include_manual)
+                        );
+                        println!(
+                            "  Read all users:                  {}",
+                            on(s.read_all_users)
+                        );
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
     };
     drop(directory);
     tokio::task::spawn_blocking(move || writer.stop()).await?;
     out
+}
+
+async fn mail(config: &Config, cmd: MailCommand) -> anyhow::Result<()> {
+    match cmd {
+        MailCommand::Test { to } => {
+            let mailer = crate::mail::Mailer::from_config(&config.smtp)?.ok_or_else(|| {
+                anyhow::anyhow!("smtp.host is not set: configure [smtp] first (see the README)")
+            })?;
+            let public_url = config.public_url_for(config.server.listen);
+            match crate::directory::outbox::send_test_email(&mailer, &to, &public_url).await {
+                Ok(answer) => {
+                    println!(
+                        "Sent to {to} through {}. The server answered: {answer}",
+                        mailer.server()
+                    );
+                    Ok(())
+                }
+                Err(e) => Err(anyhow::anyhow!("not sent through {}: {e}", mailer.server())),
+            }
+        }
+    }
 }
 
 fn tls(config: &Config, cmd: TlsCommand) -> anyhow::Result<()> {

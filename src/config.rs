@@ -19,6 +19,90 @@ pub struct Config {
     pub activity: Activity,
     pub log: Log,
     pub tls: Tls,
+    pub smtp: Smtp,
+    pub enrollment: Enrollment,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (a relay on localhost or a test sink).
+    None,
+    /// STARTTLS, required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// The SMTP server enrollment emails go through. Empty `host`: no email is sent (messages
+/// stay queued in the outbox until it is set).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// Empty: no authentication.
+    pub username: String,
+    /// The password; prefer `password_file` or the environment variable.
+    pub password: String,
+    /// A file holding the password (trailing newline ignored).
+    pub password_file: PathBuf,
+    /// The sender, e.g. `MFA <mfa@example.com>`.
+    pub from: String,
+    /// Seconds to connect and for each SMTP answer.
+    pub timeout_secs: u64,
+}
+
+impl Smtp {
+    /// The password: `password`, else the contents of `password_file`, else empty.
+    pub fn password(&self) -> std::io::Result<String> {
+        if !self.password.is_empty() || self.password_file.as_os_str().is_empty() {
+            return Ok(self.password.clone());
+        }
+        let text = std::fs::read_to_string(&self.password_file)?;
+        Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            host: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: String::new(),
+            password_file: PathBuf::new(),
+            from: String::new(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// Enrollment emails: how long their links live and how their delivery is retried.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Enrollment {
+    /// Hours an enrollment link stays valid.
+    pub link_lifetime_hours: u64,
+    /// Delivery attempts before a message is marked failed.
+    pub max_send_attempts: u32,
+    /// Seconds before the first retry; each further retry waits twice as long (plus jitter),
+    /// at most 6 hours.
+    pub retry_base_secs: u64,
+}
+
+impl Default for Enrollment {
+    fn default() -> Self {
+        Enrollment {
+            link_lifetime_hours: 72,
+            max_send_attempts: 8,
+            retry_base_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -230,6 +314,26 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SCIMGATE_TLS_CERTIFICATE", "tls.certificate"),
     ("SCIMGATE_TLS_PRIVATE_KEY", "tls.private_key"),
     ("SCIMGATE_TLS_REDIRECT_LISTEN", "tls.redirect_listen"),
+    ("SCIMGATE_SMTP_HOST", "smtp.host"),
+    ("SCIMGATE_SMTP_PORT", "smtp.port"),
+    ("SCIMGATE_SMTP_TLS", "smtp.tls"),
+    ("SCIMGATE_SMTP_USERNAME", "smtp.username"),
+    ("SCIMGATE_SMTP_PASSWORD", "smtp.password"),
+    ("SCIMGATE_SMTP_PASSWORD_FILE", "smtp.password_file"),
+    ("SCIMGATE_SMTP_FROM", "smtp.from"),
+    ("SCIMGATE_SMTP_TIMEOUT_SECS", "smtp.timeout_secs"),
+    (
+        "SCIMGATE_ENROLLMENT_LINK_LIFETIME_HOURS",
+        "enrollment.link_lifetime_hours",
+    ),
+    (
+        "SCIMGATE_ENROLLMENT_MAX_SEND_ATTEMPTS",
+        "enrollment.max_send_attempts",
+    ),
+    (
+        "SCIMGATE_ENROLLMENT_RETRY_BASE_SECS",
+        "enrollment.retry_base_secs",
+    ),
 ];
 
 /// Variables the binary reads that are not configuration keys.
@@ -327,6 +431,30 @@ impl Config {
                 "tls.redirect_listen" => {
                     self.tls.redirect_listen = parse_opt_addr(v).map_err(err)?
                 }
+                "smtp.host" => self.smtp.host = v.to_owned(),
+                "smtp.port" => self.smtp.port = parse_num(v).map_err(err)?,
+                "smtp.tls" => {
+                    self.smtp.tls = match v.to_ascii_lowercase().as_str() {
+                        "none" => SmtpTls::None,
+                        "starttls" => SmtpTls::Starttls,
+                        "tls" => SmtpTls::Tls,
+                        _ => return Err(err(format!("'{v}' is not none, starttls or tls"))),
+                    }
+                }
+                "smtp.username" => self.smtp.username = v.to_owned(),
+                "smtp.password" => self.smtp.password = value.clone(),
+                "smtp.password_file" => self.smtp.password_file = PathBuf::from(v),
+                "smtp.from" => self.smtp.from = v.to_owned(),
+                "smtp.timeout_secs" => self.smtp.timeout_secs = parse_num(v).map_err(err)?,
+                "enrollment.link_lifetime_hours" => {
+                    self.enrollment.link_lifetime_hours = parse_num(v).map_err(err)?
+                }
+                "enrollment.max_send_attempts" => {
+                    self.enrollment.max_send_attempts = parse_num(v).map_err(err)?
+                }
+                "enrollment.retry_base_secs" => {
+                    self.enrollment.retry_base_secs = parse_num(v).map_err(err)?
+                }
                 _ => {}
             }
         }
@@ -418,11 +546,66 @@ impl Config {
                 message: "must be between 1000 and 100000000".into(),
             });
         }
+        self.validate_mail()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::Invalid {
                 key: "log.level",
                 message: format!("'{}' is not a level or filter directive", self.log.level),
             });
+        }
+        Ok(())
+    }
+
+    fn validate_mail(&mut self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_owned(),
+        };
+        self.smtp.host = self.smtp.host.trim().to_owned();
+        if !self.smtp.host.is_empty() {
+            if self.smtp.from.trim().is_empty() {
+                return Err(invalid(
+                    "smtp.from",
+                    "must be set when smtp.host is, e.g. \"MFA <mfa@example.com>\"",
+                ));
+            }
+            if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(ConfigError::Invalid {
+                    key: "smtp.from",
+                    message: format!("'{}' is not an email address", self.smtp.from),
+                });
+            }
+            if self.smtp.port == 0 {
+                return Err(invalid("smtp.port", "must be between 1 and 65535"));
+            }
+        }
+        if !self.smtp.password.is_empty() && !self.smtp.password_file.as_os_str().is_empty() {
+            return Err(invalid(
+                "smtp.password_file",
+                "set smtp.password or smtp.password_file, not both",
+            ));
+        }
+        if self.smtp.timeout_secs == 0 || self.smtp.timeout_secs > 600 {
+            return Err(invalid("smtp.timeout_secs", "must be between 1 and 600"));
+        }
+        let e = &self.enrollment;
+        if e.link_lifetime_hours == 0 || e.link_lifetime_hours > 24 * 90 {
+            return Err(invalid(
+                "enrollment.link_lifetime_hours",
+                "must be between 1 and 2160 (90 days)",
+            ));
+        }
+        if e.max_send_attempts == 0 || e.max_send_attempts > 100 {
+            return Err(invalid(
+                "enrollment.max_send_attempts",
+                "must be between 1 and 100",
+            ));
+        }
+        if e.retry_base_secs == 0 || e.retry_base_secs > 3600 {
+            return Err(invalid(
+                "enrollment.retry_base_secs",
+                "must be between 1 and 3600",
+            ));
         }
         Ok(())
     }
@@ -540,6 +723,66 @@ mod tests {
         assert!(e.contains("synchronous"), "{e}");
         let e = Config::from_toml("[nope]\n").unwrap_err();
         assert!(e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn smtp_and_enrollment_keys() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let mut c = Config::default();
+        c.apply_env(&env(&[
+            ("SCIMGATE_SMTP_HOST", "smtp.example.com"),
+            ("SCIMGATE_SMTP_PORT", "465"),
+            ("SCIMGATE_SMTP_TLS", "TLS"),
+            ("SCIMGATE_SMTP_FROM", "MFA <mfa@example.com>"),
+            ("SCIMGATE_ENROLLMENT_LINK_LIFETIME_HOURS", "24"),
+        ]))
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.smtp.tls, SmtpTls::Tls);
+        assert_eq!(c.smtp.port, 465);
+        assert_eq!(c.enrollment.link_lifetime_hours, 24);
+        let e = Config::default()
+            .apply_env(&env(&[("SCIMGATE_SMTP_TLS", "ssl")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("starttls"), "{e}");
+        // A host without a sender is refused, naming the key.
+        let mut c = Config::default();
+        c.smtp.host = "smtp.example.com".into();
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().starts_with("smtp.from"), "{e}");
+        c.smtp.from = "not an address".into();
+        assert!(c.validate().unwrap_err().to_string().contains("smtp.from"));
+        let mut c = Config::default();
+        c.smtp.password = "x".into();
+        c.smtp.password_file = "/etc/pw".into();
+        assert!(c.validate().unwrap_err().to_string().contains("not both"));
+        let mut c = Config::default();
+        c.enrollment.max_send_attempts = 0;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("enrollment.max_send_attempts")
+        );
+        let e = Config::from_toml("[smtp]\ntls = \"maybe\"\n").unwrap_err();
+        assert!(e.contains("tls"), "{e}");
+    }
+
+    #[test]
+    fn smtp_password_file_is_read_without_its_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pw");
+        std::fs::write(&p, "s3cret\n").unwrap();
+        let smtp = Smtp {
+            password_file: p,
+            ..Smtp::default()
+        };
+        assert_eq!(smtp.password().unwrap(), "s3cret");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod directory;
+pub mod mail;
 pub mod scim;
 pub mod store;
 pub mod tls;

@@ -42,6 +42,14 @@ impl ApiToken {
     }
 }
 
+/// A one-time link token (enrollment links): 256 random bits, base64url (43 characters).
+/// Only its [`TokenDigest`] is stored.
+pub fn link_token() -> Result<String, rand::rngs::SysError> {
+    let mut bytes = [0u8; 32];
+    SysRng.try_fill_bytes(&mut bytes)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
 /// The SHA-256 digest of a token: what the database keeps.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenDigest([u8; 32]);

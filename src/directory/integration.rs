@@ -268,3 +268,52 @@ impl Directory {
         }
     }
 }
+
+/// A change to an integration's settings: `None` keeps the current value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettingsChange {
+    pub send_enrollment_emails: Option<bool>,
+    pub include_manual: Option<bool>,
+    pub read_all_users: Option<bool>,
+}
+
+impl Directory {
+    /// Changes the settings of the integration named `name` (or with id `name`) and returns it.
+    /// Takes effect on the integration's next request: each request reads its settings afresh.
+    pub async fn update_settings(
+        &self,
+        name: &str,
+        change: SettingsChange,
+    ) -> Result<Integration, Error> {
+        let name = name.trim().to_owned();
+        self.store
+            .write(move |conn| {
+                let row = match integrations::find_by_name(conn, &name)? {
+                    Some(r) => r,
+                    None => integrations::find(conn, &name)?.ok_or_else(|| {
+                        Error::Invalid(format!("there is no integration named '{name}'"))
+                    })?,
+                };
+                let mut row = row;
+                row.send_enrollment_emails = change
+                    .send_enrollment_emails
+                    .unwrap_or(row.send_enrollment_emails);
+                row.include_manual = change.include_manual.unwrap_or(row.include_manual);
+                row.read_all_users = change.read_all_users.unwrap_or(row.read_all_users);
+                integrations::update_settings(
+                    conn,
+                    &row.id,
+                    row.send_enrollment_emails,
+                    row.include_manual,
+                    row.read_all_users,
+                )?;
+                let owned = integrations::user_counts(conn)?
+                    .into_iter()
+                    .find(|(id, _)| *id == row.id)
+                    .map_or(0, |(_, n)| n);
+                Ok(Integration::from_row(row, owned))
+            })
+            .await
+            .inspect(|i| self.forget_integration(i.id.as_str()))
+    }
+}

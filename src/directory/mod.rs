@@ -1,15 +1,20 @@
 //! The appliance's rules: integrations and their settings, who sees and owns which user
-//! (`policy`), uniqueness of login names, and the user use-cases the SCIM handlers call.
+//! (`policy`), uniqueness of login names, the user use-cases the SCIM handlers call, and
+//! enrollment: the email outbox (`outbox`), links and authenticators (`enroll`), code
+//! verification (`verify`).
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
 
 pub mod activity;
 pub mod admins;
 pub mod cursor;
+pub mod enroll;
 pub mod groups;
 pub mod integration;
 pub mod manage;
+pub mod outbox;
 pub mod policy;
 pub mod users;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,7 +25,7 @@ use time::macros::format_description;
 use crate::scim::ScimError;
 use crate::store::{Store, StoreError};
 
-pub use integration::{Integration, IntegrationId, Settings};
+pub use integration::{Integration, IntegrationId, Settings, SettingsChange};
 
 /// Errors of the directory's use-cases. `web/` maps them to HTTP in one place.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +114,8 @@ pub struct Directory {
     cursor_key: crate::auth::mac::MacKey,
     /// Failed admin sign-ins, per username.
     sign_in_throttle: admins::Throttle,
+    /// Wakes the email drainer when a message is queued.
+    mail_wake: tokio::sync::Notify,
 }
 
 impl Directory {
@@ -120,6 +127,7 @@ impl Directory {
             auth_generation: std::sync::atomic::AtomicU64::new(0),
             cursor_key: crate::auth::mac::MacKey::random(),
             sign_in_throttle: admins::Throttle::default(),
+            mail_wake: tokio::sync::Notify::new(),
         }
     }
 

@@ -6,6 +6,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::directory::cursor;
+use crate::directory::outbox;
 use crate::directory::policy::{self, Access, Owner, WriteDecision};
 use crate::directory::{Directory, Error, Integration, Provenance, now};
 use crate::scim::list::{ListQuery, Paging};
@@ -176,7 +177,22 @@ fn write(
     doc: Document,
 ) -> Result<UserRow, Error> {
     let changed = doc != row.doc;
-    match policy::user_write(me.settings, owner(me, row.source.as_deref()), changed) {
+    let deactivating = changed
+        && row.doc.get("active").and_then(Value::as_bool) != Some(false)
+        && doc.get("active").and_then(Value::as_bool) == Some(false);
+    let decision = policy::user_write(me.settings, owner(me, row.source.as_deref()), changed);
+    if deactivating
+        && matches!(
+            decision,
+            WriteDecision::Write | WriteDecision::WriteAndClaim
+        )
+    {
+        // A deactivated user gets no enrollment email that is still waiting to go out ...
+        crate::store::outbox::cancel_pending_of_user(conn, row.seq)?;
+        // ... and its enrollment link stops working.
+        crate::store::enrollment::revoke(conn, row.seq)?;
+    }
+    match decision {
         WriteDecision::NotFound => Err(Error::NotFound),
         WriteDecision::Forbidden => Err(forbidden(me)),
         WriteDecision::Unchanged => Ok(row),
@@ -198,7 +214,8 @@ impl Directory {
     pub async fn create_user(&self, me: &Integration, body: &Value) -> Result<User, Error> {
         let doc = tidy_aliases(resource::normalize(schema::user(), body)?);
         let source = me.id.as_str().to_owned();
-        let row = self
+        let sends = me.settings.send_enrollment_emails;
+        let (row, queued) = self
             .store
             .write(move |conn| {
                 let id = uuid::Uuid::now_v7().to_string();
@@ -211,9 +228,14 @@ impl Directory {
                         doc: &doc,
                     },
                 )?;
-                Ok::<_, Error>(row)
+                // The email is queued in the same job: committed together with the user, or not at all.
+                let queued = outbox::enqueue_enrollment(conn, sends, row.seq, &row.doc)?;
+                Ok::<_, Error>((row, queued))
             })
             .await?;
+        if queued {
+            self.wake_mail();
+        }
         let provenance = Provenance {
             source: Some((me.id.as_str().to_owned(), me.name.clone())),
             claim: None,
@@ -222,6 +244,16 @@ impl Directory {
             provenance,
             ..User::from(row)
         })
+    }
+
+    /// The user whose userName or one of whose aliases is `name` (compared as the uniqueness
+    /// rule compares them): the one resolver of login names, for `/api/v1/verify` and the
+    /// admin search. Not scoped to an integration: callers are the appliance itself.
+    pub async fn resolve_login(&self, name: &str) -> Result<Option<User>, Error> {
+        let name = name.to_owned();
+        self.store
+            .read(move |conn| Ok(users::find_by_login(conn, &name)?.map(User::from)))
+            .await
     }
 
     pub async fn get_user(&self, me: &Integration, id: &str) -> Result<User, Error> {

@@ -100,6 +100,16 @@ pub fn user_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> 
     Ok(rows)
 }
 
+pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<IntegrationRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM integrations WHERE name_folded = ?1"
+        ))?
+        .query_row([fold(name)], row)
+        .optional()?)
+}
+
+/// Writes the three settings of an integration.
 pub fn update_settings(
     conn: &Connection,
     id: &str,

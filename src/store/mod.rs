@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod admins;
+pub mod enrollment;
 mod error;
 pub mod filter_sql;
 pub mod fold;
@@ -12,6 +13,7 @@ pub mod groups;
 pub mod integrations;
 pub mod listing;
 pub mod migrations;
+pub mod outbox;
 pub mod provenance;
 pub mod users;
 pub mod writer;

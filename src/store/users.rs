@@ -74,6 +74,26 @@ fn to_user(raw: RawUser) -> Result<UserRow, StoreError> {
     })
 }
 
+pub fn find_by_seq(conn: &Connection, seq: i64) -> Result<Option<UserRow>, StoreError> {
+    let raw = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users u WHERE u.seq = ?1"))?
+        .query_row([seq], row)
+        .optional()?;
+    raw.map(to_user).transpose()
+}
+
+/// The user whose userName or one of whose aliases is `name` (compared folded, as the
+/// uniqueness rule compares them): the one resolver for login names (verify, admin search).
+pub fn find_by_login(conn: &Connection, name: &str) -> Result<Option<UserRow>, StoreError> {
+    let raw = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM login_names l JOIN users u ON u.seq = l.user_seq WHERE l.name_folded = ?1"
+        ))?
+        .query_row([fold(name.trim())], row)
+        .optional()?;
+    raw.map(to_user).transpose()
+}
+
 pub fn find_by_id(conn: &Connection, id: &str) -> Result<Option<UserRow>, StoreError> {
     let raw = conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1"))?

@@ -1,12 +1,15 @@
 //! HTTP, with actix-web only: extractors, the SCIM handlers and the operational endpoints.
 //! Thin: parse the request, call `directory`, render. No SQL and no protocol rules here;
-//! errors of every layer become HTTP responses in `scim::respond` alone.
+//! errors of every layer become HTTP responses in `scim::respond` alone for the SCIM API,
+//! and in `enroll` (pages) and `verify` (JSON) for their own endpoints.
 
 pub mod admin;
 pub mod assets;
+pub mod enroll;
 pub mod https;
 pub mod ops;
 pub mod scim;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -53,6 +56,8 @@ impl AppState {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     ops::configure(cfg);
     scim::configure(cfg);
+    enroll::configure(cfg);
+    verify::configure(cfg);
     assets::configure(cfg);
     admin::configure(cfg);
     // Anything else: the admin pages' friendly 404 (with a request id).

@@ -803,3 +803,98 @@ async fn groups_pages_show_pushed_groups_and_members() {
     let mut anon = Browser::new(&app);
     assert_ne!(anon.get("/admin/groups").await.status, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn outbox_page_user_enrollment_and_test_email() {
+    use scimgate::directory::integration::SettingsChange;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = crate::support::smtp::SmtpSink::start().await;
+    let mut config = crate::support::config_in(dir.path());
+    config.smtp = crate::mail::smtp_to(&sink);
+    let app = TestApp::spawn_with(dir, config).await;
+    app.directory
+        .update_settings(
+            &app.integration_id,
+            SettingsChange {
+                send_enrollment_emails: Some(true),
+                ..SettingsChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    let u = app.create_user("enrollee@example.com").await;
+    let uid = u["id"].as_str().unwrap().to_owned();
+    let no_mail = app
+        .post("/Users", &serde_json::json!({"userName": "nomail"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sink.count_to("enrollee@example.com") == 0 {
+        assert!(std::time::Instant::now() < deadline, "no email arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut b = Browser::admin(&app).await;
+    let p = b.get("/admin/outbox").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.body.contains("enrollee@example.com") && p.body.contains("Sent"),
+        "{}",
+        p.body
+    );
+    // The user page: enrollment state, the email, and a resend.
+    let p = b.get(&format!("/admin/users/{uid}")).await;
+    assert!(p.body.contains("id=\"enrollment\"") && p.body.contains("Not enrolled"));
+    assert!(p.body.contains("id=\"user-emails\""));
+    let csrf = p.csrf();
+    let p = b
+        .post(
+            &format!("/admin/users/{uid}/resend-enrollment"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = b.get(&format!("/admin/users/{uid}?resent=1")).await;
+    assert!(p.body.contains("A new enrollment email is queued"));
+    while sink.count_to("enrollee@example.com") < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the resent email did not arrive"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Why no email: the user has no address.
+    let p = b.get(&format!("/admin/users/{no_mail}")).await;
+    assert!(p.body.contains("id=\"no-email\""), "{}", p.body);
+    // Settings: Send test email reports the server's answer; a bad address is refused.
+    let p = b.get("/admin/settings").await;
+    assert!(p.body.contains("id=\"send-test-email\""));
+    let csrf = p.csrf();
+    let p = b
+        .post(
+            "/admin/settings/test-email",
+            &[("csrf", &csrf), ("to", "ops@mail.test")],
+        )
+        .await;
+    assert!(p.body.contains("The server answered: 250"), "{}", p.body);
+    assert_eq!(sink.count_to("ops@mail.test"), 1);
+    let p = b
+        .post(
+            "/admin/settings/test-email",
+            &[("csrf", &csrf), ("to", "not an address")],
+        )
+        .await;
+    assert!(p.body.contains("is not an email address"));
+    // Without the CSRF token, nothing is sent or queued.
+    let p = b
+        .post("/admin/settings/test-email", &[("to", "ops@mail.test")])
+        .await;
+    assert!(p.status.is_client_error(), "{}", p.status);
+    let p = b
+        .post(&format!("/admin/users/{uid}/resend-enrollment"), &[])
+        .await;
+    assert!(p.status.is_client_error(), "{}", p.status);
+    assert_eq!(sink.count_to("ops@mail.test"), 1);
+}

@@ -226,3 +226,77 @@ fn user_add_creates_a_manual_user() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[actix_web::test]
+async fn integration_set_and_mail_test_with_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = scimgate(dir.path())
+        .args(["integration", "create", "--name", "okta"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = scimgate(dir.path())
+        .args([
+            "integration",
+            "set",
+            "OKTA",
+            "--send-enrollment-emails",
+            "on",
+            "--read-all-users",
+            "on",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["send_enrollment_emails"], true);
+    assert_eq!(v["include_manual_users"], false);
+    assert_eq!(v["read_all_users"], true);
+    let out = scimgate(dir.path())
+        .args(["integration", "set", "nope", "--read-all-users", "off"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no integration named 'nope'"));
+
+    // `mail test` reports the server's answer, or its refusal.
+    let mut sink = crate::support::smtp::SmtpSink::start().await;
+    let port = sink.addr.port().to_string();
+    let mail_test = move |dir: std::path::PathBuf, port: String| {
+        scimgate(&dir)
+            .args(["mail", "test", "--to", "ops@mail.test"])
+            .env("SCIMGATE_SMTP_HOST", "127.0.0.1")
+            .env("SCIMGATE_SMTP_PORT", port)
+            .env("SCIMGATE_SMTP_TLS", "none")
+            .env("SCIMGATE_SMTP_FROM", "MFA <mfa@example.test>")
+            .output()
+            .unwrap()
+    };
+    let d = dir.path().to_owned();
+    let (d2, p2) = (d.clone(), port.clone());
+    let out = tokio::task::spawn_blocking(move || mail_test(d2, p2))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("250 2.0.0 Ok: queued as 1"));
+    assert_eq!(sink.count_to("ops@mail.test"), 1);
+    sink.shut_down().await;
+    let out = tokio::task::spawn_blocking(move || mail_test(d, port))
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0002_query.sql"),
     include_str!("0003_admin.sql"),
     include_str!("0005_groups.sql"),
+    include_str!("0006_outbox.sql"),
     include_str!("0007_claims.sql"),
 ];
 

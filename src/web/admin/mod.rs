@@ -7,6 +7,7 @@
 mod activity;
 mod groups;
 mod login;
+pub(crate) mod outbox;
 mod provisioning;
 pub mod session;
 mod settings;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(provisioning::configure)
             .configure(users::configure)
             .configure(groups::configure)
+            .configure(outbox::configure)
             .configure(activity::configure)
             .configure(settings::configure)
             .default_service(web::to(not_found)),
@@ -59,6 +61,7 @@ pub enum Nav {
     Users,
     Groups,
     Activity,
+    Outbox,
     Settings,
 }
 

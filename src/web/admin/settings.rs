@@ -12,7 +12,8 @@ use crate::web::admin::{Chrome, Nav, PageError, render, show_time};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(show))
-        .route("/settings/tls/reload", web::post().to(reload_tls));
+        .route("/settings/tls/reload", web::post().to(reload_tls))
+        .route("/settings/test-email", web::post().to(test_email));
 }
 
 /// The served certificate, as the Settings page shows it.
@@ -86,6 +87,25 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                 "activity.retention_days" => c.activity.retention_days.to_string(),
                 "activity.max_entries" => c.activity.max_entries.to_string(),
                 "log.level" => c.log.level.clone(),
+                "smtp.host" if c.smtp.host.is_empty() => "(not set: no emails are sent)".to_owned(),
+                "smtp.host" => c.smtp.host.clone(),
+                "smtp.port" => c.smtp.port.to_string(),
+                "smtp.tls" => format!("{:?}", c.smtp.tls).to_lowercase(),
+                "smtp.username" if c.smtp.username.is_empty() => {
+                    "(none: no authentication)".to_owned()
+                }
+                "smtp.username" => c.smtp.username.clone(),
+                "smtp.password" if c.smtp.password.is_empty() => "(not set)".to_owned(),
+                "smtp.password" => c.smtp.password.clone(),
+                "smtp.password_file" if c.smtp.password_file.as_os_str().is_empty() => {
+                    "(not set)".to_owned()
+                }
+                "smtp.password_file" => c.smtp.password_file.display().to_string(),
+                "smtp.from" => c.smtp.from.clone(),
+                "smtp.timeout_secs" => c.smtp.timeout_secs.to_string(),
+                "enrollment.link_lifetime_hours" => c.enrollment.link_lifetime_hours.to_string(),
+                "enrollment.max_send_attempts" => c.enrollment.max_send_attempts.to_string(),
+                "enrollment.retry_base_secs" => c.enrollment.retry_base_secs.to_string(),
                 "tls.certificate" if c.tls.certificate.as_os_str().is_empty() => {
                     "(not set: plain HTTP)".to_owned()
                 }
@@ -100,7 +120,7 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                     .map_or_else(|| "(none)".to_owned(), |a| a.to_string()),
                 _ => "(see config.toml)".to_owned(),
             };
-            let value = if SECRET_KEYS.contains(key) && !value.is_empty() {
+            let value = if SECRET_KEYS.contains(key) && !value.is_empty() && value != "(not set)" {
                 "••••••••".to_owned()
             } else {
                 value
@@ -118,8 +138,12 @@ struct SettingsPage {
     admins: Vec<(String, String, String)>,
     version: &'static str,
     tls: Option<TlsView>,
-    /// The outcome of a certificate reload just asked for: (ok, message).
+    /// The outcome of a certificate reload or a test email just asked for: (ok, message).
     reloaded: Option<(bool, String)>,
+    /// Whether `[smtp]` is configured (the test-email form is shown).
+    smtp: bool,
+    /// The address last typed into the test-email form.
+    test_to: String,
 }
 
 async fn show(state: web::Data<AppState>, me: AdminSession) -> Result<HttpResponse, PageError> {
@@ -170,10 +194,71 @@ async fn reload_tls(
     page(&state, &me, Some(outcome)).await
 }
 
+#[derive(serde::Deserialize)]
+struct TestEmailForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// Send test email: through the configured SMTP server now, reporting the server's answer
+/// (or its refusal) on the page.
+async fn test_email(
+    state: web::Data<AppState>,
+    me: AdminSession,
+    form: web::Form<TestEmailForm>,
+) -> Result<HttpResponse, PageError> {
+    me.check_csrf(&form.csrf)?;
+    let to = form.to.trim().to_owned();
+    let looks_like_address = to
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+        && !to.contains(char::is_whitespace);
+    let outcome = if !looks_like_address {
+        (false, format!("\"{to}\" is not an email address."))
+    } else {
+        match crate::mail::Mailer::from_config(&state.config.smtp) {
+            Ok(None) => (
+                false,
+                "No SMTP server is configured: set [smtp] host in config.toml.".to_owned(),
+            ),
+            Err(e) => (false, format!("The [smtp] settings are not usable: {e}")),
+            Ok(Some(mailer)) => {
+                match crate::directory::outbox::send_test_email(&mailer, &to, &state.public_url)
+                    .await
+                {
+                    Ok(answer) => {
+                        tracing::info!(admin = %me.session.username, %to, "test email sent from the Settings page");
+                        (
+                            true,
+                            format!(
+                                "Sent to {to} through {}. The server answered: {answer}",
+                                mailer.server()
+                            ),
+                        )
+                    }
+                    Err(e) => (false, format!("Not sent through {}: {e}", mailer.server())),
+                }
+            }
+        }
+    };
+    page_with(&state, &me, Some(outcome), to).await
+}
+
 async fn page(
     state: &AppState,
     me: &AdminSession,
     reloaded: Option<(bool, String)>,
+) -> Result<HttpResponse, PageError> {
+    page_with(state, me, reloaded, String::new()).await
+}
+
+async fn page_with(
+    state: &AppState,
+    me: &AdminSession,
+    reloaded: Option<(bool, String)>,
+    test_to: String,
 ) -> Result<HttpResponse, PageError> {
     let admins = state
         .directory
@@ -199,6 +284,8 @@ async fn page(
             version: env!("CARGO_PKG_VERSION"),
             tls: tls_view(state),
             reloaded,
+            smtp: !state.config.smtp.host.is_empty(),
+            test_to,
         },
     )
 }

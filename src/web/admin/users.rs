@@ -198,11 +198,18 @@ struct ShowPage {
     u: UserView,
     json: String,
     activity: Vec<ActivityView>,
+    /// An authenticator is registered (enrollment done).
+    enrolled: bool,
+    /// The user's enrollment emails, newest first.
+    emails: Vec<crate::web::admin::outbox::MessageView>,
+    /// Why no enrollment email was sent, when none was.
+    no_email: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct ShowQuery {
     changed: Option<String>,
+    resent: Option<String>,
 }
 
 async fn show(
@@ -230,16 +237,28 @@ async fn show(
         .into_iter()
         .map(ActivityView::from)
         .collect();
+    let enrolled = state.directory.has_authenticator(&user.meta.id).await?;
+    let (emails, no_email) = state.directory.user_email_status(&user.meta.id).await?;
+    let emails = emails.iter().map(crate::web::admin::outbox::view).collect();
+    let resent = q.resent.as_ref().map(|_| {
+        "A new enrollment email is queued; the previous link no longer works once it is sent."
+            .to_owned()
+    });
     render(
         StatusCode::OK,
         &ShowPage {
             c: me.chrome(Nav::Users),
-            notice: q.changed.as_deref().map(|c| match c {
-                "deactivated" => {
-                    "The user was deactivated: it can no longer authenticate.".to_owned()
-                }
-                _ => "The user was reactivated.".to_owned(),
+            notice: resent.or_else(|| {
+                q.changed.as_deref().map(|c| match c {
+                    "deactivated" => {
+                        "The user was deactivated: it can no longer authenticate.".to_owned()
+                    }
+                    _ => "The user was reactivated.".to_owned(),
+                })
             }),
+            enrolled,
+            emails,
+            no_email,
             u: view(&user, &integrations),
             json,
             activity,
