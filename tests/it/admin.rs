@@ -474,6 +474,97 @@ async fn activity_records_scim_requests() {
 }
 
 #[actix_web::test]
+async fn activity_notes_group_changes_and_filters_by_status_and_resource() {
+    let app = TestApp::spawn().await;
+    let a = app.create_user("a@example.com").await;
+    let b_ = app.create_user("b@example.com").await;
+    let c = app.create_user("c@example.com").await;
+    let g = app
+        .post("/Groups", &serde_json::json!({"displayName": "Eng"}))
+        .await;
+    assert_eq!(g.status, StatusCode::CREATED);
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    let members: Vec<_> = [&a, &b_, &c]
+        .iter()
+        .map(|u| serde_json::json!({"value": u["id"]}))
+        .collect();
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            &serde_json::json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "members", "value": members}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            &serde_json::json!({"schemas": [PATCH_URN], "Operations": [
+                {"op": "remove", "path": format!("members[value eq \"{}\"]", a["id"].as_str().unwrap())}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            &serde_json::json!({"schemas": [PATCH_URN], "Operations": [
+                {"op": "replace", "value": {"id": gid, "displayName": "Engineering"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .put(
+            &format!("/Groups/{gid}"),
+            &serde_json::json!({"displayName": "Engineering"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(app.get("/Groups/nope").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/ServiceProviderConfig").await.status,
+        StatusCode::OK
+    );
+    let r = app.delete(&format!("/Groups/{gid}")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let mut b = Browser::admin(&app).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        let p = b.get("/admin/activity").await;
+        if p.body.contains(&format!("deleted group {gid}")) {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "activity not recorded: {}",
+            p.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for s in [
+        "created group Eng",
+        "added 3 members to Eng",
+        "removed 1 member from Eng",
+        "renamed group to Engineering",
+        "replaced group Engineering",
+    ] {
+        assert!(page.body.contains(s), "{s}: {}", page.body);
+    }
+    let p = b.get("/admin/activity?resource=groups").await;
+    assert!(p.body.contains("created group Eng") && !p.body.contains("created user"));
+    assert!(p.body.contains("<option value=\"groups\" selected>"));
+    let p = b.get("/admin/activity?resource=users").await;
+    assert!(p.body.contains("created user a@example.com") && !p.body.contains("created group"));
+    let p = b.get("/admin/activity?resource=other").await;
+    assert!(p.body.contains("GET /ServiceProviderConfig"));
+    assert!(!p.body.contains("created user") && !p.body.contains("created group"));
+    let p = b.get("/admin/activity?status=4xx").await;
+    assert!(p.body.contains("GET /Groups/nope") && !p.body.contains("created group"));
+    let p = b.get("/admin/activity?status=2xx&resource=groups").await;
+    assert!(p.body.contains("created group Eng") && !p.body.contains("GET /Groups/nope"));
+    let p = b.get("/admin/activity?status=5xx").await;
+    assert!(p.body.contains("No SCIM requests match"));
+}
+
+#[actix_web::test]
 async fn settings_page_error_pages_and_static_files() {
     let app = TestApp::spawn().await;
     let mut b = Browser::admin(&app).await;
