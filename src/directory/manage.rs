@@ -212,6 +212,22 @@ impl Directory {
             .await
     }
 
+    /// The groups a user belongs to, from every source, for the user page: (id, displayName),
+    /// oldest group first.
+    pub async fn user_groups_for_admin(&self, id: &str) -> Result<Vec<(String, String)>, Error> {
+        let id = id.to_owned();
+        self.store
+            .read(move |c| {
+                let row = users::find_by_id(c, &id)?.ok_or(Error::NotFound)?;
+                Ok(crate::store::groups::groups_of_user(
+                    c,
+                    row.seq,
+                    &users::Scope::All,
+                )?)
+            })
+            .await
+    }
+
     /// Add user: a manually provisioned user (no source). Run [`ManualUser::validate`] first;
     /// a taken userName or alias is `Conflict` naming it.
     pub async fn create_manual_user(&self, u: &ManualUser) -> Result<User, Error> {

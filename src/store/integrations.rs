@@ -100,6 +100,17 @@ pub fn user_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> 
     Ok(rows)
 }
 
+/// How many groups each integration owns: (integration id, count).
+pub fn group_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT source, count(*) FROM groups WHERE source IS NOT NULL GROUP BY source",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 pub fn update_settings(
     conn: &Connection,
     id: &str,

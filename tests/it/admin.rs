@@ -886,6 +886,26 @@ async fn groups_pages_show_pushed_groups_and_members() {
             .contains(&format!("/admin/users/{}", u["id"].as_str().unwrap()))
     );
     assert!(p.body.contains("id=\"member-count\">1<"));
+    // The member's page links to the group; the integrations list counts the groups owned.
+    let p = b
+        .get(&format!("/admin/users/{}", u["id"].as_str().unwrap()))
+        .await;
+    assert!(
+        p.body.contains(&format!(
+            "href=\"/admin/groups/{}\">Pushed &#60;Group&#62;</a>",
+            g.body["id"].as_str().unwrap()
+        )),
+        "{}",
+        p.body
+    );
+    let p = b.get("/admin/provisioning").await;
+    assert!(p.body.contains("<th class=\"num\">Groups</th>"));
+    assert!(
+        p.body
+            .contains("<td class=\"num\">1</td>\n        <td class=\"num\">1</td>"),
+        "{}",
+        p.body
+    );
     assert_eq!(
         b.get("/admin/groups/nope").await.status,
         StatusCode::NOT_FOUND

@@ -198,6 +198,8 @@ struct ShowPage {
     u: UserView,
     json: String,
     activity: Vec<ActivityView>,
+    /// (id, displayName) of the groups the user belongs to.
+    groups: Vec<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -212,6 +214,7 @@ async fn show(
     q: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, PageError> {
     let user = state.directory.user_for_admin(&id).await?;
+    let groups = state.directory.user_groups_for_admin(&id).await?;
     let integrations = state.directory.list_integrations().await?;
     let json = serde_json::to_string_pretty(&Value::Object(user.doc.clone()))
         .map_err(|e| PageError::Internal(e.to_string()))?;
@@ -243,6 +246,7 @@ async fn show(
             u: view(&user, &integrations),
             json,
             activity,
+            groups,
         },
     )
 }
