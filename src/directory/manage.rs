@@ -286,6 +286,42 @@ impl Directory {
         Ok(row.into())
     }
 
+    /// Edit user: replaces the name, email and aliases of a manually provisioned user, keeping
+    /// its userName, status and every other attribute. Run [`ManualUser::validate`] first (with
+    /// the current userName); a taken alias is `Conflict` naming it.
+    pub async fn update_manual_user(&self, id: &str, u: &ManualUser) -> Result<User, Error> {
+        let id = id.to_owned();
+        let Value::Object(fields) = u.to_scim() else {
+            return Err(Error::Invalid("not a user".into()));
+        };
+        let row = self
+            .store
+            .write(move |c| {
+                let row = users::find_by_id(c, &id)?.ok_or(Error::NotFound)?;
+                manual_only(&row)?;
+                let mut doc = row.doc.clone();
+                for k in ["name", "displayName", "emails", "aliases"] {
+                    doc.remove(k);
+                }
+                for (k, v) in fields {
+                    if k != "active" && k != "userName" {
+                        doc.insert(k, v);
+                    }
+                }
+                let doc = crate::directory::users::tidy_aliases(resource::normalize(
+                    schema::user(),
+                    &Value::Object(doc),
+                )?);
+                if doc == row.doc {
+                    return Ok(row);
+                }
+                Ok::<_, Error>(users::update(c, &row, None, doc, &now())?)
+            })
+            .await?;
+        tracing::info!(user = %row.id, "manual user edited");
+        Ok(row.into())
+    }
+
     /// Deletes a manually provisioned user.
     pub async fn delete_manual_user(&self, id: &str) -> Result<(), Error> {
         let id = id.to_owned();

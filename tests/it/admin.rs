@@ -130,6 +130,7 @@ fn forms(iid: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
             "/admin/users/new".into(),
             vec![("user_name", "csrf@example.com")],
         ),
+        ("/admin/users/nope/edit".into(), vec![("given_name", "x")]),
         (
             "/admin/login".into(),
             vec![("username", "admin"), ("password", PASSWORD)],
@@ -407,6 +408,100 @@ async fn add_a_manual_user_and_find_it() {
         ))
         .await;
     assert_eq!(r.body["totalResults"], 0);
+}
+
+#[actix_web::test]
+async fn edit_a_manual_user_but_not_an_integrations() {
+    let app = TestApp::spawn().await;
+    let okta = app.create_user("okta.user@example.com").await;
+    let okta_id = okta["id"].as_str().unwrap().to_owned();
+    let mut b = Browser::admin(&app).await;
+    let csrf = b.get("/admin/users/new").await.csrf();
+    let p = b
+        .post(
+            "/admin/users/new",
+            &[
+                ("csrf", &csrf),
+                ("user_name", "erin@example.com"),
+                ("given_name", "Erin"),
+                ("aliases", "e@example.com"),
+            ],
+        )
+        .await;
+    assert!(p.status.is_redirection(), "{}", p.body);
+    let list = b.get("/admin/users?q=erin").await;
+    let id = list
+        .body
+        .split("href=\"/admin/users/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|id| id.len() == 36)
+        .unwrap()
+        .to_owned();
+    let path = format!("/admin/users/{id}/edit");
+    let form = b.get(&path).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.body
+            .contains("id=\"given_name\" name=\"given_name\" value=\"Erin\"")
+    );
+    assert!(
+        form.body.contains(">e@example.com</textarea>"),
+        "{}",
+        form.body
+    );
+    let csrf = form.csrf();
+    // Field errors next to the fields; a taken alias is named.
+    let p = b
+        .post(
+            &path,
+            &[("csrf", &csrf), ("email", "nope"), ("aliases", "")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"email-error\""), "{}", p.body);
+    let p = b
+        .post(
+            &path,
+            &[("csrf", &csrf), ("aliases", "OKTA.USER@example.com")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"aliases-error\""), "{}", p.body);
+    assert!(p.body.contains("is already the username or an alias"));
+    // Saved.
+    let p = b
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("given_name", "Erin"),
+                ("family_name", "Stone"),
+                ("email", "erin.stone@mail.example"),
+                ("aliases", "erin.s@example.com"),
+            ],
+        )
+        .await;
+    assert!(p.status.is_redirection(), "{}", p.body);
+    let p = b.get(&format!("/admin/users/{id}?changed=edited")).await;
+    assert!(p.body.contains("Erin Stone"), "{}", p.body);
+    assert!(p.body.contains("erin.stone@mail.example"));
+    assert!(p.body.contains("erin.s@example.com") && !p.body.contains(">e@example.com<"));
+    assert!(p.body.contains("Active"), "status kept");
+    // An integration's user stays read-only, even on a direct POST.
+    assert_eq!(
+        b.get(&format!("/admin/users/{okta_id}/edit")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let p = b
+        .post(
+            &format!("/admin/users/{okta_id}/edit"),
+            &[("csrf", &csrf), ("given_name", "Mallory")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = b.get(&format!("/admin/users/{okta_id}")).await;
+    assert!(!p.body.contains("Mallory") && !p.body.contains("id=\"edit-user\""));
 }
 
 #[actix_web::test]
