@@ -131,6 +131,15 @@ fn forms(iid: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
             vec![("user_name", "csrf@example.com")],
         ),
         ("/admin/users/nope/edit".into(), vec![("given_name", "x")]),
+        ("/admin/groups/new".into(), vec![("display_name", "csrf")]),
+        (
+            "/admin/groups/nope/members".into(),
+            vec![("login", "x@example.com")],
+        ),
+        (
+            "/admin/groups/nope/members/remove".into(),
+            vec![("user", "x")],
+        ),
         (
             "/admin/login".into(),
             vec![("username", "admin"), ("password", PASSWORD)],
@@ -199,6 +208,8 @@ async fn every_form_without_its_token_or_from_another_site_is_refused() {
     );
     let users = b.get("/admin/users?q=csrf").await;
     assert!(users.body.contains("No users found"));
+    let groups = b.get("/admin/groups?q=csrf").await;
+    assert!(groups.body.contains("No groups found"));
 }
 
 #[actix_web::test]
@@ -1008,4 +1019,133 @@ async fn groups_pages_show_pushed_groups_and_members() {
     // Signed out, the page is not shown.
     let mut anon = Browser::new(&app);
     assert_ne!(anon.get("/admin/groups").await.status, StatusCode::OK);
+}
+
+/// The id in the first `href="/admin/{kind}/<uuid>"` of a page.
+fn first_id(body: &str, kind: &str) -> String {
+    body.split(&format!("href=\"/admin/{kind}/"))
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|id| id.len() == 36)
+        .unwrap()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn manual_groups_add_and_remove_members() {
+    let app = TestApp::spawn().await;
+    let okta_user = app.create_user("okta.user@example.com").await;
+    let pushed = app
+        .post("/Groups", &serde_json::json!({"displayName": "Pushed"}))
+        .await;
+    let pushed_id = pushed.body["id"].as_str().unwrap().to_owned();
+    let mut b = Browser::admin(&app).await;
+    let csrf = b.get("/admin/groups/new").await.csrf();
+    // Field errors: empty, and a name taken in any case.
+    let p = b
+        .post(
+            "/admin/groups/new",
+            &[("csrf", &csrf), ("display_name", " ")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"display_name-error\""));
+    let p = b
+        .post(
+            "/admin/groups/new",
+            &[("csrf", &csrf), ("display_name", "PUSHED")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("already exists"), "{}", p.body);
+    let p = b
+        .post(
+            "/admin/groups/new",
+            &[("csrf", &csrf), ("display_name", "Helpdesk")],
+        )
+        .await;
+    assert!(p.status.is_redirection(), "{}", p.body);
+    let gid = first_id(&b.get("/admin/groups?q=helpdesk").await.body, "groups");
+    let path = format!("/admin/groups/{gid}");
+    let page = b.get(&path).await;
+    assert!(page.body.contains("Manually provisioned"));
+    assert!(page.body.contains("id=\"add-member\""));
+    // Add by alias; an unknown login is a field error.
+    let p = b
+        .post(
+            &format!("{path}/members"),
+            &[("csrf", &csrf), ("login", "nobody@example.com")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"login-error\""), "{}", p.body);
+    let p = b
+        .post(
+            "/admin/users/new",
+            &[
+                ("csrf", &csrf),
+                ("user_name", "fay@example.com"),
+                ("aliases", "fay.alias@example.com"),
+            ],
+        )
+        .await;
+    assert!(p.status.is_redirection());
+    let p = b
+        .post(
+            &format!("{path}/members"),
+            &[("csrf", &csrf), ("login", "FAY.ALIAS@example.com")],
+        )
+        .await;
+    assert!(p.status.is_redirection(), "{}", p.body);
+    let p = b
+        .post(
+            &format!("{path}/members"),
+            &[("csrf", &csrf), ("login", "okta.user@example.com")],
+        )
+        .await;
+    assert!(p.status.is_redirection(), "{}", p.body);
+    let page = b.get(&path).await;
+    assert!(
+        page.body.contains("id=\"member-count\">2<"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("fay@example.com"));
+    // The member's page lists the group.
+    let fay = first_id(&b.get("/admin/users?q=fay").await.body, "users");
+    assert!(
+        b.get(&format!("/admin/users/{fay}"))
+            .await
+            .body
+            .contains("Helpdesk")
+    );
+    // Remove one.
+    let okta_id = okta_user["id"].as_str().unwrap();
+    let p = b
+        .post(
+            &format!("{path}/members/remove"),
+            &[("csrf", &csrf), ("user", okta_id)],
+        )
+        .await;
+    assert!(p.status.is_redirection());
+    let page = b.get(&path).await;
+    assert!(page.body.contains("id=\"member-count\">1<"));
+    assert!(!page.body.contains(okta_id));
+    // An integration's group stays read-only.
+    let page = b.get(&format!("/admin/groups/{pushed_id}")).await;
+    assert!(!page.body.contains("id=\"add-member\""));
+    let p = b
+        .post(
+            &format!("/admin/groups/{pushed_id}/members"),
+            &[("csrf", &csrf), ("login", "fay@example.com")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = b
+        .post(
+            &format!("/admin/groups/{pushed_id}/members/remove"),
+            &[("csrf", &csrf), ("user", okta_id)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
 }
