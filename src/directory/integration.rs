@@ -56,7 +56,7 @@ pub struct Integration {
     pub token_created: String,
     pub token_last_used: Option<String>,
     pub users_owned: i64,
-    /// Filled in by [`Directory::list_integrations`] only; 0 elsewhere.
+    /// Filled in by [`Directory::list_integrations`] (and so `integration`) only; 0 elsewhere.
     pub groups_owned: i64,
 }
 

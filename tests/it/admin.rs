@@ -1012,6 +1012,10 @@ async fn groups_pages_show_pushed_groups_and_members() {
         "{}",
         p.body
     );
+    let p = b
+        .get(&format!("/admin/provisioning/{}", app.integration_id))
+        .await;
+    assert!(p.body.contains("id=\"groups-owned\">1<"), "{}", p.body);
     assert_eq!(
         b.get("/admin/groups/nope").await.status,
         StatusCode::NOT_FOUND
