@@ -56,6 +56,8 @@ pub struct Integration {
     pub token_created: String,
     pub token_last_used: Option<String>,
     pub users_owned: i64,
+    /// Filled in by [`Directory::list_integrations`] (and so `integration`) only; 0 elsewhere.
+    pub groups_owned: i64,
 }
 
 impl Integration {
@@ -73,6 +75,7 @@ impl Integration {
             token_created: r.token_created,
             token_last_used: r.token_last_used,
             users_owned,
+            groups_owned: 0,
         }
     }
 }
@@ -156,6 +159,7 @@ impl Directory {
         self.store
             .read(|conn| {
                 let counts = integrations::user_counts(conn)?;
+                let group_counts = integrations::group_counts(conn)?;
                 let rows = integrations::list(conn)?;
                 Ok::<_, Error>(
                     rows.into_iter()
@@ -164,7 +168,14 @@ impl Directory {
                                 .iter()
                                 .find(|(id, _)| *id == r.id)
                                 .map_or(0, |(_, n)| *n);
-                            Integration::from_row(r, n)
+                            let g = group_counts
+                                .iter()
+                                .find(|(id, _)| *id == r.id)
+                                .map_or(0, |(_, n)| *n);
+                            Integration {
+                                groups_owned: g,
+                                ..Integration::from_row(r, n)
+                            }
                         })
                         .collect(),
                 )

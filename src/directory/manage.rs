@@ -212,6 +212,22 @@ impl Directory {
             .await
     }
 
+    /// The groups a user belongs to, from every source, for the user page: (id, displayName),
+    /// oldest group first.
+    pub async fn user_groups_for_admin(&self, id: &str) -> Result<Vec<(String, String)>, Error> {
+        let id = id.to_owned();
+        self.store
+            .read(move |c| {
+                let row = users::find_by_id(c, &id)?.ok_or(Error::NotFound)?;
+                Ok(crate::store::groups::groups_of_user(
+                    c,
+                    row.seq,
+                    &users::Scope::All,
+                )?)
+            })
+            .await
+    }
+
     /// Add user: a manually provisioned user (no source). Run [`ManualUser::validate`] first;
     /// a taken userName or alias is `Conflict` naming it.
     pub async fn create_manual_user(&self, u: &ManualUser) -> Result<User, Error> {
@@ -270,6 +286,42 @@ impl Directory {
         Ok(row.into())
     }
 
+    /// Edit user: replaces the name, email and aliases of a manually provisioned user, keeping
+    /// its userName, status and every other attribute. Run [`ManualUser::validate`] first (with
+    /// the current userName); a taken alias is `Conflict` naming it.
+    pub async fn update_manual_user(&self, id: &str, u: &ManualUser) -> Result<User, Error> {
+        let id = id.to_owned();
+        let Value::Object(fields) = u.to_scim() else {
+            return Err(Error::Invalid("not a user".into()));
+        };
+        let row = self
+            .store
+            .write(move |c| {
+                let row = users::find_by_id(c, &id)?.ok_or(Error::NotFound)?;
+                manual_only(&row)?;
+                let mut doc = row.doc.clone();
+                for k in ["name", "displayName", "emails", "aliases"] {
+                    doc.remove(k);
+                }
+                for (k, v) in fields {
+                    if k != "active" && k != "userName" {
+                        doc.insert(k, v);
+                    }
+                }
+                let doc = crate::directory::users::tidy_aliases(resource::normalize(
+                    schema::user(),
+                    &Value::Object(doc),
+                )?);
+                if doc == row.doc {
+                    return Ok(row);
+                }
+                Ok::<_, Error>(users::update(c, &row, None, doc, &now())?)
+            })
+            .await?;
+        tracing::info!(user = %row.id, "manual user edited");
+        Ok(row.into())
+    }
+
     /// Deletes a manually provisioned user.
     pub async fn delete_manual_user(&self, id: &str) -> Result<(), Error> {
         let id = id.to_owned();
@@ -279,6 +331,93 @@ impl Directory {
                 manual_only(&row)?;
                 users::delete(c, row.seq)?;
                 tracing::info!(user = %row.id, "manual user deleted");
+                Ok::<_, Error>(())
+            })
+            .await
+    }
+}
+
+/// Refuses changes to a group an integration owns: its identity provider is the source of truth.
+fn manual_group_only(row: &crate::store::groups::GroupRow) -> Result<(), Error> {
+    match &row.source {
+        None => Ok(()),
+        Some(_) => Err(Error::Forbidden(
+            "This group is provisioned by an integration: change it in its identity provider, which is the source of truth.".into(),
+        )),
+    }
+}
+
+/// A group name's problem, for the field (None when it can be used).
+pub fn group_name_error(name: &str) -> Option<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        Some("Required.".to_owned())
+    } else if name.chars().count() > MAX_FIELD_CHARS {
+        Some(format!("At most {MAX_FIELD_CHARS} characters."))
+    } else if name.chars().any(char::is_control) {
+        Some("Must not contain control characters.".to_owned())
+    } else {
+        None
+    }
+}
+
+impl Directory {
+    /// Add group: a manually provisioned group (no source, no members). Check
+    /// [`group_name_error`] first; a taken displayName (ignoring case) is `Conflict`.
+    /// Returns the new group's id.
+    pub async fn create_manual_group(&self, name: &str) -> Result<String, Error> {
+        let doc = resource::normalize(
+            schema::group(),
+            &json!({"schemas": [crate::scim::schema::GROUP_URN], "displayName": name.trim()}),
+        )?;
+        let id = self
+            .store
+            .write(move |conn| {
+                let id = uuid::Uuid::now_v7().to_string();
+                crate::store::groups::insert(conn, &id, None, &now(), &doc)?;
+                Ok::<_, Error>(id)
+            })
+            .await?;
+        tracing::info!(group = %id, "manually provisioned group created");
+        Ok(id)
+    }
+
+    /// Adds the user holding `login` (a userName or an alias) to a manual group. An unknown
+    /// login is `Invalid`; a user already in the group changes nothing.
+    pub async fn add_manual_group_member(&self, group_id: &str, login: &str) -> Result<(), Error> {
+        let (group_id, login) = (group_id.to_owned(), login.trim().to_owned());
+        self.store
+            .write(move |c| {
+                let row = crate::store::groups::find_by_id(c, &group_id)?.ok_or(Error::NotFound)?;
+                manual_group_only(&row)?;
+                let user = users::seq_by_login(c, &login)?.ok_or_else(|| {
+                    Error::Invalid(format!("No user has the username or alias \"{login}\"."))
+                })?;
+                if crate::store::groups::add_members(c, row.seq, &[user])? > 0 {
+                    crate::store::groups::touch(c, &row, None, &now())?;
+                }
+                Ok::<_, Error>(())
+            })
+            .await
+    }
+
+    /// Removes a user (by id) from a manual group; one not in it changes nothing.
+    pub async fn remove_manual_group_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+    ) -> Result<(), Error> {
+        let (group_id, user_id) = (group_id.to_owned(), user_id.to_owned());
+        self.store
+            .write(move |c| {
+                let row = crate::store::groups::find_by_id(c, &group_id)?.ok_or(Error::NotFound)?;
+                manual_group_only(&row)?;
+                let Some(user) = users::find_by_id(c, &user_id)? else {
+                    return Ok(());
+                };
+                if crate::store::groups::remove_members(c, row.seq, &[user.seq])? > 0 {
+                    crate::store::groups::touch(c, &row, None, &now())?;
+                }
                 Ok::<_, Error>(())
             })
             .await

@@ -56,6 +56,19 @@ pub struct ActivityFilter {
     pub user_id: Option<String>,
     /// Only responses with status >= 400.
     pub errors_only: bool,
+    /// Only responses of this status class (2 for 2xx, 4 for 4xx, 5 for 5xx).
+    pub status_class: Option<u16>,
+    /// Only requests on this kind of resource.
+    pub resource: Option<Resource>,
+}
+
+/// The resource a request addressed, from its path below the Base URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Users,
+    Groups,
+    /// Everything else: discovery endpoints, `/Bulk`, unknown paths.
+    Other,
 }
 
 /// A page of activity, newest first, with the total count.
@@ -77,6 +90,20 @@ pub fn list(
     }
     if f.errors_only {
         conds.push("status >= 400".into());
+    }
+    if let Some(class) = f.status_class {
+        conds.push("status / 100 = ?".into());
+        params.push(SqlValue::Integer(i64::from(class)));
+    }
+    // Paths are recorded below the Base URL (`/Users/…`); LIKE is ASCII case-insensitive,
+    // as the routes are.
+    const USERS: &str = "(path LIKE '/Users' OR path LIKE '/Users/%' OR path LIKE '/Users?%')";
+    const GROUPS: &str = "(path LIKE '/Groups' OR path LIKE '/Groups/%' OR path LIKE '/Groups?%')";
+    match f.resource {
+        Some(Resource::Users) => conds.push(USERS.into()),
+        Some(Resource::Groups) => conds.push(GROUPS.into()),
+        Some(Resource::Other) => conds.push(format!("NOT {USERS} AND NOT {GROUPS}")),
+        None => {}
     }
     let wherec = conds.join(" AND ");
     let total: i64 = conn

@@ -110,6 +110,17 @@ pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<IntegrationR
 }
 
 /// Writes the three settings of an integration.
+/// How many groups each integration owns: (integration id, count).
+pub fn group_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT source, count(*) FROM groups WHERE source IS NOT NULL GROUP BY source",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 pub fn update_settings(
     conn: &Connection,
     id: &str,

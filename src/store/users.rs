@@ -251,6 +251,14 @@ pub struct NewUser<'a> {
     pub doc: &'a Document,
 }
 
+/// The user holding this login name (userName or alias, compared folded), if any.
+pub fn seq_by_login(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT user_seq FROM login_names WHERE name_folded = ?1")?
+        .query_row([crate::store::fold::fold(name)], |r| r.get(0))
+        .optional()?)
+}
+
 /// Inserts a user at version 1; fails with `Conflict` if its userName or an alias is taken.
 pub fn insert(conn: &Connection, u: NewUser<'_>) -> Result<UserRow, StoreError> {
     let d = derive(u.doc)?;

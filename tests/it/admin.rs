@@ -130,6 +130,16 @@ fn forms(iid: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
             "/admin/users/new".into(),
             vec![("user_name", "csrf@example.com")],
         ),
+        ("/admin/users/nope/edit".into(), vec![("given_name", "x")]),
+        ("/admin/groups/new".into(), vec![("display_name", "csrf")]),
+        (
+            "/admin/groups/nope/members".into(),
+            vec![("login", "x@example.com")],
+        ),
+        (
+            "/admin/groups/nope/members/remove".into(),
+            vec![("user", "x")],
+        ),
         (
             "/admin/login".into(),
             vec![("username", "admin"), ("password", PASSWORD)],
@@ -198,6 +208,8 @@ async fn every_form_without_its_token_or_from_another_site_is_refused() {
     );
     let users = b.get("/admin/users?q=csrf").await;
     assert!(users.body.contains("No users found"));
+    let groups = b.get("/admin/groups?q=csrf").await;
+    assert!(groups.body.contains("No groups found"));
 }
 
 #[actix_web::test]
@@ -410,6 +422,100 @@ async fn add_a_manual_user_and_find_it() {
 }
 
 #[actix_web::test]
+async fn edit_a_manual_user_but_not_an_integrations() {
+    let app = TestApp::spawn().await;
+    let okta = app.create_user("okta.user@example.com").await;
+    let okta_id = okta["id"].as_str().unwrap().to_owned();
+    let mut b = Browser::admin(&app).await;
+    let csrf = b.get("/admin/users/new").await.csrf();
+    let p = b
+        .post(
+            "/admin/users/new",
+            &[
+                ("csrf", &csrf),
+                ("user_name", "erin@example.com"),
+                ("given_name", "Erin"),
+                ("aliases", "e@example.com"),
+            ],
+        )
+        .await;
+    assert!(p.status.is_redirection(), "{}", p.body);
+    let list = b.get("/admin/users?q=erin").await;
+    let id = list
+        .body
+        .split("href=\"/admin/users/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|id| id.len() == 36)
+        .unwrap()
+        .to_owned();
+    let path = format!("/admin/users/{id}/edit");
+    let form = b.get(&path).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.body
+            .contains("id=\"given_name\" name=\"given_name\" value=\"Erin\"")
+    );
+    assert!(
+        form.body.contains(">e@example.com</textarea>"),
+        "{}",
+        form.body
+    );
+    let csrf = form.csrf();
+    // Field errors next to the fields; a taken alias is named.
+    let p = b
+        .post(
+            &path,
+            &[("csrf", &csrf), ("email", "nope"), ("aliases", "")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"email-error\""), "{}", p.body);
+    let p = b
+        .post(
+            &path,
+            &[("csrf", &csrf), ("aliases", "OKTA.USER@example.com")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"aliases-error\""), "{}", p.body);
+    assert!(p.body.contains("is already the username or an alias"));
+    // Saved.
+    let p = b
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("given_name", "Erin"),
+                ("family_name", "Stone"),
+                ("email", "erin.stone@mail.example"),
+                ("aliases", "erin.s@example.com"),
+            ],
+        )
+        .await;
+    assert!(p.status.is_redirection(), "{}", p.body);
+    let p = b.get(&format!("/admin/users/{id}?changed=edited")).await;
+    assert!(p.body.contains("Erin Stone"), "{}", p.body);
+    assert!(p.body.contains("erin.stone@mail.example"));
+    assert!(p.body.contains("erin.s@example.com") && !p.body.contains(">e@example.com<"));
+    assert!(p.body.contains("Active"), "status kept");
+    // An integration's user stays read-only, even on a direct POST.
+    assert_eq!(
+        b.get(&format!("/admin/users/{okta_id}/edit")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let p = b
+        .post(
+            &format!("/admin/users/{okta_id}/edit"),
+            &[("csrf", &csrf), ("given_name", "Mallory")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = b.get(&format!("/admin/users/{okta_id}")).await;
+    assert!(!p.body.contains("Mallory") && !p.body.contains("id=\"edit-user\""));
+}
+
+#[actix_web::test]
 async fn users_page_pages_through_many_users() {
     let app = TestApp::spawn().await;
     for i in 0..120 {
@@ -471,6 +577,97 @@ async fn activity_records_scim_requests() {
     // The integrations list shows the last request.
     let p = b.get("/admin/provisioning").await;
     assert!(p.body.contains("badge ok\">200</span>"), "{}", p.body);
+}
+
+#[actix_web::test]
+async fn activity_notes_group_changes_and_filters_by_status_and_resource() {
+    let app = TestApp::spawn().await;
+    let a = app.create_user("a@example.com").await;
+    let b_ = app.create_user("b@example.com").await;
+    let c = app.create_user("c@example.com").await;
+    let g = app
+        .post("/Groups", &serde_json::json!({"displayName": "Eng"}))
+        .await;
+    assert_eq!(g.status, StatusCode::CREATED);
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    let members: Vec<_> = [&a, &b_, &c]
+        .iter()
+        .map(|u| serde_json::json!({"value": u["id"]}))
+        .collect();
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            &serde_json::json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "members", "value": members}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            &serde_json::json!({"schemas": [PATCH_URN], "Operations": [
+                {"op": "remove", "path": format!("members[value eq \"{}\"]", a["id"].as_str().unwrap())}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .patch(
+            &format!("/Groups/{gid}"),
+            &serde_json::json!({"schemas": [PATCH_URN], "Operations": [
+                {"op": "replace", "value": {"id": gid, "displayName": "Engineering"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .put(
+            &format!("/Groups/{gid}"),
+            &serde_json::json!({"displayName": "Engineering"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(app.get("/Groups/nope").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/ServiceProviderConfig").await.status,
+        StatusCode::OK
+    );
+    let r = app.delete(&format!("/Groups/{gid}")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let mut b = Browser::admin(&app).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        let p = b.get("/admin/activity").await;
+        if p.body.contains(&format!("deleted group {gid}")) {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "activity not recorded: {}",
+            p.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for s in [
+        "created group Eng",
+        "added 3 members to Eng",
+        "removed 1 member from Eng",
+        "renamed group to Engineering",
+        "replaced group Engineering",
+    ] {
+        assert!(page.body.contains(s), "{s}: {}", page.body);
+    }
+    let p = b.get("/admin/activity?resource=groups").await;
+    assert!(p.body.contains("created group Eng") && !p.body.contains("created user"));
+    assert!(p.body.contains("<option value=\"groups\" selected>"));
+    let p = b.get("/admin/activity?resource=users").await;
+    assert!(p.body.contains("created user a@example.com") && !p.body.contains("created group"));
+    let p = b.get("/admin/activity?resource=other").await;
+    assert!(p.body.contains("GET /ServiceProviderConfig"));
+    assert!(!p.body.contains("created user") && !p.body.contains("created group"));
+    let p = b.get("/admin/activity?status=4xx").await;
+    assert!(p.body.contains("GET /Groups/nope") && !p.body.contains("created group"));
+    let p = b.get("/admin/activity?status=2xx&resource=groups").await;
+    assert!(p.body.contains("created group Eng") && !p.body.contains("GET /Groups/nope"));
+    let p = b.get("/admin/activity?status=5xx").await;
+    assert!(p.body.contains("No SCIM requests match"));
 }
 
 #[actix_web::test]
@@ -795,6 +992,30 @@ async fn groups_pages_show_pushed_groups_and_members() {
             .contains(&format!("/admin/users/{}", u["id"].as_str().unwrap()))
     );
     assert!(p.body.contains("id=\"member-count\">1<"));
+    // The member's page links to the group; the integrations list counts the groups owned.
+    let p = b
+        .get(&format!("/admin/users/{}", u["id"].as_str().unwrap()))
+        .await;
+    assert!(
+        p.body.contains(&format!(
+            "href=\"/admin/groups/{}\">Pushed &#60;Group&#62;</a>",
+            g.body["id"].as_str().unwrap()
+        )),
+        "{}",
+        p.body
+    );
+    let p = b.get("/admin/provisioning").await;
+    assert!(p.body.contains("<th class=\"num\">Groups</th>"));
+    assert!(
+        p.body
+            .contains("<td class=\"num\">1</td>\n        <td class=\"num\">1</td>"),
+        "{}",
+        p.body
+    );
+    let p = b
+        .get(&format!("/admin/provisioning/{}", app.integration_id))
+        .await;
+    assert!(p.body.contains("id=\"groups-owned\">1<"), "{}", p.body);
     assert_eq!(
         b.get("/admin/groups/nope").await.status,
         StatusCode::NOT_FOUND
@@ -897,4 +1118,133 @@ async fn outbox_page_user_enrollment_and_test_email() {
         .await;
     assert!(p.status.is_client_error(), "{}", p.status);
     assert_eq!(sink.count_to("ops@mail.test"), 1);
+}
+
+/// The id in the first `href="/admin/{kind}/<uuid>"` of a page.
+fn first_id(body: &str, kind: &str) -> String {
+    body.split(&format!("href=\"/admin/{kind}/"))
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|id| id.len() == 36)
+        .unwrap()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn manual_groups_add_and_remove_members() {
+    let app = TestApp::spawn().await;
+    let okta_user = app.create_user("okta.user@example.com").await;
+    let pushed = app
+        .post("/Groups", &serde_json::json!({"displayName": "Pushed"}))
+        .await;
+    let pushed_id = pushed.body["id"].as_str().unwrap().to_owned();
+    let mut b = Browser::admin(&app).await;
+    let csrf = b.get("/admin/groups/new").await.csrf();
+    // Field errors: empty, and a name taken in any case.
+    let p = b
+        .post(
+            "/admin/groups/new",
+            &[("csrf", &csrf), ("display_name", " ")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"display_name-error\""));
+    let p = b
+        .post(
+            "/admin/groups/new",
+            &[("csrf", &csrf), ("display_name", "PUSHED")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("already exists"), "{}", p.body);
+    let p = b
+        .post(
+            "/admin/groups/new",
+            &[("csrf", &csrf), ("display_name", "Helpdesk")],
+        )
+        .await;
+    assert!(p.status.is_redirection(), "{}", p.body);
+    let gid = first_id(&b.get("/admin/groups?q=helpdesk").await.body, "groups");
+    let path = format!("/admin/groups/{gid}");
+    let page = b.get(&path).await;
+    assert!(page.body.contains("Manually provisioned"));
+    assert!(page.body.contains("id=\"add-member\""));
+    // Add by alias; an unknown login is a field error.
+    let p = b
+        .post(
+            &format!("{path}/members"),
+            &[("csrf", &csrf), ("login", "nobody@example.com")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"login-error\""), "{}", p.body);
+    let p = b
+        .post(
+            "/admin/users/new",
+            &[
+                ("csrf", &csrf),
+                ("user_name", "fay@example.com"),
+                ("aliases", "fay.alias@example.com"),
+            ],
+        )
+        .await;
+    assert!(p.status.is_redirection());
+    let p = b
+        .post(
+            &format!("{path}/members"),
+            &[("csrf", &csrf), ("login", "FAY.ALIAS@example.com")],
+        )
+        .await;
+    assert!(p.status.is_redirection(), "{}", p.body);
+    let p = b
+        .post(
+            &format!("{path}/members"),
+            &[("csrf", &csrf), ("login", "okta.user@example.com")],
+        )
+        .await;
+    assert!(p.status.is_redirection(), "{}", p.body);
+    let page = b.get(&path).await;
+    assert!(
+        page.body.contains("id=\"member-count\">2<"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("fay@example.com"));
+    // The member's page lists the group.
+    let fay = first_id(&b.get("/admin/users?q=fay").await.body, "users");
+    assert!(
+        b.get(&format!("/admin/users/{fay}"))
+            .await
+            .body
+            .contains("Helpdesk")
+    );
+    // Remove one.
+    let okta_id = okta_user["id"].as_str().unwrap();
+    let p = b
+        .post(
+            &format!("{path}/members/remove"),
+            &[("csrf", &csrf), ("user", okta_id)],
+        )
+        .await;
+    assert!(p.status.is_redirection());
+    let page = b.get(&path).await;
+    assert!(page.body.contains("id=\"member-count\">1<"));
+    assert!(!page.body.contains(okta_id));
+    // An integration's group stays read-only.
+    let page = b.get(&format!("/admin/groups/{pushed_id}")).await;
+    assert!(!page.body.contains("id=\"add-member\""));
+    let p = b
+        .post(
+            &format!("/admin/groups/{pushed_id}/members"),
+            &[("csrf", &csrf), ("login", "fay@example.com")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = b
+        .post(
+            &format!("/admin/groups/{pushed_id}/members/remove"),
+            &[("csrf", &csrf), ("user", okta_id)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
 }

@@ -1,4 +1,5 @@
-//! Activity: every SCIM request, newest first, filterable by integration and errors, paged.
+//! Activity: every SCIM request, newest first, filterable by integration, status class and
+//! resource, paged.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -6,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::directory::integration::Integration;
-use crate::store::activity::ActivityFilter;
+use crate::store::activity::{ActivityFilter, Resource};
 use crate::web::AppState;
 use crate::web::admin::session::AdminSession;
 use crate::web::admin::{ActivityView, Chrome, Nav, PageError, Pager, enc, page_param, render};
@@ -22,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct ActivityPage {
     c: Chrome,
     integration: String,
-    errors: bool,
+    status: String,
+    resource: String,
     integrations: Vec<Integration>,
     rows: Vec<ActivityView>,
     pager: Pager,
@@ -34,6 +36,13 @@ struct ActivityPage {
 struct Query {
     #[serde(default)]
     integration: String,
+    /// `errors` (4xx and 5xx), `2xx`, `4xx`, `5xx` or empty for any.
+    #[serde(default)]
+    status: String,
+    /// `users`, `groups`, `other` or empty for any.
+    #[serde(default)]
+    resource: String,
+    /// The older form of `status=errors`, kept so bookmarked links still work.
     errors: Option<String>,
     page: Option<u64>,
 }
@@ -45,20 +54,44 @@ async fn list(
 ) -> Result<HttpResponse, PageError> {
     let integrations = state.directory.list_integrations().await?;
     let page = page_param(q.page);
-    let errors = q.errors.as_deref().is_some_and(|e| !e.is_empty());
+    let status = if q.errors.as_deref().is_some_and(|e| !e.is_empty()) {
+        "errors"
+    } else {
+        match q.status.as_str() {
+            s @ ("errors" | "2xx" | "4xx" | "5xx") => s,
+            _ => "",
+        }
+    };
+    let resource = match q.resource.as_str() {
+        "users" => Some(Resource::Users),
+        "groups" => Some(Resource::Groups),
+        "other" => Some(Resource::Other),
+        _ => None,
+    };
+    let resource_param = if resource.is_some() {
+        q.resource.as_str()
+    } else {
+        ""
+    };
     let filter = ActivityFilter {
         integration_id: (!q.integration.is_empty()).then(|| q.integration.clone()),
         user_id: None,
-        errors_only: errors,
+        errors_only: status == "errors",
+        status_class: match status {
+            "2xx" => Some(2),
+            "4xx" => Some(4),
+            "5xx" => Some(5),
+            _ => None,
+        },
+        resource,
     };
     let result = state
         .directory
         .activity(filter, (page - 1) * PER_PAGE, PER_PAGE)
         .await?;
     let keep = format!(
-        "integration={}&{}",
+        "integration={}&status={status}&resource={resource_param}&",
         enc(&q.integration),
-        if errors { "errors=1&" } else { "" }
     );
     let pager = Pager::new(page, PER_PAGE, result.total, result.rows.len(), keep);
     render(
@@ -66,7 +99,8 @@ async fn list(
         &ActivityPage {
             c: me.chrome(Nav::Activity),
             integration: q.integration.clone(),
-            errors,
+            status: status.to_owned(),
+            resource: resource_param.to_owned(),
             integrations,
             rows: result.rows.into_iter().map(ActivityView::from).collect(),
             pager,

@@ -28,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/new", web::get().to(new_form))
         .route("/users/new", web::post().to(create))
         .route("/users/{id}", web::get().to(show))
+        .route("/users/{id}/edit", web::get().to(edit_form))
+        .route("/users/{id}/edit", web::post().to(edit))
         .route("/users/{id}/status", web::post().to(set_status))
         .route("/users/{id}/delete", web::get().to(delete_confirm))
         .route("/users/{id}/delete", web::post().to(delete));
@@ -204,6 +206,8 @@ struct ShowPage {
     emails: Vec<crate::web::admin::outbox::MessageView>,
     /// Why no enrollment email was sent, when none was.
     no_email: Option<String>,
+    /// (id, displayName) of the groups the user belongs to.
+    groups: Vec<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +223,7 @@ async fn show(
     q: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, PageError> {
     let user = state.directory.user_for_admin(&id).await?;
+    let groups = state.directory.user_groups_for_admin(&id).await?;
     let integrations = state.directory.list_integrations().await?;
     let json = serde_json::to_string_pretty(&Value::Object(user.doc.clone()))
         .map_err(|e| PageError::Internal(e.to_string()))?;
@@ -253,6 +258,7 @@ async fn show(
                     "deactivated" => {
                         "The user was deactivated: it can no longer authenticate.".to_owned()
                     }
+                    "edited" => "Saved.".to_owned(),
                     _ => "The user was reactivated.".to_owned(),
                 })
             }),
@@ -262,6 +268,7 @@ async fn show(
             u: view(&user, &integrations),
             json,
             activity,
+            groups,
         },
     )
 }
@@ -360,6 +367,119 @@ async fn create(
         StatusCode::UNPROCESSABLE_ENTITY,
         &NewPage {
             c: me.chrome(Nav::Users),
+            f,
+            errors,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "admin/user_edit.html")]
+struct EditPage {
+    c: Chrome,
+    id: String,
+    f: NewForm,
+    errors: Vec<FieldError>,
+}
+
+impl EditPage {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+/// A manually provisioned user, or 403 for one an integration owns.
+async fn manual_user(state: &AppState, id: &str) -> Result<User, PageError> {
+    let user = state.directory.user_for_admin(id).await?;
+    if user.source.is_some() {
+        return Err(Error::Forbidden(
+            "This user is provisioned by an integration: change it in its identity provider, which is the source of truth."
+                .into(),
+        )
+        .into());
+    }
+    Ok(user)
+}
+
+async fn edit_form(
+    state: web::Data<AppState>,
+    me: AdminSession,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let user = manual_user(&state, &id).await?;
+    let v = view(&user, &[]);
+    let f = NewForm {
+        csrf: String::new(),
+        user_name: v.user_name,
+        given_name: text(&user.doc, &["name", "givenName"]),
+        family_name: text(&user.doc, &["name", "familyName"]),
+        email: v.email,
+        aliases: v.aliases.join("\n"),
+    };
+    render(
+        StatusCode::OK,
+        &EditPage {
+            c: me.chrome(Nav::Users),
+            id: user.meta.id,
+            f,
+            errors: Vec::new(),
+        },
+    )
+}
+
+async fn edit(
+    state: web::Data<AppState>,
+    me: AdminSession,
+    id: web::Path<String>,
+    form: web::Form<NewForm>,
+) -> Result<HttpResponse, PageError> {
+    me.check_csrf(&form.csrf)?;
+    let user = manual_user(&state, &id).await?;
+    let mut f = form.into_inner();
+    f.user_name = view(&user, &[]).user_name;
+    let changed = ManualUser {
+        user_name: f.user_name.clone(),
+        given_name: f.given_name.clone(),
+        family_name: f.family_name.clone(),
+        email: f.email.clone(),
+        aliases: f
+            .aliases
+            .lines()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    let mut errors = changed.validate();
+    if errors.is_empty() {
+        match state
+            .directory
+            .update_manual_user(&user.meta.id, &changed)
+            .await
+        {
+            Ok(u) => {
+                tracing::info!(user = %u.meta.id, by = %me.session.username, "manual user edited");
+                return Ok(redirect(&format!(
+                    "/admin/users/{}?changed=edited",
+                    enc(&u.meta.id)
+                )));
+            }
+            Err(Error::Conflict { value, .. }) => errors.push((
+                "aliases",
+                format!("\"{value}\" is already the username or an alias of another user."),
+            )),
+            Err(Error::Scim(e)) => errors.push(("aliases", e.to_string())),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &EditPage {
+            c: me.chrome(Nav::Users),
+            id: user.meta.id,
             f,
             errors,
         },

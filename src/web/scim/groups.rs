@@ -8,10 +8,11 @@ use crate::directory::groups::Group;
 use crate::scim::list::{
     ListQuery, Paging, cursor_list_response, list_response, parse_query, search_params,
 };
-use crate::scim::patch;
+use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::project::Projection;
 use crate::scim::schema;
 use crate::web::AppState;
+use crate::web::scim::activity::note;
 use crate::web::scim::extract::{Caller, ScimBody, if_match, none_match, prefers_minimal, query};
 use crate::web::scim::render;
 use crate::web::scim::respond::{self, ApiError};
@@ -84,7 +85,9 @@ pub async fn create(
         .directory
         .create_group(&me.0, &body.0, p.returns("members"))
         .await?;
-    Ok(one(&state, &me, &g, &p, StatusCode::CREATED))
+    let mut res = one(&state, &me, &g, &p, StatusCode::CREATED);
+    note(&mut res, format!("created group {}", group_name(&g)), None);
+    Ok(res)
 }
 
 pub async fn get(
@@ -116,7 +119,9 @@ pub async fn replace(
         .directory
         .replace_group(&me.0, &id.1, &body.0, if_match(&req), p.returns("members"))
         .await?;
-    Ok(one(&state, &me, &g, &p, StatusCode::OK))
+    let mut res = one(&state, &me, &g, &p, StatusCode::OK);
+    note(&mut res, format!("replaced group {}", group_name(&g)), None);
+    Ok(res)
 }
 
 pub async fn patch(
@@ -128,6 +133,7 @@ pub async fn patch(
 ) -> Result<HttpResponse> {
     let p = projection(&req, schema::group())?;
     let ops = patch::parse(&body.0)?;
+    let changes = Changes::of(&ops);
     let minimal = prefers_minimal(&req);
     let g = state
         .directory
@@ -139,10 +145,13 @@ pub async fn patch(
             !minimal && p.returns("members"),
         )
         .await?;
-    if minimal {
-        return Ok(respond::no_content(&g.meta.etag()));
-    }
-    Ok(one(&state, &me, &g, &p, StatusCode::OK))
+    let mut res = if minimal {
+        respond::no_content(&g.meta.etag())
+    } else {
+        one(&state, &me, &g, &p, StatusCode::OK)
+    };
+    note(&mut res, changes.summary(&group_name(&g)), None);
+    Ok(res)
 }
 
 pub async fn delete(
@@ -155,5 +164,151 @@ pub async fn delete(
         .directory
         .delete_group(&me.0, &id.1, if_match(&req))
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let mut res = HttpResponse::NoContent().finish();
+    note(&mut res, format!("deleted group {}", id.1), None);
+    Ok(res)
+}
+
+fn group_name(g: &Group) -> String {
+    g.doc
+        .get("displayName")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or(&g.meta.id)
+        .to_owned()
+}
+
+/// What a group PATCH asked for, counted from its operations (no extra read): members named
+/// for adding or removing, whether all members were removed or replaced, and a rename. The
+/// counts are of members named in the request; one already in (or not in) the group is counted
+/// too, since the PATCH is idempotent for it.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Changes {
+    added: usize,
+    removed: usize,
+    removed_all: bool,
+    /// `replace members`: the number of members set.
+    replaced: Option<usize>,
+    renamed: bool,
+    other: usize,
+}
+
+fn is_members(name: &str) -> bool {
+    name.eq_ignore_ascii_case("members")
+}
+
+fn count(v: Option<&serde_json::Value>) -> usize {
+    match v {
+        Some(serde_json::Value::Array(a)) => a.len(),
+        Some(serde_json::Value::Null) | None => 0,
+        Some(_) => 1,
+    }
+}
+
+impl Changes {
+    fn of(ops: &[PatchOp]) -> Changes {
+        let mut c = Changes::default();
+        for op in ops {
+            match (&op.path, &op.value) {
+                (Some(p), v) if is_members(&p.attr.name) => match op.kind {
+                    OpKind::Add => c.added += count(v.as_ref()),
+                    // `members[value eq "x"]` names one member; `members` with a value
+                    // names those (Entra); `members` alone removes all (RFC 7644 §3.5.2.2).
+                    OpKind::Remove if p.filter.is_some() => c.removed += 1,
+                    OpKind::Remove if count(v.as_ref()) > 0 => c.removed += count(v.as_ref()),
+                    OpKind::Remove => c.removed_all = true,
+                    OpKind::Replace => c.replaced = Some(count(v.as_ref())),
+                },
+                (Some(p), _) if p.attr.name.eq_ignore_ascii_case("displayName") => c.renamed = true,
+                (None, Some(serde_json::Value::Object(m))) => {
+                    for (k, v) in m {
+                        if is_members(k) {
+                            match op.kind {
+                                OpKind::Replace => c.replaced = Some(count(Some(v))),
+                                _ => c.added += count(Some(v)),
+                            }
+                        } else if k.eq_ignore_ascii_case("displayName") {
+                            c.renamed = true;
+                        } else if !k.eq_ignore_ascii_case("id") {
+                            // Okta repeats the id beside the new displayName.
+                            c.other += 1;
+                        }
+                    }
+                }
+                _ => c.other += 1,
+            }
+        }
+        c
+    }
+
+    fn summary(&self, name: &str) -> String {
+        let plural = |n: usize| if n == 1 { "member" } else { "members" };
+        let mut parts = Vec::new();
+        if self.renamed {
+            parts.push(format!("renamed group to {name}"));
+        }
+        if let Some(n) = self.replaced {
+            parts.push(format!("set {n} {} of {name}", plural(n)));
+        }
+        if self.added > 0 {
+            let n = self.added;
+            parts.push(format!("added {n} {} to {name}", plural(n)));
+        }
+        if self.removed_all {
+            parts.push(format!("removed all members from {name}"));
+        }
+        if self.removed > 0 {
+            let n = self.removed;
+            parts.push(format!("removed {n} {} from {name}", plural(n)));
+        }
+        if self.other > 0 || parts.is_empty() {
+            parts.push(format!("patched group {name}"));
+        }
+        parts.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn summary(body: serde_json::Value) -> String {
+        let mut body = body;
+        body["schemas"] = serde_json::json!([patch::PATCH_OP_URN]);
+        Changes::of(&patch::parse(&body).unwrap()).summary("Eng")
+    }
+
+    #[test]
+    fn counts_membership_changes_from_the_operations() {
+        assert_eq!(
+            summary(serde_json::json!({"Operations": [
+                {"op": "add", "path": "members", "value": [{"value": "a"}, {"value": "b"}, {"value": "c"}]}
+            ]})),
+            "added 3 members to Eng"
+        );
+        assert_eq!(
+            summary(serde_json::json!({"Operations": [
+                {"op": "remove", "path": "members[value eq \"a\"]"}
+            ]})),
+            "removed 1 member from Eng"
+        );
+        assert_eq!(
+            summary(serde_json::json!({"Operations": [
+                {"op": "replace", "value": {"id": "x", "displayName": "Eng"}}
+            ]})),
+            "renamed group to Eng"
+        );
+        assert_eq!(
+            summary(serde_json::json!({"Operations": [
+                {"op": "replace", "path": "displayName", "value": "Eng"}
+            ]})),
+            "renamed group to Eng"
+        );
+        assert_eq!(
+            summary(serde_json::json!({"Operations": [
+                {"op": "remove", "path": "members"}
+            ]})),
+            "removed all members from Eng"
+        );
+    }
 }
