@@ -619,6 +619,41 @@ async fn run(o: Opts) {
             ceiling,
         );
 
+        // The whole directory by cursor (RFC 9865): each page needs the previous one's cursor,
+        // so this walk is sequential whatever the concurrency.
+        let started = Instant::now();
+        let mut lat = Vec::new();
+        let mut next: Option<String> = None;
+        let mut seen = 0usize;
+        loop {
+            let path = match &next {
+                None => "/Users?cursor&count=100".to_owned(),
+                Some(cur) => format!("/Users?cursor={}&count=100", enc(cur)),
+            };
+            let t = Instant::now();
+            let r = client.call("GET", &path, None, 200).await;
+            lat.push(t.elapsed());
+            seen += r["Resources"].as_array().map_or(0, Vec::len);
+            match r["nextCursor"].as_str() {
+                Some(cur) => next = Some(cur.to_owned()),
+                None => break,
+            }
+        }
+        assert!(seen >= n, "the cursor walk saw {seen} of {n} users");
+        let run = Run {
+            ops: lat.len(),
+            elapsed: started.elapsed(),
+            lat,
+        };
+        report.line(
+            "list users by cursor (100/page)",
+            1,
+            &run,
+            100.0,
+            None,
+            ceiling,
+        );
+
         for (label, make) in [
             (
                 "filter userName eq",
