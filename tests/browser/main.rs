@@ -3,6 +3,9 @@
 //! the README shows (`UPDATE_SCREENSHOTS=1` writes them to `docs/screenshots/`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../it/support/smtp.rs"]
+#[allow(dead_code)]
+mod smtp;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -334,4 +337,85 @@ async fn everything_works_with_javascript_off() {
     click(&c, "sign-out").await;
     expect_path(&c, "/admin/login").await;
     c.close().await.unwrap();
+}
+
+/// Enrollment as a user lives it: the email from a real SMTP listener, its link opened in the
+/// browser (JavaScript off), the key read off the page, the code an authenticator app would
+/// show typed in, and the check by alias that the verify endpoint then allows.
+#[actix_web::test]
+async fn enrollment_from_the_email_link() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let sink = smtp::SmtpSink::start().await;
+    let port = sink.addr.port();
+    let app = Appliance::start_with(|c| {
+        c.smtp.host = "127.0.0.1".into();
+        c.smtp.port = port;
+        c.smtp.tls = scimgate::config::SmtpTls::None;
+        c.smtp.from = "MFA <mfa@example.test>".into();
+    })
+    .await;
+    let created = app.directory.create_integration("okta").await.unwrap();
+    let id = created.integration.id.as_str().to_owned();
+    app.directory
+        .update_settings(
+            &id,
+            scimgate::directory::SettingsChange {
+                send_enrollment_emails: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let base = format!("{}/scim/v2/{id}", app.public_url);
+    let token = created.token.expose().to_owned();
+    let mut body = user("enrollee@example.com", "Erin", "Enrollee", Some("erin"));
+    body["emails"] = json!([{"value": "erin@mail.test", "type": "work", "primary": true}]);
+    let (status, _) = scim("POST", &format!("{base}/Users"), &token, Some(body)).await;
+    assert_eq!(status, 201);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sink.count_to("erin@mail.test") == 0 {
+        assert!(Instant::now() < deadline, "no enrollment email arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let data = sink
+        .messages()
+        .last()
+        .unwrap()
+        .data
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let start = data.find("/enroll/").expect("a link in the email");
+    let token_part: String = data[start + "/enroll/".len()..]
+        .chars()
+        .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '-' || *ch == '_')
+        .collect();
+    let c = driver.browser(false).await;
+    c.goto(&app.url(&format!("/enroll/{token_part}")))
+        .await
+        .unwrap();
+    click(&c, "start").await;
+    let key = text(&c, "code.key").await;
+    screenshot(&c, "enrollment").await;
+    let secret = scimgate::auth::totp::TotpSecret::from_base32(key.trim())
+        .expect("a base32 key on the page");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    fill(&c, "code", &secret.code_at(now).unwrap()).await;
+    click(&c, "confirm").await;
+    wait_text(&c, "h1", "You are all set").await;
+    // The account now verifies codes by its alias.
+    let next = secret.code_at(now + 30).unwrap();
+    let (status, v) = scim(
+        "POST",
+        &app.url("/api/v1/verify"),
+        &token,
+        Some(json!({"user": "ERIN", "code": next})),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["result"], "allow", "{v}");
 }

@@ -27,17 +27,24 @@ pub struct Appliance {
     /// `server.public_url` as the appliance derives it (`http://localhost:PORT`): Base URLs use it.
     pub configured_url: String,
     pub setup_link: String,
+    pub directory: std::sync::Arc<scimgate::directory::Directory>,
     handle: ServerHandle,
 }
 
 impl Appliance {
     pub async fn start() -> Appliance {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Started with a configuration adjusted by `configure` (e.g. `[smtp]`).
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Appliance {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".parse().unwrap();
         config.server.workers = 2;
         config.database.path = dir.path().join("scimgate.db");
         config.log.level = "warn".into();
+        configure(&mut config);
         let app = App::build(
             &config,
             RunOptions {
@@ -50,12 +57,14 @@ impl Appliance {
         let link = app.first_admin_link().await.unwrap().expect("a setup link");
         let setup_link = link.replace(&app.public_url, &public_url);
         let (configured_url, handle) = (app.public_url.clone(), app.handle());
+        let directory = app.directory.clone();
         actix_web::rt::spawn(app.run());
         Appliance {
             _dir: dir,
             public_url,
             configured_url,
             setup_link,
+            directory,
             handle,
         }
     }
