@@ -101,6 +101,7 @@ impl App {
         let activity = Arc::new(ActivityLog::new(Retention {
             days: config.activity.retention_days,
             max_entries: config.activity.max_entries,
+            max_body_bytes: config.activity.max_body_bytes,
         }));
         let flusher = {
             let (activity, store) = (activity.clone(), directory.store().clone());

@@ -157,6 +157,8 @@ pub struct Activity {
     pub retention_days: u32,
     /// The most SCIM requests kept; the oldest go first.
     pub max_entries: u64,
+    /// The most bytes of each request body kept (secrets redacted); 0 keeps none.
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -249,6 +251,7 @@ impl Default for Activity {
         Activity {
             retention_days: 30,
             max_entries: 1_000_000,
+            max_body_bytes: 16 * 1024,
         }
     }
 }
@@ -310,6 +313,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "activity.retention_days",
     ),
     ("SCIMGATE_ACTIVITY_MAX_ENTRIES", "activity.max_entries"),
+    (
+        "SCIMGATE_ACTIVITY_MAX_BODY_BYTES",
+        "activity.max_body_bytes",
+    ),
     ("SCIMGATE_LOG", "log.level"),
     ("SCIMGATE_TLS_CERTIFICATE", "tls.certificate"),
     ("SCIMGATE_TLS_PRIVATE_KEY", "tls.private_key"),
@@ -425,6 +432,9 @@ impl Config {
                     self.activity.retention_days = parse_num(v).map_err(err)?
                 }
                 "activity.max_entries" => self.activity.max_entries = parse_num(v).map_err(err)?,
+                "activity.max_body_bytes" => {
+                    self.activity.max_body_bytes = parse_num(v).map_err(err)?
+                }
                 "log.level" => self.log.level = v.to_owned(),
                 "tls.certificate" => self.tls.certificate = PathBuf::from(v),
                 "tls.private_key" => self.tls.private_key = PathBuf::from(v),
@@ -544,6 +554,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "activity.max_entries",
                 message: "must be between 1000 and 100000000".into(),
+            });
+        }
+        if self.activity.max_body_bytes > 1024 * 1024 {
+            return Err(ConfigError::Invalid {
+                key: "activity.max_body_bytes",
+                message: "must be between 0 (keep no bodies) and 1048576".into(),
             });
         }
         self.validate_mail()?;

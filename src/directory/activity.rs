@@ -13,6 +13,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::directory::{Directory, Error, format_time};
+use crate::scim::redact::{self, Kept};
 use crate::store::Store;
 use crate::store::activity::{self, ActivityFilter, ActivityRow};
 
@@ -28,7 +29,13 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 pub struct Retention {
     pub days: u32,
     pub max_entries: u64,
+    /// The most bytes of a request body kept (after redaction); 0 keeps none.
+    pub max_body_bytes: usize,
 }
+
+/// The most bytes of request bodies held in memory while waiting for a flush; beyond it the
+/// bodies of further requests are not kept (their entries are).
+pub const MAX_BUFFERED_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// One SCIM request, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,17 +48,25 @@ pub struct Entry {
     pub latency_ms: u64,
     pub summary: String,
     pub user_id: Option<String>,
+    /// The request body as received (redacted before it is written).
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Default)]
+struct Buffer {
+    rows: Vec<(ActivityRow, Option<Vec<u8>>)>,
+    body_bytes: usize,
 }
 
 pub struct ActivityLog {
-    buffer: Mutex<Vec<ActivityRow>>,
+    buffer: Mutex<Buffer>,
     retention: Retention,
 }
 
 impl ActivityLog {
     pub fn new(retention: Retention) -> ActivityLog {
         ActivityLog {
-            buffer: Mutex::new(Vec::new()),
+            buffer: Mutex::new(Buffer::default()),
             retention,
         }
     }
@@ -59,11 +74,30 @@ impl ActivityLog {
     /// Buffers an entry; returns true when a flush is due.
     pub fn record(&self, e: Entry) -> bool {
         let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        if buf.len() >= MAX_BUFFERED {
+        if buf.rows.len() >= MAX_BUFFERED {
             tracing::warn!("activity buffer full; an activity entry was dropped");
             return true;
         }
-        buf.push(ActivityRow {
+        let body_bytes = e
+            .body
+            .as_ref()
+            .map(|b| i64::try_from(b.len()).unwrap_or(i64::MAX));
+        let (raw, body_note) = match e.body {
+            None => (None, None),
+            Some(_) if self.retention.max_body_bytes == 0 => (
+                None,
+                Some("not kept: activity.max_body_bytes is 0".to_owned()),
+            ),
+            Some(b) if buf.body_bytes + b.len() > MAX_BUFFERED_BODY_BYTES => (
+                None,
+                Some("not kept: too many requests were waiting to be recorded".to_owned()),
+            ),
+            Some(b) => {
+                buf.body_bytes += b.len();
+                (Some(b), None)
+            }
+        };
+        let row = ActivityRow {
             seq: 0,
             at: format_time(OffsetDateTime::now_utc()),
             integration_id: e.integration_id,
@@ -74,17 +108,48 @@ impl ActivityLog {
             latency_ms: i64::try_from(e.latency_ms).unwrap_or(i64::MAX),
             summary: e.summary,
             user_id: e.user_id,
-        });
-        buf.len() >= FLUSH_AT
+            body: None,
+            body_bytes,
+            body_note,
+        };
+        buf.rows.push((row, raw));
+        buf.rows.len() >= FLUSH_AT
     }
 
     /// Writes the buffered entries in one write job and prunes old ones.
     pub async fn flush(&self, store: &Store) -> Result<usize, Error> {
-        let rows = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|p| p.into_inner()));
-        let n = rows.len();
+        let buffered = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|p| p.into_inner()));
+        let n = buffered.rows.len();
         if n == 0 {
             return Ok(0);
         }
+        // Secrets are removed here, before anything reaches the database.
+        let max = self.retention.max_body_bytes;
+        let rows: Vec<ActivityRow> = buffered
+            .rows
+            .into_iter()
+            .map(|(mut row, raw)| {
+                if let Some(raw) = raw {
+                    match redact::keep(&raw, max) {
+                        Kept::Json { text, cut } => {
+                            row.body = Some(text);
+                            if cut {
+                                row.body_note = Some(format!(
+                                    "cut to the first {max} bytes (activity.max_body_bytes), secrets redacted"
+                                ));
+                            }
+                        }
+                        Kept::NotJson => {
+                            row.body_note = Some(
+                                "not kept: it is not valid JSON, so secrets in it could not be redacted"
+                                    .to_owned(),
+                            );
+                        }
+                    }
+                }
+                row
+            })
+            .collect();
         let before = format_time(
             OffsetDateTime::now_utc()
                 - Duration::from_secs(u64::from(self.retention.days) * 86_400),
@@ -122,6 +187,13 @@ impl Directory {
             .read(move |c| activity::list(c, &filter, offset, limit).map_err(Error::from))
             .await?;
         Ok(ActivityPage { total, rows })
+    }
+
+    /// One recorded request with its (redacted) body.
+    pub async fn activity_entry(&self, seq: i64) -> Result<Option<ActivityRow>, Error> {
+        self.store
+            .read(move |c| activity::get(c, seq).map_err(Error::from))
+            .await
     }
 
     /// The latest SCIM request of each integration: (integration id, time, status).

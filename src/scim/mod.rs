@@ -10,6 +10,7 @@ pub mod filter;
 pub mod list;
 pub mod patch;
 pub mod project;
+pub mod redact;
 pub mod resource;
 pub mod schema;
 

@@ -17,12 +17,19 @@ pub struct ActivityRow {
     pub latency_ms: i64,
     pub summary: String,
     pub user_id: Option<String>,
+    /// The request body with secrets redacted (see `scim::redact`), possibly cut; only
+    /// [`get`] loads it.
+    pub body: Option<String>,
+    /// The size of the body the client sent, in bytes.
+    pub body_bytes: Option<i64>,
+    /// Why the body is missing or cut, for the page.
+    pub body_note: Option<String>,
 }
 
 pub fn insert(conn: &Connection, a: &ActivityRow) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO activity (at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO activity (at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id, body, body_bytes, body_note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         a.at,
@@ -33,7 +40,10 @@ pub fn insert(conn: &Connection, a: &ActivityRow) -> Result<(), StoreError> {
         a.status,
         a.latency_ms,
         a.summary,
-        a.user_id
+        a.user_id,
+        a.body,
+        a.body_bytes,
+        a.body_note
     ])?;
     Ok(())
 }
@@ -112,7 +122,7 @@ pub fn list(
     params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
     params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT seq, at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id
+        "SELECT seq, at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id, body_bytes
          FROM activity WHERE {wherec} ORDER BY seq DESC LIMIT ? OFFSET ?"
     ))?;
     let rows = stmt
@@ -128,10 +138,39 @@ pub fn list(
                 latency_ms: r.get(7)?,
                 summary: r.get(8)?,
                 user_id: r.get(9)?,
+                body: None,
+                body_bytes: r.get(10)?,
+                body_note: None,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((total.max(0) as u64, rows))
+}
+
+/// One request with its body.
+pub fn get(conn: &Connection, seq: i64) -> Result<Option<ActivityRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id, body, body_bytes, body_note
+         FROM activity WHERE seq = ?1",
+    )?;
+    let mut rows = stmt.query_map([seq], |r| {
+        Ok(ActivityRow {
+            seq: r.get(0)?,
+            at: r.get(1)?,
+            integration_id: r.get(2)?,
+            integration_name: r.get(3)?,
+            method: r.get(4)?,
+            path: r.get(5)?,
+            status: r.get(6)?,
+            latency_ms: r.get(7)?,
+            summary: r.get(8)?,
+            user_id: r.get(9)?,
+            body: r.get(10)?,
+            body_bytes: r.get(11)?,
+            body_note: r.get(12)?,
+        })
+    })?;
+    Ok(rows.next().transpose()?)
 }
 
 /// The latest request of each integration: (integration id, time, status).

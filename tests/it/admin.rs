@@ -579,6 +579,119 @@ async fn activity_records_scim_requests() {
     assert!(p.body.contains("badge ok\">200</span>"), "{}", p.body);
 }
 
+/// The `href="/admin/activity/N"` links of a page, in page order (newest first).
+fn activity_links(body: &str) -> Vec<String> {
+    body.split("href=\"/admin/activity/")
+        .skip(1)
+        .filter_map(|rest| {
+            let seq: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            (!seq.is_empty()).then(|| format!("/admin/activity/{seq}"))
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn activity_shows_request_bodies_with_secrets_redacted_and_never_stores_them() {
+    let app = TestApp::spawn().await;
+    const PW1: &str = "Sup3r-Secret-Pw1";
+    const PW2: &str = "An0ther-Secret-Pw2";
+    const PW3: &str = "Bad-Json-Secret-Pw3";
+    let mut body = okta_user("erin@example.com");
+    body["password"] = serde_json::json!(PW1);
+    body["urn:example:ext"] = serde_json::json!({"apiToken": "tok-XYZZY-1"});
+    let r = app.post("/Users", &body).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(
+            &format!("/Users/{id}"),
+            &serde_json::json!({"schemas": [PATCH_URN], "Operations": [
+                {"op": "replace", "path": "password", "value": PW2},
+                {"op": "replace", "path": "title", "value": "Engineer"}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Not JSON: nothing of it can be redacted reliably, so nothing of it is kept.
+    let mut res = app
+        .client
+        .post(app.url("/Users"))
+        .insert_header(("Authorization", format!("Bearer {}", app.token)))
+        .insert_header(("Content-Type", "application/scim+json"))
+        .send_body(format!("{{\"userName\": \"x\", \"password\": \"{PW3}\""))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let _ = res.body().await;
+
+    let mut b = Browser::admin(&app).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let list = loop {
+        let p = b.get("/admin/activity").await;
+        if activity_links(&p.body).len() >= 3 {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "activity not recorded: {}",
+            p.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let links = activity_links(&list.body);
+    assert_eq!(links.len(), 3, "{}", list.body);
+    // Newest first: the bad body, the PATCH, the POST.
+    let bad = b.get(&links[0]).await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert!(
+        bad.body
+            .contains("not valid JSON, so secrets in it could not be redacted"),
+        "{}",
+        bad.body
+    );
+    assert!(!bad.body.contains(PW3));
+    assert!(!bad.body.contains("id=\"body\""));
+    let patch = b.get(&links[1]).await;
+    assert!(patch.body.contains("[redacted]"), "{}", patch.body);
+    assert!(patch.body.contains("Engineer"), "{}", patch.body);
+    assert!(!patch.body.contains(PW2));
+    let post = b.get(&links[2]).await;
+    assert!(post.body.contains("erin@example.com"), "{}", post.body);
+    assert!(post.body.contains("[redacted]"));
+    assert!(!post.body.contains(PW1) && !post.body.contains("tok-XYZZY-1"));
+    assert!(
+        post.body.contains(&format!("/admin/users/{id}")),
+        "links the user"
+    );
+    // The user's page links to the same entries.
+    let u = b.get(&format!("/admin/users/{id}")).await;
+    assert!(activity_links(&u.body).contains(&links[1]));
+    // A GET has no body; an unknown entry is a 404 page.
+    let r = app.get(&format!("/Users/{id}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        b.get("/admin/activity/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        b.get("/admin/activity/x").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // No secret reached the disk: not in the database file, not in its write-ahead log.
+    let db = app.db_path();
+    for path in [db.clone(), db.with_extension("db-wal")] {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        for secret in [PW1, PW2, PW3, "tok-XYZZY-1"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} found in {}",
+                path.display()
+            );
+        }
+    }
+}
+
 #[actix_web::test]
 async fn activity_notes_group_changes_and_filters_by_status_and_resource() {
     let app = TestApp::spawn().await;

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0005_groups.sql"),
     include_str!("0006_outbox.sql"),
     include_str!("0007_claims.sql"),
+    include_str!("0008_activity_body.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -15,7 +15,8 @@ use crate::web::admin::{ActivityView, Chrome, Nav, PageError, Pager, enc, page_p
 pub const PER_PAGE: u64 = 100;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/activity", web::get().to(list));
+    cfg.route("/activity", web::get().to(list))
+        .route("/activity/{seq}", web::get().to(show));
 }
 
 #[derive(Template)]
@@ -106,6 +107,54 @@ async fn list(
             pager,
             retention_days: state.config.activity.retention_days,
             max_entries: state.config.activity.max_entries,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "admin/activity_show.html")]
+struct ShowPage {
+    c: Chrome,
+    r: ActivityView,
+    integration_id: Option<String>,
+    /// The kept body, pretty-printed when it is whole JSON.
+    body: Option<String>,
+    body_bytes: Option<i64>,
+    body_note: Option<String>,
+}
+
+/// One request: what the list shows, and the body with secrets redacted.
+async fn show(
+    state: web::Data<AppState>,
+    me: AdminSession,
+    seq: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let seq: i64 = seq.parse().map_err(|_| PageError::NotFound)?;
+    let row = state
+        .directory
+        .activity_entry(seq)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let body = row.body.as_deref().map(|text| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| text.to_owned())
+    });
+    let (integration_id, body_bytes, body_note) = (
+        row.integration_id.clone(),
+        row.body_bytes,
+        row.body_note.clone(),
+    );
+    render(
+        StatusCode::OK,
+        &ShowPage {
+            c: me.chrome(Nav::Activity),
+            r: ActivityView::from(row),
+            integration_id,
+            body,
+            body_bytes,
+            body_note,
         },
     )
 }

@@ -73,6 +73,7 @@ impl Chrome {
 
 /// An activity row as the pages show it.
 pub struct ActivityView {
+    pub seq: i64,
     pub at: String,
     pub integration: String,
     pub method: String,
@@ -86,6 +87,7 @@ pub struct ActivityView {
 impl From<crate::store::activity::ActivityRow> for ActivityView {
     fn from(r: crate::store::activity::ActivityRow) -> Self {
         ActivityView {
+            seq: r.seq,
             // The column header says UTC.
             at: show_time(&r.at).trim_end_matches(" UTC").to_owned(),
             integration: match (r.integration_name, r.integration_id) {

@@ -23,6 +23,11 @@ pub struct Note {
     pub user_id: Option<String>,
 }
 
+/// The body of a SCIM request as received (set by the `ScimBody` extractor); the Activity
+/// log redacts secrets from it before it is written.
+#[derive(Debug, Clone)]
+pub struct RequestBody(pub actix_web::web::Bytes);
+
 /// Attaches a note to a response.
 pub fn note(res: &mut actix_web::HttpResponse, summary: String, user_id: Option<&str>) {
     res.extensions_mut().insert(Note {
@@ -59,6 +64,11 @@ pub async fn record(
     let res = next.call(req).await?;
     let Some(state) = state else { return Ok(res) };
     let caller = res.request().extensions().get::<Integration>().cloned();
+    let body = res
+        .request()
+        .extensions()
+        .get::<RequestBody>()
+        .map(|b| b.0.to_vec());
     // The path below the Base URL: `/scim/v2/{id}/Users/…` → `/Users/…`.
     let short = match &path_iid {
         Some(id) => path
@@ -96,6 +106,7 @@ pub async fn record(
         latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         summary,
         user_id,
+        body,
     };
     if state.activity.record(entry) {
         let (activity, store) = (state.activity.clone(), state.directory.store().clone());

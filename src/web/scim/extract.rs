@@ -15,6 +15,7 @@ use crate::directory::Integration;
 use crate::directory::users::IfMatch;
 use crate::scim::ScimError;
 use crate::web::AppState;
+use crate::web::scim::activity::RequestBody;
 use crate::web::scim::respond::ApiError;
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
@@ -102,6 +103,8 @@ impl FromRequest for ScimBody {
                     "the request has no body".into(),
                 )));
             }
+            // For the Activity log, which redacts it before writing (web::scim::activity).
+            actix_web::HttpMessage::extensions_mut(&req).insert(RequestBody(body.clone()));
             let value = serde_json::from_slice(&body).map_err(|e| {
                 ApiError(ScimError::InvalidSyntax(format!(
                     "the body is not valid JSON: {e}"
