@@ -8,6 +8,8 @@
 //!     cargo bench --bench provisioning                 # N = 10,000
 //!     cargo bench --bench provisioning -- --n 100000   # or 1000000
 //!     options: --concurrency 1,8,32  --mixed-secs 10  --synchronous full|normal  --c1-max 2000
+//!              --phases get,put,patch,groups,list,cursor,filters,mixed  (okta-import always runs:
+//!              the other phases read what it created; handy under a profiler)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::cell::RefCell;
@@ -28,6 +30,16 @@ struct Opts {
     mixed_secs: u64,
     synchronous: Synchronous,
     c1_max: usize,
+    /// The phases after okta-import to run (None: all).
+    phases: Option<Vec<String>>,
+}
+
+impl Opts {
+    fn wants(&self, phase: &str) -> bool {
+        self.phases
+            .as_ref()
+            .is_none_or(|p| p.iter().any(|x| x == phase))
+    }
 }
 
 fn opts() -> Opts {
@@ -37,6 +49,7 @@ fn opts() -> Opts {
         mixed_secs: 10,
         synchronous: Synchronous::Full,
         c1_max: 2_000,
+        phases: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -52,6 +65,20 @@ fn opts() -> Opts {
             }
             "--mixed-secs" => o.mixed_secs = val.parse().expect("--mixed-secs takes a number"),
             "--c1-max" => o.c1_max = val.parse().expect("--c1-max takes a number"),
+            "--phases" => {
+                const KNOWN: [&str; 8] = [
+                    "get", "put", "patch", "groups", "list", "cursor", "filters", "mixed",
+                ];
+                let p: Vec<String> = val
+                    .split(',')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if let Some(bad) = p.iter().find(|x| !KNOWN.contains(&x.as_str())) {
+                    panic!("unknown phase {bad}; phases are {}", KNOWN.join(","));
+                }
+                o.phases = Some(p);
+            }
             "--synchronous" => {
                 o.synchronous = if val == "normal" {
                     Synchronous::Normal
@@ -446,40 +473,43 @@ async fn run(o: Opts) {
         );
         let ids: Rc<Vec<String>> = Rc::new(ids.take());
 
-        let (cl, ids2) = (client.clone(), ids.clone());
-        let run = drive(c, n, move |i| {
-            let (cl, ids) = (cl.clone(), ids2.clone());
-            async move {
-                cl.call("GET", &format!("/Users/{}", ids[i]), None, 200)
-                    .await;
-            }
-        })
-        .await;
-        report.line("GET /Users/{id}", c, &run, 1.0, None, ceiling);
-
-        let (cl, ids2, t) = (client.clone(), ids.clone(), tag.clone());
-        let run = drive(c, n, move |i| {
-            let (cl, ids, t) = (cl.clone(), ids2.clone(), t.clone());
-            async move {
-                let mut body = okta_user(i, &t);
-                body["id"] = json!(ids[i]);
-                body["title"] = json!("Engineer");
-                cl.call("PUT", &format!("/Users/{}", ids[i]), Some(&body), 200)
-                    .await;
-            }
-        })
-        .await;
-        report.line(
-            "PUT /Users/{id} (full replace)",
-            c,
-            &run,
-            1.0,
-            Some(commit),
-            ceiling,
-        );
-
-        let (cl, ids2) = (client.clone(), ids.clone());
-        let run = drive(c, n, move |i| {
+        if o.wants("get") {
+            let (cl, ids2) = (client.clone(), ids.clone());
+            let run = drive(c, n, move |i| {
+                let (cl, ids) = (cl.clone(), ids2.clone());
+                async move {
+                    cl.call("GET", &format!("/Users/{}", ids[i]), None, 200)
+                        .await;
+                }
+            })
+            .await;
+            report.line("GET /Users/{id}", c, &run, 1.0, None, ceiling);
+        }
+        if o.wants("put") {
+            let (cl, ids2, t) = (client.clone(), ids.clone(), tag.clone());
+            let run = drive(c, n, move |i| {
+                let (cl, ids, t) = (cl.clone(), ids2.clone(), t.clone());
+                async move {
+                    let mut body = okta_user(i, &t);
+                    body["id"] = json!(ids[i]);
+                    body["title"] = json!("Engineer");
+                    cl.call("PUT", &format!("/Users/{}", ids[i]), Some(&body), 200)
+                        .await;
+                }
+            })
+            .await;
+            report.line(
+                "PUT /Users/{id} (full replace)",
+                c,
+                &run,
+                1.0,
+                Some(commit),
+                ceiling,
+            );
+        }
+        if o.wants("patch") {
+            let (cl, ids2) = (client.clone(), ids.clone());
+            let run = drive(c, n, move |i| {
             let (cl, ids) = (cl.clone(), ids2.clone());
             async move {
                 let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": false}}]});
@@ -487,27 +517,28 @@ async fn run(o: Opts) {
             }
         })
         .await;
-        report.line("PATCH deactivate", c, &run, 1.0, Some(commit), ceiling);
-
-        // group-push: groups of up to 10,000 members; adds in batches of 100, removes one by one.
-        let per_group = n.min(10_000);
-        let groups = n.div_ceil(per_group);
-        let mut gids = Vec::new();
-        for g in 0..groups {
-            let r = client
-                .call(
-                    "POST",
-                    "/Groups",
-                    Some(&json!({"displayName": format!("{tag} group {g}"), "members": []})),
-                    201,
-                )
-                .await;
-            gids.push(r["id"].as_str().unwrap().to_owned());
+            report.line("PATCH deactivate", c, &run, 1.0, Some(commit), ceiling);
         }
-        let gids = Rc::new(gids);
-        let batches = n.div_ceil(100);
-        let (cl, ids2, g2) = (client.clone(), ids.clone(), gids.clone());
-        let run = drive(c, batches, move |b| {
+        if o.wants("groups") {
+            // group-push: groups of up to 10,000 members; adds in batches of 100, removes one by one.
+            let per_group = n.min(10_000);
+            let groups = n.div_ceil(per_group);
+            let mut gids = Vec::new();
+            for g in 0..groups {
+                let r = client
+                    .call(
+                        "POST",
+                        "/Groups",
+                        Some(&json!({"displayName": format!("{tag} group {g}"), "members": []})),
+                        201,
+                    )
+                    .await;
+                gids.push(r["id"].as_str().unwrap().to_owned());
+            }
+            let gids = Rc::new(gids);
+            let batches = n.div_ceil(100);
+            let (cl, ids2, g2) = (client.clone(), ids.clone(), gids.clone());
+            let run = drive(c, batches, move |b| {
             let (cl, ids, gids) = (cl.clone(), ids2.clone(), g2.clone());
             async move {
                 let members: Vec<Value> = (b * 100..((b + 1) * 100).min(ids.len())).map(|i| json!({"value": ids[i]})).collect();
@@ -517,64 +548,64 @@ async fn run(o: Opts) {
             }
         })
         .await;
-        report.line(
-            "group PATCH add 100 members",
-            c,
-            &run,
-            100.0,
-            Some(commit),
-            ceiling,
-        );
+            report.line(
+                "group PATCH add 100 members",
+                c,
+                &run,
+                100.0,
+                Some(commit),
+                ceiling,
+            );
 
-        let (cl, g2) = (client.clone(), gids.clone());
-        let run = drive(c, groups.min(c.max(1) * 4), move |g| {
-            let (cl, gids) = (cl.clone(), g2.clone());
-            async move {
-                cl.call(
-                    "GET",
-                    &format!("/Groups/{}", gids[g % gids.len()]),
-                    None,
-                    200,
-                )
-                .await;
-            }
-        })
-        .await;
-        report.line(
-            &format!("GET group with {per_group} members"),
-            c,
-            &run,
-            1.0,
-            None,
-            ceiling,
-        );
+            let (cl, g2) = (client.clone(), gids.clone());
+            let run = drive(c, groups.min(c.max(1) * 4), move |g| {
+                let (cl, gids) = (cl.clone(), g2.clone());
+                async move {
+                    cl.call(
+                        "GET",
+                        &format!("/Groups/{}", gids[g % gids.len()]),
+                        None,
+                        200,
+                    )
+                    .await;
+                }
+            })
+            .await;
+            report.line(
+                &format!("GET group with {per_group} members"),
+                c,
+                &run,
+                1.0,
+                None,
+                ceiling,
+            );
 
-        let (cl, ids2) = (client.clone(), ids.clone());
-        let run = drive(c, 200, move |_| {
-            let cl = cl.clone();
-            let _ = &ids2;
-            async move {
-                cl.call(
-                    "GET",
-                    "/Groups?excludedAttributes=members&count=100",
-                    None,
-                    200,
-                )
-                .await;
-            }
-        })
-        .await;
-        report.line(
-            "GET /Groups?excludedAttributes=members",
-            c,
-            &run,
-            1.0,
-            None,
-            ceiling,
-        );
+            let (cl, ids2) = (client.clone(), ids.clone());
+            let run = drive(c, 200, move |_| {
+                let cl = cl.clone();
+                let _ = &ids2;
+                async move {
+                    cl.call(
+                        "GET",
+                        "/Groups?excludedAttributes=members&count=100",
+                        None,
+                        200,
+                    )
+                    .await;
+                }
+            })
+            .await;
+            report.line(
+                "GET /Groups?excludedAttributes=members",
+                c,
+                &run,
+                1.0,
+                None,
+                ceiling,
+            );
 
-        let (cl, ids2, g2) = (client.clone(), ids.clone(), gids.clone());
-        let run = drive(c, n, move |i| {
+            let (cl, ids2, g2) = (client.clone(), ids.clone(), gids.clone());
+            let run = drive(c, n, move |i| {
             let (cl, ids, gids) = (cl.clone(), ids2.clone(), g2.clone());
             async move {
                 let gid = &gids[i / per_group];
@@ -583,118 +614,122 @@ async fn run(o: Opts) {
             }
         })
         .await;
-        report.line(
-            "group PATCH remove 1 member",
-            c,
-            &run,
-            1.0,
-            Some(commit),
-            ceiling,
-        );
-
-        // directory-read: page through everyone by startIndex; the IdP filters.
-        let pages = n.div_ceil(100);
-        let cl = client.clone();
-        let run = drive(c, pages, move |p| {
-            let cl = cl.clone();
-            async move {
-                let r = cl
-                    .call(
-                        "GET",
-                        &format!("/Users?startIndex={}&count=100", p * 100 + 1),
-                        None,
-                        200,
-                    )
-                    .await;
-                assert!(r["itemsPerPage"].as_u64().unwrap() > 0);
-            }
-        })
-        .await;
-        report.line(
-            "list users by startIndex (100/page)",
-            c,
-            &run,
-            100.0,
-            None,
-            ceiling,
-        );
-
-        // The whole directory by cursor (RFC 9865): each page needs the previous one's cursor,
-        // so this walk is sequential whatever the concurrency.
-        let started = Instant::now();
-        let mut lat = Vec::new();
-        let mut next: Option<String> = None;
-        let mut seen = 0usize;
-        loop {
-            let path = match &next {
-                None => "/Users?cursor&count=100".to_owned(),
-                Some(cur) => format!("/Users?cursor={}&count=100", enc(cur)),
-            };
-            let t = Instant::now();
-            let r = client.call("GET", &path, None, 200).await;
-            lat.push(t.elapsed());
-            seen += r["Resources"].as_array().map_or(0, Vec::len);
-            match r["nextCursor"].as_str() {
-                Some(cur) => next = Some(cur.to_owned()),
-                None => break,
-            }
+            report.line(
+                "group PATCH remove 1 member",
+                c,
+                &run,
+                1.0,
+                Some(commit),
+                ceiling,
+            );
         }
-        assert!(seen >= n, "the cursor walk saw {seen} of {n} users");
-        let run = Run {
-            ops: lat.len(),
-            elapsed: started.elapsed(),
-            lat,
-        };
-        report.line(
-            "list users by cursor (100/page)",
-            1,
-            &run,
-            100.0,
-            None,
-            ceiling,
-        );
-
-        for (label, make) in [
-            (
-                "filter userName eq",
-                Box::new(|i: usize, t: &str| format!("userName eq \"{t}.USER{i}@example.com\""))
-                    as Box<dyn Fn(usize, &str) -> String>,
-            ),
-            (
-                "filter externalId eq",
-                Box::new(|i: usize, t: &str| format!("externalId eq \"00u{t}{i:08}\"")),
-            ),
-            (
-                "filter emails[type eq work].value eq",
-                Box::new(|i: usize, t: &str| {
-                    format!("emails[type eq \"work\"].value eq \"{t}.user{i}@example.com\"")
-                }),
-            ),
-        ] {
-            let (cl, t) = (client.clone(), tag.clone());
-            let make = Rc::new(make);
-            let run = drive(c, n, move |i| {
-                let (cl, t, make) = (cl.clone(), t.clone(), make.clone());
+        if o.wants("list") {
+            // directory-read: page through everyone by startIndex; the IdP filters.
+            let pages = n.div_ceil(100);
+            let cl = client.clone();
+            let run = drive(c, pages, move |p| {
+                let cl = cl.clone();
                 async move {
                     let r = cl
                         .call(
                             "GET",
-                            &format!("/Users?filter={}", enc(&make(i, &t))),
+                            &format!("/Users?startIndex={}&count=100", p * 100 + 1),
                             None,
                             200,
                         )
                         .await;
-                    assert_eq!(r["totalResults"], 1);
+                    assert!(r["itemsPerPage"].as_u64().unwrap() > 0);
                 }
             })
             .await;
-            report.line(label, c, &run, 1.0, None, ceiling);
+            report.line(
+                "list users by startIndex (100/page)",
+                c,
+                &run,
+                100.0,
+                None,
+                ceiling,
+            );
         }
-
-        // mixed: 70% filter, 10% GET, 10% PATCH, 10% POST.
-        let (cl, ids2, t) = (client.clone(), ids.clone(), tag.clone());
-        let fresh = Rc::new(AtomicUsize::new(n));
-        let run = drive_for(c, o.mixed_secs, move |i| {
+        if o.wants("cursor") {
+            // The whole directory by cursor (RFC 9865): each page needs the previous one's cursor,
+            // so this walk is sequential whatever the concurrency.
+            let started = Instant::now();
+            let mut lat = Vec::new();
+            let mut next: Option<String> = None;
+            let mut seen = 0usize;
+            loop {
+                let path = match &next {
+                    None => "/Users?cursor&count=100".to_owned(),
+                    Some(cur) => format!("/Users?cursor={}&count=100", enc(cur)),
+                };
+                let t = Instant::now();
+                let r = client.call("GET", &path, None, 200).await;
+                lat.push(t.elapsed());
+                seen += r["Resources"].as_array().map_or(0, Vec::len);
+                match r["nextCursor"].as_str() {
+                    Some(cur) => next = Some(cur.to_owned()),
+                    None => break,
+                }
+            }
+            assert!(seen >= n, "the cursor walk saw {seen} of {n} users");
+            let run = Run {
+                ops: lat.len(),
+                elapsed: started.elapsed(),
+                lat,
+            };
+            report.line(
+                "list users by cursor (100/page)",
+                1,
+                &run,
+                100.0,
+                None,
+                ceiling,
+            );
+        }
+        if o.wants("filters") {
+            for (label, make) in [
+                (
+                    "filter userName eq",
+                    Box::new(|i: usize, t: &str| format!("userName eq \"{t}.USER{i}@example.com\""))
+                        as Box<dyn Fn(usize, &str) -> String>,
+                ),
+                (
+                    "filter externalId eq",
+                    Box::new(|i: usize, t: &str| format!("externalId eq \"00u{t}{i:08}\"")),
+                ),
+                (
+                    "filter emails[type eq work].value eq",
+                    Box::new(|i: usize, t: &str| {
+                        format!("emails[type eq \"work\"].value eq \"{t}.user{i}@example.com\"")
+                    }),
+                ),
+            ] {
+                let (cl, t) = (client.clone(), tag.clone());
+                let make = Rc::new(make);
+                let run = drive(c, n, move |i| {
+                    let (cl, t, make) = (cl.clone(), t.clone(), make.clone());
+                    async move {
+                        let r = cl
+                            .call(
+                                "GET",
+                                &format!("/Users?filter={}", enc(&make(i, &t))),
+                                None,
+                                200,
+                            )
+                            .await;
+                        assert_eq!(r["totalResults"], 1);
+                    }
+                })
+                .await;
+                report.line(label, c, &run, 1.0, None, ceiling);
+            }
+        }
+        if o.wants("mixed") {
+            // mixed: 70% filter, 10% GET, 10% PATCH, 10% POST.
+            let (cl, ids2, t) = (client.clone(), ids.clone(), tag.clone());
+            let fresh = Rc::new(AtomicUsize::new(n));
+            let run = drive_for(c, o.mixed_secs, move |i| {
             let (cl, ids, t, fresh) = (cl.clone(), ids2.clone(), t.clone(), fresh.clone());
             async move {
                 let pick = (i.wrapping_mul(2654435761)) % ids.len();
@@ -718,14 +753,15 @@ async fn run(o: Opts) {
             }
         })
         .await;
-        report.line(
-            "mixed 70/10/10/10 filter/GET/PATCH/POST",
-            c,
-            &run,
-            1.0,
-            None,
-            ceiling,
-        );
+            report.line(
+                "mixed 70/10/10/10 filter/GET/PATCH/POST",
+                c,
+                &run,
+                1.0,
+                None,
+                ceiling,
+            );
+        }
         println!(
             "|   (process resident memory after c={c}: {:.0} MB)",
             rss_mb()

@@ -6,6 +6,11 @@ use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
 pub fn fold(s: &str) -> String {
+    // Full case folding maps ASCII exactly as ASCII lowercasing does (A–Z to a–z, nothing else
+    // changes), and most names are ASCII: a hundred times cheaper than the Unicode tables.
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     caseless::default_case_fold_str(s)
 }
 
@@ -36,5 +41,10 @@ mod tests {
         assert_eq!(fold("STRASSE"), fold("straße"));
         assert_eq!(fold("ÉCOLE"), fold("école"));
         assert_eq!(fold("Test.User@Okta.Local"), "test.user@okta.local");
+        // The ASCII fast path agrees with the Unicode tables on every ASCII character.
+        let ascii: String = (0u8..128).map(char::from).collect();
+        assert_eq!(fold(&ascii), caseless::default_case_fold_str(&ascii));
+        // Non-ASCII that folds to ASCII still goes through the tables (KELVIN SIGN → k).
+        assert_eq!(fold("\u{212A}ELVIN"), "kelvin");
     }
 }

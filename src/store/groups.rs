@@ -288,6 +288,35 @@ pub fn member_count(conn: &Connection, group_seq: i64) -> Result<i64, StoreError
         .query_row([group_seq], |r| r.get(0))?)
 }
 
+/// The groups of each of `user_seqs` within `scope`, in one query (a page of a list):
+/// (user seq, group id, displayName), by user then group.
+pub fn groups_of_users(
+    conn: &Connection,
+    user_seqs: &[i64],
+    scope: &Scope,
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    if user_seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sc = scope_condition(scope);
+    // The seqs travel as one JSON array, so the statement text (and its cache entry) is the
+    // same whatever the page size.
+    let seqs = serde_json::to_string(user_seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut params: Vec<SqlValue> = vec![SqlValue::Text(seqs)];
+    params.extend(sc.params);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT m.user_seq, g.id, g.display_name FROM group_members m JOIN groups g ON g.seq = m.group_seq
+         WHERE m.user_seq IN (SELECT value FROM json_each(?)) AND {} ORDER BY m.user_seq, g.seq",
+        sc.sql
+    ))?;
+    let rows = stmt
+        .query_map(params_from_iter(params.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// The groups a user belongs to (directly) within `scope`: (group id, displayName).
 pub fn groups_of_user(
     conn: &Connection,

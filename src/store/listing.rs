@@ -100,22 +100,24 @@ pub fn page<T>(
     } else {
         wherec.join(" AND ")
     };
-    let total: i64 = query(
-        conn,
-        &format!("SELECT count(*) FROM {} WHERE {base_where}", t.from),
-        &c.params,
-        |r| r.get(0),
-    )?
-    .into_iter()
-    .next()
-    .unwrap_or(0);
+    // The total is counted only when the page cannot tell it (see below).
+    let count_sql = format!("SELECT count(*) FROM {} WHERE {base_where}", t.from);
+    let count_params = c.params.clone();
+    let count = || -> Result<u64, StoreError> {
+        let n: i64 = query(conn, &count_sql, &count_params, |r| r.get(0))?
+            .into_iter()
+            .next()
+            .unwrap_or(0);
+        Ok(n.max(0) as u64)
+    };
     let mut page = ListPage {
-        total: total.max(0) as u64,
+        total: 0,
         rows: Vec::new(),
         last: None,
         more: false,
     };
     if limit == 0 {
+        page.total = count()?;
         return Ok(page);
     }
     let key = q
@@ -139,7 +141,10 @@ pub fn page<T>(
     let tail: String;
     match paging {
         Paging::Offset(offset) => {
-            let l = c.param(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+            // One more than the page, to know whether another page follows.
+            let l = c.param(SqlValue::Integer(
+                i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX),
+            ));
             let o = c.param(SqlValue::Integer(
                 i64::try_from(*offset).unwrap_or(i64::MAX),
             ));
@@ -211,5 +216,15 @@ pub fn page<T>(
         page.rows.push(decode(r)?);
         page.last = Some((key, seq));
     }
+    drop(rows);
+    drop(stmt);
+    // A page that starts at the beginning and holds everything that matches is the total by
+    // itself (the IdPs' `eq` filters: 0 or 1 users), as is a last page reached by offset; only
+    // other pages pay for counting every match.
+    page.total = match paging {
+        Paging::Offset(o) if !page.more && (i > 0 || *o == 0) => o + i,
+        Paging::After(None) if !page.more => i,
+        _ => count()?,
+    };
     Ok(page)
 }

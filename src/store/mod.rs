@@ -55,6 +55,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn configure(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // The query planner stability guarantee: plans do not depend on the values bound to
+    // parameters. Without it, this SQLite (built with STAT4) recompiles a cached statement on
+    // every execution whose LIMIT, OFFSET or indexed-column parameter changed — most of the
+    // cost of an `eq` filter. Plans are steered with `+column` where it matters instead.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(
         None,
@@ -105,6 +113,9 @@ impl Store {
             });
         let readers = r2d2::Pool::builder()
             .max_size(opts.read_connections.max(1))
+            // r2d2 would otherwise prepare and run a statement on every checkout to test the
+            // connection; a local SQLite file does not drop connections.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
         let (writer, thread) = writer::spawn(conn)
@@ -124,6 +135,23 @@ impl Store {
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         self.writer.write(f).await
+    }
+
+    /// Runs a read that costs about as much as handing it to another thread would — a lookup
+    /// through an index, a few rows — right here on the calling (async) thread, with an idle
+    /// read-only connection; when none is idle, exactly as [`Store::read`]. Two thread
+    /// hand-offs (and their wake-ups) are a large part of such a request's cost on a small
+    /// machine. Anything that may scan belongs in [`Store::read`].
+    pub async fn read_now<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        match self.readers.try_get() {
+            Some(conn) => f(&conn),
+            None => self.read(f).await,
+        }
     }
 
     /// Runs `f` on a read-only connection, on a blocking thread off the async workers.

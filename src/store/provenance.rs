@@ -67,3 +67,33 @@ pub fn claim(conn: &Connection, kind: Kind, seq: i64) -> Result<Option<Claim>, S
         })
         .optional()?)
 }
+
+/// The claims recorded for each of `seqs` (those without one are absent), in one query.
+pub fn claims(
+    conn: &Connection,
+    kind: Kind,
+    seqs: &[i64],
+) -> Result<Vec<(i64, Claim)>, StoreError> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (table, col) = kind.table();
+    let list = serde_json::to_string(seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {col}, integration_id, integration_name, at FROM {table}
+         WHERE {col} IN (SELECT value FROM json_each(?1))"
+    ))?;
+    let rows = stmt
+        .query_map([list], |r| {
+            Ok((
+                r.get(0)?,
+                Claim {
+                    integration_id: r.get(1)?,
+                    integration_name: r.get(2)?,
+                    at: r.get(3)?,
+                },
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

@@ -86,6 +86,7 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                 "admin.setup_link_minutes" => c.admin.setup_link_minutes.to_string(),
                 "activity.retention_days" => c.activity.retention_days.to_string(),
                 "activity.max_entries" => c.activity.max_entries.to_string(),
+                "activity.max_body_bytes" => c.activity.max_body_bytes.to_string(),
                 "log.level" => c.log.level.clone(),
                 "smtp.host" if c.smtp.host.is_empty() => "(not set: no emails are sent)".to_owned(),
                 "smtp.host" => c.smtp.host.clone(),
