@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::auth::mac::MacKey;
 use crate::scim::ScimError;
+use crate::store::listing::Position;
 
 /// How long a cursor stays valid (advertised as `pagination.cursorTimeout`).
 pub const CURSOR_TIMEOUT_SECS: i64 = 3600;
@@ -54,9 +55,18 @@ fn signed(binding: &str, payload: &[u8]) -> Vec<u8> {
     m
 }
 
-/// The cursor for the position after (`key`, `seq`), valid until `now + CURSOR_TIMEOUT_SECS`.
-pub fn encode(mac: &MacKey, binding: &str, key: &SqlValue, seq: i64, now: i64) -> String {
-    let payload = json!({"k": key_json(key), "s": seq, "x": now + CURSOR_TIMEOUT_SECS}).to_string();
+/// The cursor for the position after (`key`, `seq`) of a walk whose first page counted
+/// `total` matches, valid until `now + CURSOR_TIMEOUT_SECS`.
+pub fn encode(
+    mac: &MacKey,
+    binding: &str,
+    key: &SqlValue,
+    seq: i64,
+    total: u64,
+    now: i64,
+) -> String {
+    let payload = json!({"k": key_json(key), "s": seq, "t": total, "x": now + CURSOR_TIMEOUT_SECS})
+        .to_string();
     let tag = mac.sign(&signed(binding, payload.as_bytes()));
     format!(
         "{}.{}",
@@ -66,12 +76,7 @@ pub fn encode(mac: &MacKey, binding: &str, key: &SqlValue, seq: i64, now: i64) -
 }
 
 /// The position a cursor holds, if it is genuine, bound to `binding` and not expired.
-pub fn decode(
-    mac: &MacKey,
-    binding: &str,
-    cursor: &str,
-    now: i64,
-) -> Result<(SqlValue, i64), ScimError> {
+pub fn decode(mac: &MacKey, binding: &str, cursor: &str, now: i64) -> Result<Position, ScimError> {
     if cursor.len() > MAX_CURSOR_LEN {
         return Err(invalid());
     }
@@ -90,7 +95,8 @@ pub fn decode(
     }
     let seq = v.get("s").and_then(Value::as_i64).ok_or_else(invalid)?;
     let key = v.get("k").and_then(key_sql).ok_or_else(invalid)?;
-    Ok((key, seq))
+    let total = v.get("t").and_then(Value::as_u64);
+    Ok(Position { key, seq, total })
 }
 
 #[cfg(test)]
@@ -107,8 +113,15 @@ mod tests {
             SqlValue::Real(1.5),
             SqlValue::Text("straße \"x\"".into()),
         ] {
-            let c = encode(&mac, "b", &key, 42, 1000);
-            assert_eq!(decode(&mac, "b", &c, 1000).unwrap(), (key, 42));
+            let c = encode(&mac, "b", &key, 42, 7, 1000);
+            assert_eq!(
+                decode(&mac, "b", &c, 1000).unwrap(),
+                Position {
+                    key,
+                    seq: 42,
+                    total: Some(7)
+                }
+            );
             // Another query or integration.
             assert_eq!(
                 decode(&mac, "c", &c, 1000).unwrap_err().scim_type(),
@@ -125,7 +138,7 @@ mod tests {
             assert!(decode(&MacKey::random(), "b", &c, 1000).is_err());
         }
         // A payload edited without the key.
-        let c = encode(&mac, "b", &SqlValue::Integer(1), 7, 1000);
+        let c = encode(&mac, "b", &SqlValue::Integer(1), 7, 0, 1000);
         let (_, tag) = c.split_once('.').unwrap();
         let forged = URL_SAFE_NO_PAD.encode(br#"{"k":null,"s":1,"x":99999999999}"#);
         assert!(decode(&mac, "b", &format!("{forged}.{tag}"), 1000).is_err());

@@ -401,9 +401,14 @@ impl Directory {
             })
             .await?;
         let next_cursor = match (&q.paging, page.more, &page.last) {
-            (Paging::Cursor(_), true, Some((key, seq))) => {
-                Some(cursor::encode(&self.cursor_key, &binding, key, *seq, now))
-            }
+            (Paging::Cursor(_), true, Some((key, seq))) => Some(cursor::encode(
+                &self.cursor_key,
+                &binding,
+                key,
+                *seq,
+                page.total,
+                now,
+            )),
             _ => None,
         };
         Ok(GroupPage {

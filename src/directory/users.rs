@@ -392,9 +392,14 @@ impl Directory {
             self.store.read(run).await?
         };
         let next_cursor = match (&q.paging, page.more, &page.last) {
-            (Paging::Cursor(_), true, Some((key, seq))) => {
-                Some(cursor::encode(&self.cursor_key, &binding, key, *seq, now))
-            }
+            (Paging::Cursor(_), true, Some((key, seq))) => Some(cursor::encode(
+                &self.cursor_key,
+                &binding,
+                key,
+                *seq,
+                page.total,
+                now,
+            )),
             _ => None,
         };
         Ok(Page {

@@ -27,9 +27,18 @@ pub struct Table {
 pub enum Paging {
     /// Skip `offset` users (0-based; RFC 7644 §3.4.2.4 `startIndex` - 1).
     Offset(u64),
-    /// The first page (None) or the users after a cursor position: the sort key and the
-    /// `seq` of the last user of the previous page (RFC 9865 cursors).
-    After(Option<(SqlValue, i64)>),
+    /// The first page (None) or the users after a cursor position (RFC 9865 cursors).
+    After(Option<Position>),
+}
+
+/// Where a cursor page starts: after the resource with this sort key and `seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Position {
+    pub key: SqlValue,
+    pub seq: i64,
+    /// The total the walk's first page counted, when known: later pages report it instead of
+    /// counting every match again (on a million users the count costs more than the page).
+    pub total: Option<u64>,
 }
 
 /// A page: the total in scope matching the filter, the rows, and the position of the last
@@ -151,7 +160,10 @@ pub fn page<T>(
             tail = format!(" LIMIT {l} OFFSET {o}");
         }
         Paging::After(after) => {
-            if let Some((k0, s0)) = after {
+            if let Some(Position {
+                key: k0, seq: s0, ..
+            }) = after
+            {
                 let s = c.param(SqlValue::Integer(*s0));
                 let cond = match &q.sort {
                     None => format!("{} > {s}", t.seq),
@@ -224,6 +236,9 @@ pub fn page<T>(
     page.total = match paging {
         Paging::Offset(o) if !page.more && (i > 0 || *o == 0) => o + i,
         Paging::After(None) if !page.more => i,
+        Paging::After(Some(Position {
+            total: Some(total), ..
+        })) => *total,
         _ => count()?,
     };
     Ok(page)

@@ -314,7 +314,12 @@ pub fn update(
         }
         e => StoreError::Sqlite(e),
     })?;
-    write_derived(conn, old.seq, &d, &doc)?;
+    // Most replaces (Okta's PUT, a PATCH of the title or `active`) leave the login names and
+    // emails as they were: their rows and indexes need not be rewritten.
+    let before = derive(&old.doc)?;
+    if before.names != d.names || before.emails != d.emails {
+        write_derived(conn, old.seq, &d, &doc)?;
+    }
     Ok(UserRow {
         seq: old.seq,
         id: old.id.clone(),
