@@ -280,11 +280,16 @@ impl Meta {
 
 /// The full resource as returned: `schemas`, `id`, the document, `meta`.
 pub fn to_resource(rt: &ResourceType, meta: &Meta, doc: &Document, base_url: &str) -> Value {
+    to_resource_owned(rt, meta, doc.clone(), base_url)
+}
+
+/// [`to_resource`] consuming the document: its values move instead of being copied.
+pub fn to_resource_owned(rt: &ResourceType, meta: &Meta, doc: Document, base_url: &str) -> Value {
     let mut out = Map::with_capacity(doc.len() + 3);
-    out.insert("schemas".into(), Value::Array(schemas_of(rt, doc)));
+    out.insert("schemas".into(), Value::Array(schemas_of(rt, &doc)));
     out.insert("id".into(), Value::String(meta.id.clone()));
     for (k, v) in doc {
-        out.insert(k.clone(), v.clone());
+        out.insert(k, v);
     }
     let mut m = Map::with_capacity(5);
     m.insert("resourceType".into(), Value::String(rt.name.to_owned()));

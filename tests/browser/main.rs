@@ -35,6 +35,8 @@ async fn scim(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16
     (res.status().as_u16(), v)
 }
 
+const PUSHED_PASSWORD: &str = "Pushed-Pw-7!";
+
 fn user(name: &str, given: &str, family: &str, alias: Option<&str>) -> Value {
     let mut u = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -43,6 +45,8 @@ fn user(name: &str, given: &str, family: &str, alias: Option<&str>) -> Value {
         "displayName": format!("{given} {family}"),
         "emails": [{"value": name, "type": "work", "primary": true}],
         "active": true,
+        // Okta sends one; it is never stored, and the Activity page shows it redacted.
+        "password": PUSHED_PASSWORD,
     });
     if let Some(a) = alias {
         u["aliases"] = json!([{"value": a, "type": "email"}]);
@@ -132,6 +136,7 @@ async fn the_guides_path_in_a_browser() {
     // The token and Base URL work for SCIM, as Okta's "Test API Credentials" and a sync do.
     let (status, _) = scim("GET", &format!("{base_url}/Users?count=1"), &token, None).await;
     assert_eq!(status, 200);
+    let mut ids = Vec::new();
     for (n, g, f, a) in [
         (
             "alice.martin@example.com",
@@ -150,7 +155,21 @@ async fn the_guides_path_in_a_browser() {
         )
         .await;
         assert_eq!(status, 201, "{body}");
+        ids.push(body["id"].as_str().unwrap_or_default().to_owned());
     }
+    // A group pushed with two members, as Okta's Push Groups does.
+    let (status, body) = scim(
+        "POST",
+        &format!("{base_url}/Groups"),
+        &token,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Engineering",
+            "members": [{"value": ids[0]}, {"value": ids[2]}]
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
     let (status, _) = scim(
         "POST",
         &format!("{base_url}/Users"),
@@ -260,6 +279,36 @@ async fn the_guides_path_in_a_browser() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     screenshot(&c, "10-activity").await;
+    // One request's page: the body as received, the pushed password redacted.
+    c.find(Locator::XPath(
+        "//tr[contains(., 'created user chen.li@example.com')]//a[starts-with(@href, '/admin/activity/')]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let body = wait_text(&c, "#body", "chen.li@example.com").await;
+    assert!(body.contains("[redacted]"), "{body}");
+    assert!(!c.source().await.unwrap().contains(PUSHED_PASSWORD));
+    screenshot(&c, "14-activity-request").await;
+    // Groups: the list, and a group's page with its members.
+    c.goto(&app.url("/admin/groups")).await.unwrap();
+    wait_text(&c, "#groups", "Engineering").await;
+    screenshot(&c, "15-groups").await;
+    c.find(Locator::LinkText("Engineering"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Engineering").await;
+    let page = c.source().await.unwrap();
+    assert!(
+        page.contains("alice.martin@example.com") || page.contains("Alice Martin"),
+        "{page}"
+    );
+    screenshot(&c, "16-group").await;
     c.goto(&app.url("/admin/provisioning")).await.unwrap();
     wait_text(&c, "table", "Okta").await;
     screenshot(&c, "11-user-provisioning").await;

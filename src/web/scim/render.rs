@@ -8,7 +8,7 @@ use crate::directory::groups::Group;
 use crate::directory::users::User;
 use crate::scim::project::Projection;
 use crate::scim::resource::Document;
-use crate::scim::resource::to_resource;
+use crate::scim::resource::to_resource_owned;
 use crate::scim::schema::{self, PROVISIONING_URN};
 
 /// The read-only provisioning extension: source and claim.
@@ -37,7 +37,7 @@ pub fn user(base: &str, u: &User, p: &Projection) -> Value {
         doc.insert("groups".into(), Value::Array(groups));
     }
     provenance(&mut doc, &u.provenance);
-    p.apply(rt, to_resource(rt, &u.meta, &doc, base))
+    p.apply(rt, to_resource_owned(rt, &u.meta, doc, base))
 }
 
 pub fn group(base: &str, g: &Group, p: &Projection) -> Value {
@@ -51,5 +51,5 @@ pub fn group(base: &str, g: &Group, p: &Projection) -> Value {
         doc.insert("members".into(), Value::Array(members));
     }
     provenance(&mut doc, &g.provenance);
-    p.apply(rt, to_resource(rt, &g.meta, &doc, base))
+    p.apply(rt, to_resource_owned(rt, &g.meta, doc, base))
 }
