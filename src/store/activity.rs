@@ -122,29 +122,33 @@ pub fn list(
     params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
     params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT seq, at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id, body_bytes
+        "SELECT seq, at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id,
+                NULL, body_bytes, NULL
          FROM activity WHERE {wherec} ORDER BY seq DESC LIMIT ? OFFSET ?"
     ))?;
     let rows = stmt
-        .query_map(params_from_iter(params.iter()), |r| {
-            Ok(ActivityRow {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                integration_id: r.get(2)?,
-                integration_name: r.get(3)?,
-                method: r.get(4)?,
-                path: r.get(5)?,
-                status: r.get(6)?,
-                latency_ms: r.get(7)?,
-                summary: r.get(8)?,
-                user_id: r.get(9)?,
-                body: None,
-                body_bytes: r.get(10)?,
-                body_note: None,
-            })
-        })?
+        .query_map(params_from_iter(params.iter()), decode)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((total.max(0) as u64, rows))
+}
+
+/// A row of the 13 columns `list` and `get` select, in table order.
+fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActivityRow> {
+    Ok(ActivityRow {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        integration_id: r.get(2)?,
+        integration_name: r.get(3)?,
+        method: r.get(4)?,
+        path: r.get(5)?,
+        status: r.get(6)?,
+        latency_ms: r.get(7)?,
+        summary: r.get(8)?,
+        user_id: r.get(9)?,
+        body: r.get(10)?,
+        body_bytes: r.get(11)?,
+        body_note: r.get(12)?,
+    })
 }
 
 /// One request with its body.
@@ -153,23 +157,7 @@ pub fn get(conn: &Connection, seq: i64) -> Result<Option<ActivityRow>, StoreErro
         "SELECT seq, at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id, body, body_bytes, body_note
          FROM activity WHERE seq = ?1",
     )?;
-    let mut rows = stmt.query_map([seq], |r| {
-        Ok(ActivityRow {
-            seq: r.get(0)?,
-            at: r.get(1)?,
-            integration_id: r.get(2)?,
-            integration_name: r.get(3)?,
-            method: r.get(4)?,
-            path: r.get(5)?,
-            status: r.get(6)?,
-            latency_ms: r.get(7)?,
-            summary: r.get(8)?,
-            user_id: r.get(9)?,
-            body: r.get(10)?,
-            body_bytes: r.get(11)?,
-            body_note: r.get(12)?,
-        })
-    })?;
+    let mut rows = stmt.query_map([seq], decode)?;
     Ok(rows.next().transpose()?)
 }
 
