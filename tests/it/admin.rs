@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use awc::http::StatusCode;
 
-use crate::support::admin::Browser;
+use crate::support::admin::{Browser, Page};
 use crate::support::*;
 
 const PASSWORD: &str = "correct horse battery";
@@ -530,6 +530,24 @@ async fn users_page_pages_through_many_users() {
     assert!(p.body.contains("user000@example.com"));
 }
 
+/// The Activity page once `ready` holds for it (entries are written in batches, at most a
+/// second after the request); fails after 20 s.
+async fn activity_when(b: &mut Browser, ready: impl Fn(&str) -> bool) -> Page {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let p = b.get("/admin/activity").await;
+        if ready(&p.body) {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "activity not recorded: {}",
+            p.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[actix_web::test]
 async fn activity_records_scim_requests() {
     let app = TestApp::spawn().await;
@@ -546,19 +564,10 @@ async fn activity_records_scim_requests() {
     assert_eq!(r.status, StatusCode::OK);
     let mut b = Browser::admin(&app).await;
     // Entries are written in batches, at most a second later.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let page = loop {
-        let p = b.get("/admin/activity").await;
-        if p.body.contains("deactivated user dave@example.com") {
-            break p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "activity not recorded: {}",
-            p.body
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let page = activity_when(&mut b, |body| {
+        body.contains("deactivated user dave@example.com")
+    })
+    .await;
     assert!(page.body.contains("created user dave@example.com"));
     assert!(
         page.body
@@ -625,19 +634,7 @@ async fn activity_shows_request_bodies_with_secrets_redacted_and_never_stores_th
     let _ = res.body().await;
 
     let mut b = Browser::admin(&app).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let list = loop {
-        let p = b.get("/admin/activity").await;
-        if activity_links(&p.body).len() >= 3 {
-            break p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "activity not recorded: {}",
-            p.body
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let list = activity_when(&mut b, |body| activity_links(body).len() >= 3).await;
     let links = activity_links(&list.body);
     assert_eq!(links.len(), 3, "{}", list.body);
     // Newest first: the bad body, the PATCH, the POST.
@@ -745,19 +742,10 @@ async fn activity_notes_group_changes_and_filters_by_status_and_resource() {
     let r = app.delete(&format!("/Groups/{gid}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let mut b = Browser::admin(&app).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let page = loop {
-        let p = b.get("/admin/activity").await;
-        if p.body.contains(&format!("deleted group {gid}")) {
-            break p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "activity not recorded: {}",
-            p.body
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let page = activity_when(&mut b, |body| {
+        body.contains(&format!("deleted group {gid}"))
+    })
+    .await;
     for s in [
         "created group Eng",
         "added 3 members to Eng",
