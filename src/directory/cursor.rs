@@ -75,6 +75,22 @@ pub fn encode(
     )
 }
 
+/// The `nextCursor` of a page: present when the query pages by cursor and more follow.
+pub fn next<T>(
+    mac: &MacKey,
+    binding: &str,
+    paging: &crate::scim::list::Paging,
+    page: &crate::store::listing::ListPage<T>,
+    now: i64,
+) -> Option<String> {
+    match (paging, page.more, &page.last) {
+        (crate::scim::list::Paging::Cursor(_), true, Some((key, seq))) => {
+            Some(encode(mac, binding, key, *seq, page.total, now))
+        }
+        _ => None,
+    }
+}
+
 /// The position a cursor holds, if it is genuine, bound to `binding` and not expired.
 pub fn decode(mac: &MacKey, binding: &str, cursor: &str, now: i64) -> Result<Position, ScimError> {
     if cursor.len() > MAX_CURSOR_LEN {

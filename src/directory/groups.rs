@@ -400,17 +400,7 @@ impl Directory {
                 Ok::<_, Error>((page, out))
             })
             .await?;
-        let next_cursor = match (&q.paging, page.more, &page.last) {
-            (Paging::Cursor(_), true, Some((key, seq))) => Some(cursor::encode(
-                &self.cursor_key,
-                &binding,
-                key,
-                *seq,
-                page.total,
-                now,
-            )),
-            _ => None,
-        };
+        let next_cursor = cursor::next(&self.cursor_key, &binding, &q.paging, &page, now);
         Ok(GroupPage {
             total: page.total,
             start_index: q.start_index(),

@@ -396,17 +396,7 @@ impl Directory {
         } else {
             self.store.read(run).await?
         };
-        let next_cursor = match (&q.paging, page.more, &page.last) {
-            (Paging::Cursor(_), true, Some((key, seq))) => Some(cursor::encode(
-                &self.cursor_key,
-                &binding,
-                key,
-                *seq,
-                page.total,
-                now,
-            )),
-            _ => None,
-        };
+        let next_cursor = cursor::next(&self.cursor_key, &binding, &q.paging, &page, now);
         Ok(Page {
             total: page.total,
             start_index: q.start_index(),
