@@ -315,9 +315,12 @@ pub fn update(
         e => StoreError::Sqlite(e),
     })?;
     // Most replaces (Okta's PUT, a PATCH of the title or `active`) leave the login names and
-    // emails as they were: their rows and indexes need not be rewritten.
-    let before = derive(&old.doc)?;
-    if before.names != d.names || before.emails != d.emails {
+    // emails as they were: their rows and indexes need not be rewritten. They derive from
+    // these attributes alone (see `derive`), so equal attributes mean equal rows.
+    if ["userName", "aliases", "emails"]
+        .iter()
+        .any(|k| old.doc.get(*k) != doc.get(*k))
+    {
         write_derived(conn, old.seq, &d, &doc)?;
     }
     Ok(UserRow {
