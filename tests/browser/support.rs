@@ -225,8 +225,12 @@ pub async fn click(c: &Client, id: &str) {
         .unwrap();
 }
 
+/// The text of the first element matching `css`, waiting (up to 10 s) for it to appear: a
+/// click returns before the page it loads is there.
 pub async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
         .text()
