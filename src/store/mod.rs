@@ -52,9 +52,15 @@ pub struct Store {
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const STATEMENT_CACHE: usize = 256;
 
 fn configure(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // rusqlite keeps 16 prepared statements per connection by default; the writer alone runs
+    // more distinct ones than that (each repository's inserts, updates and deletes, the
+    // activity log, the savepoints), and a filter's SQL has one text per filter shape. An
+    // evicted statement is parsed and planned again on its next use.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // The query planner stability guarantee: plans do not depend on the values bound to
     // parameters. Without it, this SQLite (built with STAT4) recompiles a cached statement on
     // every execution whose LIMIT, OFFSET or indexed-column parameter changed — most of the
@@ -149,7 +155,7 @@ impl Store {
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         match self.readers.try_get() {
-            Some(conn) => f(&conn),
+            Some(conn) => snapshot(&conn, f),
             None => self.read(f).await,
         }
     }
@@ -164,7 +170,7 @@ impl Store {
         let pool = self.readers.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let conn = pool.get().map_err(|e| E::from(StoreError::Pool(e)))?;
-            f(&conn)
+            snapshot(&conn, f)
         })
         .await;
         match joined {
@@ -172,5 +178,113 @@ impl Store {
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => Err(E::from(StoreError::Task(e.to_string()))),
         }
+    }
+}
+
+/// Runs a read in one read transaction. Every statement of the read sees the same snapshot (a
+/// user and its groups, a page and its count agree with each other), and SQLite takes and
+/// releases its WAL read lock once for the read instead of once per statement: each costs
+/// `fcntl` calls on the database and its `-shm` file, about a tenth of a GET by id when its
+/// three statements each took their own.
+fn snapshot<T, E, F>(conn: &Connection, f: F) -> Result<T, E>
+where
+    E: From<StoreError>,
+    F: FnOnce(&Connection) -> Result<T, E>,
+{
+    // A connection is never returned to the pool inside a transaction (see `EndRead`); should
+    // one be, its stale snapshot ends here rather than being read from.
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    conn.prepare_cached("BEGIN")
+        .and_then(|mut s| s.execute([]))
+        .map_err(|e| E::from(StoreError::from(e)))?;
+    let _end = EndRead(conn);
+    f(conn)
+}
+
+/// Ends the read transaction of [`snapshot`], also when the read fails or panics.
+struct EndRead<'a>(&'a Connection);
+
+impl Drop for EndRead<'_> {
+    fn drop(&mut self) {
+        let ended = self
+            .0
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]));
+        if let Err(e) = ended {
+            tracing::warn!(error = %e, "ending a read transaction failed; rolling it back");
+            let _ = self.0.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn count(c: &Connection) -> Result<i64, StoreError> {
+        Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
+    }
+
+    /// A read runs in one transaction, which ends however the read ends: the next read on the
+    /// same (only) connection sees what was written in between.
+    #[tokio::test(flavor = "current_thread")]
+    async fn reads_are_snapshots_that_always_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, thread) = Store::open(&StoreOptions {
+            path: dir.path().join("s.db"),
+            synchronous: Synchronous::Normal,
+            read_connections: 1,
+        })
+        .unwrap();
+        let insert = |store: &Store| {
+            let store = store.clone();
+            async move {
+                store
+                    .write(|c| Ok::<_, StoreError>(c.execute("INSERT INTO t DEFAULT VALUES", [])?))
+                    .await
+                    .unwrap();
+            }
+        };
+        store
+            .write(|c| {
+                Ok::<_, StoreError>(c.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")?)
+            })
+            .await
+            .unwrap();
+        // Inside a read, a transaction is open (and the statements share its snapshot).
+        let in_tx = store
+            .read(|c| Ok::<_, StoreError>(!c.is_autocommit()))
+            .await
+            .unwrap();
+        assert!(in_tx);
+        insert(&store).await;
+        assert_eq!(store.read(count).await.unwrap(), 1);
+        // A read that fails ends its transaction too.
+        let failed: Result<(), StoreError> = store
+            .read(|c| {
+                count(c)?;
+                Err(StoreError::Task("the read failed".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        insert(&store).await;
+        assert_eq!(store.read_now(count).await.unwrap(), 2);
+        // So does one that panics.
+        let panicked = std::panic::AssertUnwindSafe(store.read(|c| -> Result<(), StoreError> {
+            count(c)?;
+            panic!("a bug in a read");
+        }));
+        assert!(
+            futures_util::FutureExt::catch_unwind(panicked)
+                .await
+                .is_err()
+        );
+        insert(&store).await;
+        assert_eq!(store.read_now(count).await.unwrap(), 3);
+        drop(store);
+        thread.stop();
     }
 }

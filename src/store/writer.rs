@@ -157,7 +157,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats) {
 
 /// Runs one batch; true if it committed.
 fn run_batch(conn: &Connection, batch: Vec<Job>) -> bool {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         let msg = e.to_string();
         tracing::error!(error = %msg, "could not begin a write transaction");
         // Each job still runs outside a transaction would be wrong: fail them all.
@@ -170,7 +170,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> bool {
     }
     let mut deliveries = Vec::with_capacity(batch.len());
     for job in batch {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = exec(conn, "SAVEPOINT job") {
             tracing::error!(error = %e, "could not open a savepoint");
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| job(conn)));
@@ -186,15 +186,15 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> bool {
             }
         };
         let end = if keep {
-            "RELEASE job"
+            exec(conn, "RELEASE job")
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
         };
-        if let Err(e) = conn.execute_batch(end) {
+        if let Err(e) = end {
             tracing::error!(error = %e, "could not end a savepoint");
         }
     }
-    let commit = conn.execute_batch("COMMIT");
+    let commit = exec(conn, "COMMIT");
     let error = match commit {
         Ok(()) => None,
         Err(e) => {
@@ -208,6 +208,12 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> bool {
         d(error.as_deref());
     }
     committed
+}
+
+/// Runs one transaction-control statement, prepared once per connection (`execute_batch`
+/// would parse it again for every job).
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Runs a job inside a savepoint that is always rolled back, to obtain its delivery when the
