@@ -11,26 +11,27 @@ use crate::directory::policy::{self, Access, Owner, WriteDecision};
 use crate::directory::{Directory, Error, Integration, Provenance, now};
 use crate::scim::list::{ListQuery, Paging};
 use crate::scim::patch::{self, PatchOp};
-use crate::scim::resource::{self, Document, Meta};
+use crate::scim::resource::{self, DocText, Document, Meta};
 use crate::scim::schema;
 use crate::store::filter_sql::{compile, users_map};
 use crate::store::provenance::{self, Kind};
 use crate::store::users::{self, NewUser, UserRow};
 
-/// A user as the directory hands it out.
+/// A user as the directory hands it out; a list page leaves the document as its stored text
+/// ([`DocText`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct User {
+pub struct User<D = Document> {
     pub meta: Meta,
     pub source: Option<String>,
-    pub doc: Document,
+    pub doc: D,
     /// The groups the user belongs to directly that the asking integration can see:
     /// (group id, displayName). `User.groups` is derived from memberships (RFC 7643 §4.1.2).
     pub groups: Vec<(String, String)>,
     pub provenance: Provenance,
 }
 
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> Self {
+impl<D> From<UserRow<D>> for User<D> {
+    fn from(r: UserRow<D>) -> Self {
         User {
             meta: Meta {
                 id: r.id,
@@ -48,7 +49,11 @@ impl From<UserRow> for User {
 
 /// The user with what is derived at read time: its `groups` as `me` may see them, and where
 /// it comes from.
-fn with_groups(conn: &rusqlite::Connection, me: &Integration, row: UserRow) -> Result<User, Error> {
+fn with_groups<D>(
+    conn: &rusqlite::Connection,
+    me: &Integration,
+    row: UserRow<D>,
+) -> Result<User<D>, Error> {
     let scope = policy::group_scope(me.settings, me.id.as_str());
     let groups = crate::store::groups::groups_of_user(conn, row.seq, &scope)?;
     let provenance = Provenance::load(conn, Kind::User, row.seq, row.source.as_deref())?;
@@ -60,11 +65,11 @@ fn with_groups(conn: &rusqlite::Connection, me: &Integration, row: UserRow) -> R
 }
 
 /// [`with_groups`] for a page of users: three queries for the page instead of three per user.
-fn with_groups_many(
+fn with_groups_many<D>(
     conn: &rusqlite::Connection,
     me: &Integration,
-    rows: Vec<UserRow>,
-) -> Result<Vec<User>, Error> {
+    rows: Vec<UserRow<D>>,
+) -> Result<Vec<User<D>>, Error> {
     use std::collections::HashMap;
     // An IdP lookup finds one user (or none): the plain queries cost less than the batched
     // ones' `json_each`.
@@ -181,7 +186,7 @@ pub(crate) fn tidy_aliases(mut doc: Document) -> Document {
 pub struct Page {
     pub total: u64,
     pub start_index: u64,
-    pub users: Vec<User>,
+    pub users: Vec<User<DocText>>,
     /// Cursor paging: the `nextCursor` when another page follows (RFC 9865).
     pub next_cursor: Option<String>,
 }

@@ -219,6 +219,86 @@ pub fn cursor_list_response(total: u64, next: Option<&str>, resources: Vec<Value
     v
 }
 
+/// A ListResponse written straight to JSON text: resources are appended one by one (a stored
+/// document spliced in, or a value serialised), then [`ListBody::index`] or
+/// [`ListBody::cursor`] wraps them in the message. The message is the one [`list_response`]
+/// and [`cursor_list_response`] build, member for member.
+#[derive(Debug, Default)]
+pub struct ListBody {
+    resources: Vec<u8>,
+    count: usize,
+}
+
+impl ListBody {
+    pub fn new() -> Self {
+        ListBody::default()
+    }
+
+    /// Appends the resource `write` writes; `write` returns false, having written nothing, when
+    /// it cannot, and then nothing is appended.
+    pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+        let mark = self.resources.len();
+        if self.count > 0 {
+            self.resources.push(b',');
+        }
+        if write(&mut self.resources) {
+            self.count += 1;
+            true
+        } else {
+            self.resources.truncate(mark);
+            false
+        }
+    }
+
+    pub fn push(&mut self, resource: &Value) {
+        self.push_with(|out| serde_json::to_writer(out, resource).is_ok());
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The message of an index-paged list.
+    pub fn index(self, total: u64, start_index: u64) -> Vec<u8> {
+        let head = json!({
+            "schemas": [LIST_RESPONSE_URN],
+            "totalResults": total,
+            "startIndex": start_index,
+            "itemsPerPage": self.count,
+        });
+        self.wrap(&head)
+    }
+
+    /// The message of a cursor-paged list (RFC 9865 §3).
+    pub fn cursor(self, total: u64, next: Option<&str>) -> Vec<u8> {
+        let mut head = json!({
+            "schemas": [LIST_RESPONSE_URN],
+            "totalResults": total,
+            "itemsPerPage": self.count,
+        });
+        if let Some(n) = next {
+            head["nextCursor"] = Value::String(n.to_owned());
+        }
+        self.wrap(&head)
+    }
+
+    /// `head`'s members, then `"Resources"`.
+    fn wrap(self, head: &Value) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.resources.len() + 160);
+        // Writing JSON into a Vec<u8> cannot fail.
+        let _ = serde_json::to_writer(&mut out, head);
+        out.pop(); // the closing brace
+        out.extend_from_slice(b",\"Resources\":[");
+        out.extend_from_slice(&self.resources);
+        out.extend_from_slice(b"]}");
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -306,5 +386,35 @@ mod tests {
         assert!(search_params(&json!({"schemas": ["urn:x"]})).is_err());
         assert!(search_params(&json!({"attributes": [1]})).is_err());
         assert!(search_params(&json!({"count": true})).is_err());
+    }
+
+    /// The written message is the one the `Value` builders make, with or without resources,
+    /// and a resource that could not be written leaves no trace.
+    #[test]
+    fn list_body_matches_the_value_messages() {
+        let rs = [json!({"id": "a", "x": [1, "\u{e9}\""]}), json!({"id": "b"})];
+        for n in 0..=rs.len() {
+            let body = || {
+                let mut b = ListBody::new();
+                assert!(!b.push_with(|out| {
+                    out.extend_from_slice(b"half");
+                    false
+                }));
+                for r in &rs[..n] {
+                    b.push(r);
+                }
+                assert_eq!(b.len(), n);
+                b
+            };
+            let text = String::from_utf8(body().index(9, 3)).unwrap();
+            assert_eq!(text, list_response(9, 3, rs[..n].to_vec()).to_string());
+            for next in [None, Some("c1")] {
+                let text = String::from_utf8(body().cursor(9, next)).unwrap();
+                assert_eq!(
+                    text,
+                    cursor_list_response(9, next, rs[..n].to_vec()).to_string()
+                );
+            }
+        }
     }
 }

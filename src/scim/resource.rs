@@ -262,6 +262,110 @@ pub fn schemas_of(rt: &ResourceType, doc: &Document) -> Vec<Value> {
         .collect()
 }
 
+/// A stored document as the store wrote it: the compact JSON text (`serde_json::to_string`) of a
+/// [`Document`]. A list page is written out from these texts without parsing them
+/// ([`write_resource`]); anything that needs the values parses it ([`DocText::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocText(String);
+
+impl DocText {
+    /// Wraps text read from the store's `doc` column.
+    pub fn new(text: String) -> Self {
+        DocText(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The document, or None when the text is not a JSON object (a corrupt row).
+    pub fn parse(&self) -> Option<Document> {
+        match serde_json::from_str(&self.0) {
+            Ok(Value::Object(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Whether the text has `key` as a member name. In compact JSON text a name is the only
+    /// place where `"key":` can occur: inside a string every `"` is escaped, and a string value
+    /// is followed by `,`, `}` or `]`. A stored document's only objects are its top level,
+    /// its extensions and complex attributes with their schema's sub-attribute names.
+    fn has_key(&self, key: &str) -> bool {
+        let t = self.0.as_bytes();
+        let k = key.as_bytes();
+        t.windows(k.len() + 3).any(|w| {
+            w[0] == b'"' && &w[1..=k.len()] == k && w[k.len() + 1] == b'"' && w[k.len() + 2] == b':'
+        })
+    }
+
+    /// The members of the top-level object, without its braces; None if the text is not
+    /// shaped like one.
+    fn members(&self) -> Option<&str> {
+        self.0
+            .trim()
+            .strip_prefix('{')?
+            .strip_suffix('}')
+            .map(str::trim)
+    }
+}
+
+/// Writes, as JSON, exactly what `to_resource` returns for `doc` with the attributes of
+/// `derived` (computed at read time: a user's `groups`, a group's `members`, the provisioning
+/// extension) appended — without parsing the stored text: its members are copied as they are.
+/// Returns false, having written nothing, when that cannot be done safely (the text is not an
+/// object, or already holds a name of `derived`); the caller then takes the parsing path.
+pub fn write_resource(
+    out: &mut Vec<u8>,
+    rt: &ResourceType,
+    meta: &Meta,
+    doc: &DocText,
+    derived: &[(&str, Value)],
+    base_url: &str,
+) -> bool {
+    let Some(members) = doc.members() else {
+        return false;
+    };
+    if derived.iter().any(|(k, _)| doc.has_key(k)) {
+        return false;
+    }
+    let string = |out: &mut Vec<u8>, s: &str| {
+        // Writing JSON into a Vec<u8> cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    };
+    out.extend_from_slice(b"{\"schemas\":[");
+    string(out, rt.core.id);
+    for (ext, _) in &rt.extensions {
+        if doc.has_key(ext.id) || derived.iter().any(|(k, _)| *k == ext.id) {
+            out.push(b',');
+            string(out, ext.id);
+        }
+    }
+    out.extend_from_slice(b"],\"id\":");
+    string(out, &meta.id);
+    if !members.is_empty() {
+        out.push(b',');
+        out.extend_from_slice(members.as_bytes());
+    }
+    for (k, v) in derived {
+        out.push(b',');
+        string(out, k);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut *out, v);
+    }
+    out.extend_from_slice(b",\"meta\":{\"resourceType\":");
+    string(out, rt.name);
+    out.extend_from_slice(b",\"created\":");
+    string(out, &meta.created);
+    out.extend_from_slice(b",\"lastModified\":");
+    string(out, &meta.last_modified);
+    out.extend_from_slice(b",\"location\":");
+    string(out, &format!("{base_url}{}/{}", rt.endpoint, meta.id));
+    out.extend_from_slice(b",\"version\":");
+    string(out, &meta.etag());
+    out.extend_from_slice(b"}}");
+    true
+}
+
 /// Server-maintained metadata of a resource (RFC 7643 §3.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
@@ -311,7 +415,7 @@ pub fn to_resource_owned(rt: &ResourceType, meta: &Meta, doc: Document, base_url
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::scim::schema::{self, ENTERPRISE_USER_URN};
+    use crate::scim::schema::{self, ENTERPRISE_USER_URN, PROVISIONING_URN as PROVISIONING};
     use serde_json::json;
 
     #[test]
@@ -372,6 +476,62 @@ mod tests {
         assert!(e.detail().contains("primary"));
         let e = normalize(u, &json!([1])).unwrap_err();
         assert_eq!(e.scim_type(), Some("invalidSyntax"));
+    }
+
+    /// The spliced text is the resource `to_resource` builds, member for member and in order.
+    #[test]
+    fn write_resource_matches_to_resource() {
+        let u = schema::user();
+        let meta = Meta {
+            id: "8c1e\"x".into(),
+            created: "2026-01-01T00:00:00.000Z".into(),
+            last_modified: "2026-01-02T00:00:00.000Z".into(),
+            version: 7,
+        };
+        let bodies = [
+            json!({"userName": "a"}),
+            json!({"userName": "b\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":x", "displayName": "groups\":[]",
+                   "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "d", "manager": "m"},
+                   "emails": [{"value": "b@x.test", "type": "work", "primary": true}], "active": false}),
+        ];
+        let derived = [
+            ("groups", json!([{"value": "g1", "display": "G"}])),
+            (PROVISIONING, json!({"source": {"type": "manual"}})),
+        ];
+        for body in bodies {
+            let doc = normalize(u, &body).unwrap();
+            let text = DocText::new(serde_json::to_string(&doc).unwrap());
+            for n in 0..=derived.len() {
+                let mut full = doc.clone();
+                for (k, v) in &derived[..n] {
+                    full.insert((*k).to_owned(), v.clone());
+                }
+                let want = to_resource(u, &meta, &full, "https://h/scim/v2/x");
+                let mut out = Vec::new();
+                assert!(write_resource(
+                    &mut out,
+                    u,
+                    &meta,
+                    &text,
+                    &derived[..n],
+                    "https://h/scim/v2/x"
+                ));
+                assert_eq!(String::from_utf8(out).unwrap(), want.to_string());
+            }
+        }
+        // A stored text that already has a derived name, or is not an object, is refused.
+        let mut out = Vec::new();
+        let text = DocText::new(r#"{"userName":"a","groups":[]}"#.into());
+        assert!(!write_resource(&mut out, u, &meta, &text, &derived, "h"));
+        assert!(!write_resource(
+            &mut out,
+            u,
+            &meta,
+            &DocText::new("[1]".into()),
+            &[],
+            "h"
+        ));
+        assert!(out.is_empty());
     }
 
     #[test]

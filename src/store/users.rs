@@ -5,16 +5,16 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::Value;
 
-use crate::scim::resource::Document;
+use crate::scim::resource::{DocText, Document};
 use crate::store::StoreError;
 use crate::store::filter_sql::{Compiled, Condition};
 use crate::store::fold::fold;
 pub use crate::store::listing::Paging;
 use crate::store::listing::{self, ListPage, Table};
 
-/// A stored user.
+/// A stored user; its document parsed, or as the stored text (a list page).
 #[derive(Debug, Clone, PartialEq)]
-pub struct UserRow {
+pub struct UserRow<D = Document> {
     pub seq: i64,
     pub id: String,
     /// The owning integration; None for a manually provisioned user.
@@ -22,7 +22,7 @@ pub struct UserRow {
     pub version: i64,
     pub created: String,
     pub last_modified: String,
-    pub doc: Document,
+    pub doc: D,
 }
 
 /// Which users a query may see.
@@ -54,24 +54,41 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawUser> {
 }
 
 fn to_user(raw: RawUser) -> Result<UserRow, StoreError> {
+    to_user_text(raw).parse()
+}
+
+fn to_user_text(raw: RawUser) -> UserRow<DocText> {
     let (seq, id, source, version, created, last_modified, doc) = raw;
-    let doc = match serde_json::from_str(&doc) {
-        Ok(Value::Object(m)) => m,
-        _ => {
-            return Err(StoreError::Corrupt(format!(
-                "user {id} has a document that is not a JSON object"
-            )));
-        }
-    };
-    Ok(UserRow {
+    UserRow {
         seq,
         id,
         source,
         version,
         created,
         last_modified,
-        doc,
-    })
+        doc: DocText::new(doc),
+    }
+}
+
+impl UserRow<DocText> {
+    /// The row with its document parsed.
+    pub fn parse(self) -> Result<UserRow, StoreError> {
+        let Some(doc) = self.doc.parse() else {
+            return Err(StoreError::Corrupt(format!(
+                "user {} has a document that is not a JSON object",
+                self.id
+            )));
+        };
+        Ok(UserRow {
+            seq: self.seq,
+            id: self.id,
+            source: self.source,
+            version: self.version,
+            created: self.created,
+            last_modified: self.last_modified,
+            doc,
+        })
+    }
 }
 
 pub fn find_by_seq(conn: &Connection, seq: i64) -> Result<Option<UserRow>, StoreError> {
@@ -362,14 +379,15 @@ pub(crate) fn scope_condition(scope: &Scope, filtered: bool, c: &mut Condition) 
 
 /// A page of users in scope matching the compiled filter, in the compiled sort order (ties
 /// and unsorted lists in insertion order, `seq`), with the total count (see
-/// [`listing::page`]).
+/// [`listing::page`]). Each document is left as its stored text: a SCIM list page writes it
+/// out as it is (`scim::resource::write_resource`) instead of parsing and serialising it again.
 pub fn list(
     conn: &Connection,
     scope: &Scope,
     q: &Compiled,
     paging: &Paging,
     limit: u64,
-) -> Result<ListPage<UserRow>, StoreError> {
+) -> Result<ListPage<UserRow<DocText>>, StoreError> {
     let table = Table {
         from: "users u",
         columns: COLUMNS,
@@ -378,7 +396,7 @@ pub fn list(
     let scope =
         |c: &mut Condition| scope_condition(scope, q.filter.is_some() || q.sort.is_some(), c);
     listing::page(conn, &table, q, scope, paging, limit, |r| {
-        to_user(row(r).map_err(StoreError::from)?)
+        Ok(to_user_text(row(r)?))
     })
 }
 

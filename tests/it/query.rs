@@ -258,6 +258,88 @@ async fn search_endpoints() {
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
+/// A list page writes each stored document out without parsing it; what it shows must be
+/// exactly what a read of the same user shows: extension, groups, provenance, meta. With a
+/// projection, the page is rendered the parsing way and shows only what was asked for.
+#[actix_web::test]
+async fn list_pages_show_what_a_read_shows() {
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    let jo = filter_one(&app, "jo.smith@example.com").await;
+    let r = app
+        .post(
+            "/Groups",
+            &json!({"displayName": "Eng \"core\"", "members": [{"value": jo["id"]}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    for path in ["/Users", "/Users?count=2&startIndex=2", "/Users?cursor="] {
+        let page = app.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let listed = page.body["Resources"].as_array().unwrap();
+        assert!(!listed.is_empty());
+        for l in listed {
+            let read = app
+                .get(&format!("/Users/{}", l["id"].as_str().unwrap()))
+                .await;
+            assert_eq!(*l, read.body, "{path}");
+        }
+    }
+    let listed = app.get("/Users").await.body;
+    let jo_listed = listed["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == jo["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(jo_listed["groups"][0]["display"], "Eng \"core\"");
+    assert_eq!(jo_listed[ENTERPRISE]["department"], "R&D");
+    assert!(
+        jo_listed["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(ENTERPRISE))
+    );
+    // Projections on a list.
+    let r = app.get("/Users?attributes=userName").await;
+    for u in r.body["Resources"].as_array().unwrap() {
+        let mut keys: Vec<&str> = u.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["id", "schemas", "userName"], "{u}");
+    }
+    let r = app
+        .get(&format!(
+            "/Users?excludedAttributes=groups,emails,{ENTERPRISE}:department"
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for u in r.body["Resources"].as_array().unwrap() {
+        assert!(
+            u.get("groups").is_none() && u.get("emails").is_none() && u.get(ENTERPRISE).is_none(),
+            "{u}"
+        );
+        assert!(
+            !u["schemas"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(ENTERPRISE))
+        );
+        assert!(u["meta"]["location"].is_string());
+    }
+}
+
+async fn filter_one(app: &TestApp, user_name: &str) -> Value {
+    let r = app
+        .get(&format!(
+            "/Users?filter={}",
+            enc(&format!("userName eq \"{user_name}\""))
+        ))
+        .await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.body);
+    r.body["Resources"][0].clone()
+}
+
 #[actix_web::test]
 async fn cursor_paging_is_stable_under_changes() {
     let app = TestApp::spawn().await;

@@ -6,13 +6,14 @@ use serde_json::{Value, json};
 use crate::directory::Provenance;
 use crate::directory::groups::Group;
 use crate::directory::users::User;
+use crate::scim::ScimError;
+use crate::scim::list::ListBody;
 use crate::scim::project::Projection;
-use crate::scim::resource::Document;
-use crate::scim::resource::to_resource_owned;
+use crate::scim::resource::{DocText, to_resource_owned, write_resource};
 use crate::scim::schema::{self, PROVISIONING_URN};
 
 /// The read-only provisioning extension: source and claim.
-fn provenance(doc: &mut Document, p: &Provenance) {
+fn provenance(p: &Provenance) -> Value {
     let source = match &p.source {
         Some((id, name)) => json!({"type": "integration", "value": id, "display": name}),
         None => json!({"type": "manual"}),
@@ -22,22 +23,63 @@ fn provenance(doc: &mut Document, p: &Provenance) {
         ext["claimed"] =
             json!({"value": c.integration_id, "display": c.integration_name, "at": c.at});
     }
-    doc.insert(PROVISIONING_URN.into(), ext);
+    ext
 }
 
-pub fn user(base: &str, u: &User, p: &Projection) -> Value {
-    let rt = schema::user();
-    let mut doc = u.doc.clone();
+/// What a user resource has beyond its stored document, in the order it is appended: its
+/// `groups` (when it has any) and the provisioning extension.
+fn user_derived<D>(base: &str, u: &User<D>) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::with_capacity(2);
     if !u.groups.is_empty() {
         let groups: Vec<Value> = u
             .groups
             .iter()
             .map(|(id, name)| json!({"value": id, "$ref": format!("{base}/Groups/{id}"), "display": name, "type": "direct"}))
             .collect();
-        doc.insert("groups".into(), Value::Array(groups));
+        out.push(("groups", Value::Array(groups)));
     }
-    provenance(&mut doc, &u.provenance);
+    out.push((PROVISIONING_URN, provenance(&u.provenance)));
+    out
+}
+
+pub fn user(base: &str, u: &User, p: &Projection) -> Value {
+    let rt = schema::user();
+    let mut doc = u.doc.clone();
+    for (k, v) in user_derived(base, u) {
+        doc.insert(k.to_owned(), v);
+    }
     p.apply(rt, to_resource_owned(rt, &u.meta, doc, base))
+}
+
+/// Appends a page of users to a list body. Without a projection each stored document is
+/// copied into the body as it is (`write_resource`); with one, or should a stored text not
+/// allow that, it is parsed and rendered as [`user`] does.
+pub fn users_into(
+    body: &mut ListBody,
+    base: &str,
+    users: &[User<DocText>],
+    p: &Projection,
+) -> Result<(), ScimError> {
+    let rt = schema::user();
+    for u in users {
+        let derived = user_derived(base, u);
+        if p.is_identity()
+            && body.push_with(|out| write_resource(out, rt, &u.meta, &u.doc, &derived, base))
+        {
+            continue;
+        }
+        let Some(mut doc) = u.doc.parse() else {
+            return Err(ScimError::Internal(format!(
+                "user {} has a stored document that is not a JSON object",
+                u.meta.id
+            )));
+        };
+        for (k, v) in derived {
+            doc.insert(k.to_owned(), v);
+        }
+        body.push(&p.apply(rt, to_resource_owned(rt, &u.meta, doc, base)));
+    }
+    Ok(())
 }
 
 pub fn group(base: &str, g: &Group, p: &Projection) -> Value {
@@ -50,6 +92,6 @@ pub fn group(base: &str, g: &Group, p: &Projection) -> Value {
             .collect();
         doc.insert("members".into(), Value::Array(members));
     }
-    provenance(&mut doc, &g.provenance);
+    doc.insert(PROVISIONING_URN.into(), provenance(&g.provenance));
     p.apply(rt, to_resource_owned(rt, &g.meta, doc, base))
 }

@@ -74,9 +74,14 @@ impl ResponseError for ApiError {
 
 /// A SCIM JSON response.
 pub fn json(status: StatusCode, body: &Value) -> HttpResponse {
+    json_bytes(status, body.to_string().into_bytes())
+}
+
+/// A SCIM JSON response whose body is already JSON text.
+pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, SCIM_JSON))
-        .body(body.to_string())
+        .body(body)
 }
 
 /// A resource response with its `ETag` and, for 201, its `Location` (RFC 7644 §3.3).

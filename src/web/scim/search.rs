@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use crate::scim::ScimError;
-use crate::scim::list::{Paging, list_response, parse_query, search_params};
+use crate::scim::list::{ListBody, Paging, parse_query, search_params};
 use crate::scim::schema;
 use crate::web::AppState;
 use crate::web::scim::extract::{Caller, ScimBody};
@@ -22,7 +22,7 @@ pub async fn root(
 ) -> Result<HttpResponse, ApiError> {
     let params = search_params(&body.0)?;
     let base = state.base_url(me.0.id.as_str());
-    let mut resources = Vec::new();
+    let mut body = ListBody::new();
     let mut total = 0u64;
     let mut start_index = 1;
     for rt in schema::resource_types() {
@@ -43,18 +43,14 @@ pub async fn root(
         }
         // Skip what earlier types already covered; fill what is left of the page.
         let skip = (start - 1).saturating_sub(total);
-        let room = q.count.saturating_sub(resources.len() as u64);
+        let room = q.count.saturating_sub(body.len() as u64);
         q.paging = Paging::Index(skip + 1);
         q.count = room;
         match rt.name {
             "User" => {
                 let page = state.directory.list_users(&me.0, &q, &base).await?;
                 total += page.total;
-                resources.extend(
-                    page.users
-                        .iter()
-                        .map(|u| render::user(&base, u, &q.projection)),
-                );
+                render::users_into(&mut body, &base, &page.users, &q.projection)?;
             }
             "Group" => {
                 let with_members = q.projection.returns("members");
@@ -63,11 +59,9 @@ pub async fn root(
                     .list_groups(&me.0, &q, &base, with_members)
                     .await?;
                 total += page.total;
-                resources.extend(
-                    page.groups
-                        .iter()
-                        .map(|g| render::group(&base, g, &q.projection)),
-                );
+                for g in &page.groups {
+                    body.push(&render::group(&base, g, &q.projection));
+                }
             }
             other => {
                 return Err(ScimError::Internal(format!(
@@ -77,8 +71,8 @@ pub async fn root(
             }
         }
     }
-    Ok(respond::json(
+    Ok(respond::json_bytes(
         StatusCode::OK,
-        &list_response(total, start_index, resources),
+        body.index(total, start_index),
     ))
 }

@@ -4,9 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::directory::users::User;
-use crate::scim::list::{
-    ListQuery, Paging, cursor_list_response, list_response, parse_query, search_params,
-};
+use crate::scim::list::{ListBody, ListQuery, Paging, parse_query, search_params};
 use crate::scim::patch;
 use crate::scim::project::Projection;
 use crate::scim::schema;
@@ -72,18 +70,13 @@ pub async fn search(
 async fn run_list(state: &AppState, me: &Caller, q: &ListQuery) -> Result<HttpResponse> {
     let base = state.base_url(me.0.id.as_str());
     let page = state.directory.list_users(&me.0, q, &base).await?;
-    let resources = page
-        .users
-        .iter()
-        .map(|u| render::user(&base, u, &q.projection))
-        .collect();
+    let mut body = ListBody::new();
+    render::users_into(&mut body, &base, &page.users, &q.projection)?;
     let body = match q.paging {
-        Paging::Index(_) => list_response(page.total, page.start_index, resources),
-        Paging::Cursor(_) => {
-            cursor_list_response(page.total, page.next_cursor.as_deref(), resources)
-        }
+        Paging::Index(_) => body.index(page.total, page.start_index),
+        Paging::Cursor(_) => body.cursor(page.total, page.next_cursor.as_deref()),
     };
-    let mut res = respond::json(StatusCode::OK, &body);
+    let mut res = respond::json_bytes(StatusCode::OK, body);
     let shown = page.users.len();
     let summary = match &q.filter_text {
         Some(f) => format!(
