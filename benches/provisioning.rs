@@ -697,6 +697,40 @@ async fn run(o: Opts) {
             );
         }
         if o.wants("cursor") {
+            // The whole directory by startIndex, one page after the other, as Okta's import
+            // reads it: each page resumes where the previous one ended.
+            let started = Instant::now();
+            let mut lat = Vec::new();
+            let mut start = 1usize;
+            loop {
+                let path = format!("/Users?startIndex={start}&count=100");
+                let t = Instant::now();
+                let r: Listed = client.call("GET", &path, None, 200).await.get();
+                lat.push(t.elapsed());
+                start += r.resources.len();
+                // Okta stops when it has read totalResults users.
+                if r.resources.is_empty() || start > r.total as usize {
+                    break;
+                }
+            }
+            assert!(
+                start > n,
+                "the startIndex walk saw {} of {n} users",
+                start - 1
+            );
+            let run = Run {
+                ops: lat.len(),
+                elapsed: started.elapsed(),
+                lat,
+            };
+            report.line(
+                "list users by startIndex, one walk",
+                1,
+                &run,
+                100.0,
+                None,
+                f64::INFINITY,
+            );
             // The whole directory by cursor (RFC 9865): each page needs the previous one's cursor,
             // so this walk is sequential whatever the concurrency.
             let started = Instant::now();

@@ -4,6 +4,9 @@
 //! forged or altered cursor, or one used with another query or by another integration, is
 //! `invalidCursor`; one older than [`CURSOR_TIMEOUT_SECS`] (or from before a restart) is
 //! `expiredCursor`/`invalidCursor`.
+//!
+//! Index paging borrows the same positions ([`ResumePoints`]): where a `startIndex` page
+//! ended, so that the next page of the walk seeks there instead of skipping its offset.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -91,6 +94,54 @@ pub fn next<T>(
     }
 }
 
+/// Where a page starts: after a cursor's position, after the position where the previous
+/// page of an index-paged walk ended ([`ResumePoints`]), or at an offset.
+pub fn start(
+    mac: &MacKey,
+    resume: &ResumePoints,
+    binding: &str,
+    paging: &crate::scim::list::Paging,
+    changes: u64,
+    now: i64,
+) -> Result<crate::store::listing::Paging, ScimError> {
+    use crate::scim::list::Paging as Asked;
+    use crate::store::listing::Paging;
+    Ok(match paging {
+        Asked::Index(start) => {
+            let offset = start.saturating_sub(1);
+            match resume.take(binding, offset, changes) {
+                Some(p) => Paging::After(Some(p)),
+                None => Paging::Offset(offset),
+            }
+        }
+        Asked::Cursor(None) => Paging::After(None),
+        Asked::Cursor(Some(c)) => Paging::After(Some(decode(mac, binding, c, now)?)),
+    })
+}
+
+/// After an index page of `shown` resources that another page follows: remembers where it
+/// ended, for the walk's next page.
+pub fn remember<T>(
+    resume: &ResumePoints,
+    binding: &str,
+    paging: &crate::scim::list::Paging,
+    page: &crate::store::listing::ListPage<T>,
+    shown: usize,
+    changes: u64,
+) {
+    if let (crate::scim::list::Paging::Index(start), true, Some((key, seq))) =
+        (paging, page.more, &page.last)
+    {
+        let position = Position {
+            key: key.clone(),
+            seq: *seq,
+            total: Some(page.total),
+        };
+        let next = start.saturating_sub(1).saturating_add(shown as u64);
+        resume.put(binding, next, position, changes);
+    }
+}
+
 /// The position a cursor holds, if it is genuine, bound to `binding` and not expired.
 pub fn decode(mac: &MacKey, binding: &str, cursor: &str, now: i64) -> Result<Position, ScimError> {
     if cursor.len() > MAX_CURSOR_LEN {
@@ -113,6 +164,44 @@ pub fn decode(mac: &MacKey, binding: &str, cursor: &str, now: i64) -> Result<Pos
     let key = v.get("k").and_then(key_sql).ok_or_else(invalid)?;
     let total = v.get("t").and_then(Value::as_u64);
     Ok(Position { key, seq, total })
+}
+
+/// Where index-paged walks stopped. Identity providers import a directory by `startIndex`
+/// (Okta asks for 1, 101, 201, … one page after the other), and `OFFSET n` reads and discards
+/// n rows: a page deep in a million users costs tens of milliseconds, a whole walk grows with
+/// the square of the directory. When a page of a query ends at offset n, its last position is
+/// kept; a request for that query at offset n, while the directory has not changed
+/// ([`Store::changes`](crate::store::Store::changes)), starts right after that position (as a
+/// cursor does) with the total already counted. The answer is the one `OFFSET` would give.
+#[derive(Debug, Default)]
+pub struct ResumePoints {
+    points: std::sync::Mutex<std::collections::HashMap<(String, u64), (Position, u64)>>,
+}
+
+/// Walks in progress worth remembering; beyond this the map starts afresh (a walk that loses
+/// its point pays one `OFFSET` page and goes on).
+const MAX_RESUME_POINTS: usize = 1024;
+
+impl ResumePoints {
+    /// The position a page of the query bound to `binding` at `offset` may start after, if the
+    /// page before it ended there and nothing changed since (`changes` as read now).
+    pub fn take(&self, binding: &str, offset: u64, changes: u64) -> Option<Position> {
+        let mut m = self.points.lock().unwrap_or_else(|e| e.into_inner());
+        match m.remove(&(binding.to_owned(), offset)) {
+            Some((p, at)) if at == changes => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Remembers that a page of the query ended at `offset` (the next page's start) at
+    /// `position`, read when the changes counter was `changes`.
+    pub fn put(&self, binding: &str, offset: u64, position: Position, changes: u64) {
+        let mut m = self.points.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= MAX_RESUME_POINTS {
+            m.clear();
+        }
+        m.insert((binding.to_owned(), offset), (position, changes));
+    }
 }
 
 #[cfg(test)]
@@ -165,5 +254,30 @@ mod tests {
                 "{junk}"
             );
         }
+    }
+
+    #[test]
+    fn resume_points_hold_while_nothing_changes() {
+        let r = ResumePoints::default();
+        let at = |seq| Position {
+            key: SqlValue::Null,
+            seq,
+            total: Some(250),
+        };
+        r.put("i\0Users\0", 100, at(117), 7);
+        // Another query, another offset, or a change since: no point.
+        assert_eq!(r.take("j\0Users\0", 100, 7), None);
+        assert_eq!(r.take("i\0Users\0", 200, 7), None);
+        assert_eq!(r.take("i\0Users\0", 100, 8), None);
+        // The change also dropped it.
+        r.put("i\0Users\0", 100, at(117), 7);
+        assert_eq!(r.take("i\0Users\0", 100, 7), Some(at(117)));
+        // A point is used once: the page that uses it leaves the next one.
+        assert_eq!(r.take("i\0Users\0", 100, 7), None);
+        // Bounded.
+        for o in 0..(MAX_RESUME_POINTS as u64 + 5) {
+            r.put("i", o, at(1), 7);
+        }
+        assert!(r.points.lock().unwrap().len() <= MAX_RESUME_POINTS);
     }
 }

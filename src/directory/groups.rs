@@ -12,13 +12,12 @@ use crate::scim::filter::{self, AttrPath, CompareOp, Filter};
 use time::OffsetDateTime;
 
 use crate::directory::cursor;
-use crate::scim::list::{ListQuery, Paging};
+use crate::scim::list::ListQuery;
 use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::resource::{self, Document, Meta};
 use crate::scim::{ScimError, schema};
 use crate::store::filter_sql::{compile, groups_map};
 use crate::store::groups::{self, GroupRow, Member};
-use crate::store::listing;
 use crate::store::provenance::{self, Kind};
 
 /// A group as the directory hands it out. `members` is None when the caller did not ask for
@@ -380,13 +379,15 @@ impl Directory {
         let scope = policy::group_scope(me.settings, me.id.as_str());
         let binding = format!("{}\u{0}Groups\u{0}{}", me.id.as_str(), q.fingerprint);
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let paging = match &q.paging {
-            Paging::Index(start) => listing::Paging::Offset(start - 1),
-            Paging::Cursor(None) => listing::Paging::After(None),
-            Paging::Cursor(Some(c)) => {
-                listing::Paging::After(Some(cursor::decode(&self.cursor_key, &binding, c, now)?))
-            }
-        };
+        let changes = self.store.changes();
+        let paging = cursor::start(
+            &self.cursor_key,
+            &self.resume,
+            &binding,
+            &q.paging,
+            changes,
+            now,
+        )?;
         let limit = q.count;
         let (page, out) = self
             .store
@@ -401,6 +402,7 @@ impl Directory {
             })
             .await?;
         let next_cursor = cursor::next(&self.cursor_key, &binding, &q.paging, &page, now);
+        cursor::remember(&self.resume, &binding, &q.paging, &page, out.len(), changes);
         Ok(GroupPage {
             total: page.total,
             start_index: q.start_index(),

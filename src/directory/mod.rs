@@ -112,6 +112,8 @@ pub struct Directory {
     auth_generation: std::sync::atomic::AtomicU64,
     /// Signs list cursors; made at start-up, so cursors do not survive a restart.
     cursor_key: crate::auth::mac::MacKey,
+    /// Where index-paged walks stopped (see `cursor::ResumePoints`).
+    resume: cursor::ResumePoints,
     /// Failed admin sign-ins, per username.
     sign_in_throttle: admins::Throttle,
     /// Wakes the email drainer when a message is queued.
@@ -126,6 +128,7 @@ impl Directory {
             auth_cache: Mutex::new(HashMap::new()),
             auth_generation: std::sync::atomic::AtomicU64::new(0),
             cursor_key: crate::auth::mac::MacKey::random(),
+            resume: cursor::ResumePoints::default(),
             sign_in_throttle: admins::Throttle::default(),
             mail_wake: tokio::sync::Notify::new(),
         }

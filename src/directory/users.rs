@@ -9,7 +9,7 @@ use crate::directory::cursor;
 use crate::directory::outbox;
 use crate::directory::policy::{self, Access, Owner, WriteDecision};
 use crate::directory::{Directory, Error, Integration, Provenance, now};
-use crate::scim::list::{ListQuery, Paging};
+use crate::scim::list::ListQuery;
 use crate::scim::patch::{self, PatchOp};
 use crate::scim::resource::{self, DocText, Document, Meta};
 use crate::scim::schema;
@@ -381,13 +381,16 @@ impl Directory {
         let scope = policy::user_scope(me.settings, me.id.as_str());
         let binding = format!("{}\u{0}Users\u{0}{}", me.id.as_str(), q.fingerprint);
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let paging = match &q.paging {
-            Paging::Index(start) => users::Paging::Offset(start - 1),
-            Paging::Cursor(None) => users::Paging::After(None),
-            Paging::Cursor(Some(c)) => {
-                users::Paging::After(Some(cursor::decode(&self.cursor_key, &binding, c, now)?))
-            }
-        };
+        // Read before the read starts: a change during the read moves it (see `ResumePoints`).
+        let changes = self.store.changes();
+        let paging = cursor::start(
+            &self.cursor_key,
+            &self.resume,
+            &binding,
+            &q.paging,
+            changes,
+            now,
+        )?;
         let limit = q.count;
         let me = me.clone();
         let run = move |conn: &rusqlite::Connection| {
@@ -402,6 +405,14 @@ impl Directory {
             self.store.read(run).await?
         };
         let next_cursor = cursor::next(&self.cursor_key, &binding, &q.paging, &page, now);
+        cursor::remember(
+            &self.resume,
+            &binding,
+            &q.paging,
+            &page,
+            users.len(),
+            changes,
+        );
         Ok(Page {
             total: page.total,
             start_index: q.start_index(),

@@ -19,6 +19,8 @@ pub mod users;
 pub mod writer;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -49,6 +51,7 @@ pub struct StoreOptions {
 pub struct Store {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    changes: Arc<AtomicU64>,
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -124,9 +127,37 @@ impl Store {
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
+        // Every row the writer inserts, updates or deletes outside the activity log moves the
+        // change counter ([`Store::changes`]). SQLite calls the hook for rowid tables only; the
+        // two WITHOUT ROWID tables (`login_names`, `group_members`) change only with a row of
+        // `users` or `groups`, which is counted.
+        let changes = Arc::new(AtomicU64::new(0));
+        let counter = changes.clone();
+        conn.update_hook(Some(
+            move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
+                if table != "activity" {
+                    counter.fetch_add(1, AtomicOrdering::Relaxed);
+                }
+            },
+        ))?;
         let (writer, thread) = writer::spawn(conn)
             .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
-        Ok((Store { writer, readers }, thread))
+        Ok((
+            Store {
+                writer,
+                readers,
+                changes,
+            },
+            thread,
+        ))
+    }
+
+    /// A counter that moves whenever the directory's data changes (any table but the activity
+    /// log), read before a read starts: when it has not moved since an earlier read, that read's
+    /// results still hold. It moves when a change is made, before its commit, so a read that
+    /// overlaps a change may see either side of it.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(AtomicOrdering::Relaxed)
     }
 
     pub fn writer(&self) -> &Writer {
@@ -284,6 +315,41 @@ mod tests {
         );
         insert(&store).await;
         assert_eq!(store.read_now(count).await.unwrap(), 3);
+        drop(store);
+        thread.stop();
+    }
+
+    /// The change counter moves with the directory's tables, not with the activity log.
+    #[tokio::test(flavor = "current_thread")]
+    async fn changes_count_data_not_activity() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, thread) = Store::open(&StoreOptions {
+            path: dir.path().join("c.db"),
+            synchronous: Synchronous::Normal,
+            read_connections: 1,
+        })
+        .unwrap();
+        let before = store.changes();
+        store
+            .write(|c| {
+                Ok::<_, StoreError>(c.execute(
+                    "INSERT INTO activity (at, method, path, status, latency_ms, summary) VALUES ('2026-01-01T00:00:00Z', 'GET', '/x', 200, 1, 's')",
+                    [],
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.changes(), before);
+        store
+            .write(|c| {
+                Ok::<_, StoreError>(c.execute(
+                    "INSERT INTO integrations (id, name, name_folded, kind, token_digest, created, token_created) VALUES ('i1', 'Okta', 'okta', 'scim2', X'00', 'now', 'now')",
+                    [],
+                )?)
+            })
+            .await
+            .unwrap();
+        assert!(store.changes() > before);
         drop(store);
         thread.stop();
     }

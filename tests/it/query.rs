@@ -340,6 +340,74 @@ async fn filter_one(app: &TestApp, user_name: &str) -> Value {
     r.body["Resources"][0].clone()
 }
 
+/// Every user in the order `query` lists them, as one fresh read (startIndex 1).
+async fn all(app: &TestApp, query: &str) -> Vec<String> {
+    user_names(
+        &app.get(&format!("/Users?startIndex=1&count=25{query}"))
+            .await
+            .body,
+    )
+}
+
+/// A page of 10 by startIndex: (totalResults, userNames).
+async fn page(app: &TestApp, query: &str, start: usize) -> (u64, Vec<String>) {
+    let r = app
+        .get(&format!("/Users?startIndex={start}&count=10{query}"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    (
+        r.body["totalResults"].as_u64().unwrap(),
+        user_names(&r.body),
+    )
+}
+
+/// An index-paged walk (Okta's import) resumes each page where the previous one ended instead
+/// of skipping its offset; the pages are exactly those `OFFSET` gives: with nothing changed,
+/// after changes between pages, with a filter and a sort, and for a page asked out of order.
+#[actix_web::test]
+async fn index_walks_give_the_offset_pages() {
+    let app = TestApp::spawn().await;
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        ids.push(app.create_user(&format!("walker{i:02}@example.com")).await["id"].clone());
+    }
+    for query in [
+        "",
+        "&sortBy=userName&sortOrder=descending",
+        "&filter=userName%20sw%20%22walker1%22",
+    ] {
+        let expected = all(&app, query).await;
+        let mut walked = Vec::new();
+        let mut start = 1;
+        loop {
+            let (total, names) = page(&app, query, start).await;
+            assert_eq!(total as usize, expected.len(), "{query}");
+            if names.is_empty() {
+                break;
+            }
+            start += names.len();
+            walked.extend(names);
+        }
+        assert_eq!(walked, expected, "{query}");
+    }
+    // Changes between pages: each page is what OFFSET gives on the directory as it is then.
+    let (_, first) = page(&app, "", 1).await;
+    assert_eq!(first.len(), 10);
+    app.delete(&format!("/Users/{}", ids[3].as_str().unwrap()))
+        .await;
+    let now = all(&app, "").await;
+    assert_eq!(page(&app, "", 11).await, (24, now[10..20].to_vec()));
+    app.create_user("walker-new@example.com").await;
+    app.delete(&format!("/Users/{}", ids[0].as_str().unwrap()))
+        .await;
+    let now = all(&app, "").await;
+    assert_eq!(page(&app, "", 21).await, (24, now[20..].to_vec()));
+    // Out of order and repeated pages.
+    assert_eq!(page(&app, "", 11).await, (24, now[10..20].to_vec()));
+    assert_eq!(page(&app, "", 11).await, (24, now[10..20].to_vec()));
+    assert_eq!(page(&app, "", 2).await, (24, now[1..11].to_vec()));
+}
+
 #[actix_web::test]
 async fn cursor_paging_is_stable_under_changes() {
     let app = TestApp::spawn().await;
