@@ -79,7 +79,7 @@ pub fn encode(
 }
 
 /// The `nextCursor` of a page: present when the query pages by cursor and more follow.
-pub fn next<T>(
+fn next<T>(
     mac: &MacKey,
     binding: &str,
     paging: &crate::scim::list::Paging,
@@ -96,7 +96,7 @@ pub fn next<T>(
 
 /// Where a page starts: after a cursor's position, after the position where the previous
 /// page of an index-paged walk ended ([`ResumePoints`]), or at an offset.
-pub fn start(
+fn start(
     mac: &MacKey,
     resume: &ResumePoints,
     binding: &str,
@@ -121,7 +121,7 @@ pub fn start(
 
 /// After an index page of `shown` resources that another page follows: remembers where it
 /// ended, for the walk's next page.
-pub fn remember<T>(
+fn remember<T>(
     resume: &ResumePoints,
     binding: &str,
     paging: &crate::scim::list::Paging,
@@ -139,6 +139,57 @@ pub fn remember<T>(
         };
         let next = start.saturating_sub(1).saturating_add(shown as u64);
         resume.put(binding, next, position, changes);
+    }
+}
+
+/// A list query's paging: what binds its cursors and resume points (integration, resource
+/// type, filter and sort), where its page starts, and the change counter read before the read.
+pub struct Walk {
+    binding: String,
+    pub start: crate::store::listing::Paging,
+    changes: u64,
+    now: i64,
+}
+
+impl crate::directory::Directory {
+    /// Where a page of `q` over `resource` (`Users`, `Groups`) for `me` starts.
+    pub(crate) fn walk(
+        &self,
+        me: &crate::directory::Integration,
+        resource: &str,
+        q: &crate::scim::list::ListQuery,
+    ) -> Result<Walk, ScimError> {
+        let binding = format!("{}\u{0}{resource}\u{0}{}", me.id.as_str(), q.fingerprint);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        // Read before the read starts: a change during the read moves it (see `ResumePoints`).
+        let changes = self.store.changes();
+        let start = start(
+            &self.cursor_key,
+            &self.resume,
+            &binding,
+            &q.paging,
+            changes,
+            now,
+        )?;
+        Ok(Walk {
+            binding,
+            start,
+            changes,
+            now,
+        })
+    }
+
+    /// After the page of `shown` resources: its `nextCursor` (cursor paging), and where it
+    /// ended for the walk's next index page.
+    pub(crate) fn walk_on<T>(
+        &self,
+        w: &Walk,
+        q: &crate::scim::list::ListQuery,
+        page: &crate::store::listing::ListPage<T>,
+        shown: usize,
+    ) -> Option<String> {
+        remember(&self.resume, &w.binding, &q.paging, page, shown, w.changes);
+        next(&self.cursor_key, &w.binding, &q.paging, page, w.now)
     }
 }
 

@@ -9,9 +9,7 @@ use crate::directory::policy::{self, Access, WriteDecision};
 use crate::directory::users::{IfMatch, owner};
 use crate::directory::{Directory, Error, Integration, now};
 use crate::scim::filter::{self, AttrPath, CompareOp, Filter};
-use time::OffsetDateTime;
 
-use crate::directory::cursor;
 use crate::scim::list::ListQuery;
 use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::resource::{self, Document, Meta};
@@ -377,17 +375,8 @@ impl Directory {
             q.sort.as_ref().map(|(p, d)| (p, *d)),
         )?;
         let scope = policy::group_scope(me.settings, me.id.as_str());
-        let binding = format!("{}\u{0}Groups\u{0}{}", me.id.as_str(), q.fingerprint);
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let changes = self.store.changes();
-        let paging = cursor::start(
-            &self.cursor_key,
-            &self.resume,
-            &binding,
-            &q.paging,
-            changes,
-            now,
-        )?;
+        let walk = self.walk(me, "Groups", q)?;
+        let paging = walk.start.clone();
         let limit = q.count;
         let (page, out) = self
             .store
@@ -401,8 +390,7 @@ impl Directory {
                 Ok::<_, Error>((page, out))
             })
             .await?;
-        let next_cursor = cursor::next(&self.cursor_key, &binding, &q.paging, &page, now);
-        cursor::remember(&self.resume, &binding, &q.paging, &page, out.len(), changes);
+        let next_cursor = self.walk_on(&walk, q, &page, out.len());
         Ok(GroupPage {
             total: page.total,
             start_index: q.start_index(),

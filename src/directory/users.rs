@@ -3,9 +3,7 @@
 //! decision and the write it allows are one atomic step.
 
 use serde_json::Value;
-use time::OffsetDateTime;
 
-use crate::directory::cursor;
 use crate::directory::outbox;
 use crate::directory::policy::{self, Access, Owner, WriteDecision};
 use crate::directory::{Directory, Error, Integration, Provenance, now};
@@ -379,18 +377,8 @@ impl Directory {
             q.sort.as_ref().map(|(p, d)| (p, *d)),
         )?;
         let scope = policy::user_scope(me.settings, me.id.as_str());
-        let binding = format!("{}\u{0}Users\u{0}{}", me.id.as_str(), q.fingerprint);
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        // Read before the read starts: a change during the read moves it (see `ResumePoints`).
-        let changes = self.store.changes();
-        let paging = cursor::start(
-            &self.cursor_key,
-            &self.resume,
-            &binding,
-            &q.paging,
-            changes,
-            now,
-        )?;
+        let walk = self.walk(me, "Users", q)?;
+        let paging = walk.start.clone();
         let limit = q.count;
         let me = me.clone();
         let run = move |conn: &rusqlite::Connection| {
@@ -404,15 +392,7 @@ impl Directory {
         } else {
             self.store.read(run).await?
         };
-        let next_cursor = cursor::next(&self.cursor_key, &binding, &q.paging, &page, now);
-        cursor::remember(
-            &self.resume,
-            &binding,
-            &q.paging,
-            &page,
-            users.len(),
-            changes,
-        );
+        let next_cursor = self.walk_on(&walk, q, &page, users.len());
         Ok(Page {
             total: page.total,
             start_index: q.start_index(),

@@ -255,6 +255,18 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// A fresh database in a temporary directory, with one read connection.
+    pub(crate) fn open_temp(sync: Synchronous) -> (tempfile::TempDir, Store, WriterThread) {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, thread) = Store::open(&StoreOptions {
+            path: dir.path().join("t.db"),
+            synchronous: sync,
+            read_connections: 1,
+        })
+        .unwrap();
+        (dir, store, thread)
+    }
+
     fn count(c: &Connection) -> Result<i64, StoreError> {
         Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
     }
@@ -263,13 +275,7 @@ mod tests {
     /// same (only) connection sees what was written in between.
     #[tokio::test(flavor = "current_thread")]
     async fn reads_are_snapshots_that_always_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, thread) = Store::open(&StoreOptions {
-            path: dir.path().join("s.db"),
-            synchronous: Synchronous::Normal,
-            read_connections: 1,
-        })
-        .unwrap();
+        let (_dir, store, thread) = open_temp(Synchronous::Normal);
         let insert = |store: &Store| {
             let store = store.clone();
             async move {
@@ -322,13 +328,7 @@ mod tests {
     /// The change counter moves with the directory's tables, not with the activity log.
     #[tokio::test(flavor = "current_thread")]
     async fn changes_count_data_not_activity() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, thread) = Store::open(&StoreOptions {
-            path: dir.path().join("c.db"),
-            synchronous: Synchronous::Normal,
-            read_connections: 1,
-        })
-        .unwrap();
+        let (_dir, store, thread) = open_temp(Synchronous::Normal);
         let before = store.changes();
         store
             .write(|c| {

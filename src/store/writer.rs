@@ -232,17 +232,11 @@ fn fail_job(job: Job, conn: &Connection) -> (bool, Deliver) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::store::{Store, StoreOptions, Synchronous};
+    use crate::store::Synchronous;
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_failing_job_rolls_back_only_itself() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, thread) = Store::open(&StoreOptions {
-            path: dir.path().join("w.db"),
-            synchronous: Synchronous::Full,
-            read_connections: 1,
-        })
-        .unwrap();
+        let (_dir, store, thread) = crate::store::tests::open_temp(Synchronous::Full);
         store
             .write(|c| {
                 c.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")
