@@ -446,18 +446,13 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
                     } else {
                         let on = |b: bool| if b { "on" } else { "off" };
                         println!("Integration \"{}\" (id {}):", i.name, i.id);
-                        println!(
-                            "  Send enrollment emails:             {}",
-                            on(s.send_enrollment_emails)
-                        );
-                        println!(
-                            "  Include manually provisioned users: {}",
-                            on(s.include_manual)
-                        );
-                        println!(
-                            "  Read all users:                  {}",
-                            on(s.read_all_users)
-                        );
+                        for (label, value) in [
+                            ("Send enrollment emails:", s.send_enrollment_emails),
+                            ("Include manually provisioned users:", s.include_manual),
+                            ("Read all users:", s.read_all_users),
+                        ] {
+                            println!("  {label:<36}{}", on(value));
+                        }
                     }
                     Ok(())
                 }
