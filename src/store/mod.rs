@@ -19,8 +19,6 @@ pub mod users;
 pub mod writer;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -51,7 +49,6 @@ pub struct StoreOptions {
 pub struct Store {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
-    changes: Arc<AtomicU64>,
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -127,37 +124,15 @@ impl Store {
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        // Every row the writer inserts, updates or deletes outside the activity log moves the
-        // change counter ([`Store::changes`]). SQLite calls the hook for rowid tables only; the
-        // two WITHOUT ROWID tables (`login_names`, `group_members`) change only with a row of
-        // `users` or `groups`, which is counted.
-        let changes = Arc::new(AtomicU64::new(0));
-        let counter = changes.clone();
-        conn.update_hook(Some(
-            move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
-                if table != "activity" {
-                    counter.fetch_add(1, AtomicOrdering::Relaxed);
-                }
-            },
-        ))?;
         let (writer, thread) = writer::spawn(conn)
             .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
-        Ok((
-            Store {
-                writer,
-                readers,
-                changes,
-            },
-            thread,
-        ))
+        Ok((Store { writer, readers }, thread))
     }
 
-    /// A counter that moves whenever the directory's data changes (any table but the activity
-    /// log), read before a read starts: when it has not moved since an earlier read, that read's
-    /// results still hold. It moves when a change is made, before its commit, so a read that
-    /// overlaps a change may see either side of it.
+    /// The writer's change counter ([`Writer::changes`]): read before a read starts; while it
+    /// has not moved, that read's results still hold.
     pub fn changes(&self) -> u64 {
-        self.changes.load(AtomicOrdering::Relaxed)
+        self.writer.changes()
     }
 
     pub fn writer(&self) -> &Writer {

@@ -37,12 +37,13 @@ pub struct Writer {
     stats: Arc<Stats>,
 }
 
-/// Counters of the writer: how many transactions committed and how many jobs ran. Their ratio
-/// is the average group-commit batch.
+/// Counters of the writer: how many transactions committed and how many jobs ran (their ratio
+/// is the average group-commit batch), and the change counter (see [`Writer::changes`]).
 #[derive(Debug, Default)]
 pub struct Stats {
     pub commits: AtomicU64,
     pub jobs: AtomicU64,
+    changes: AtomicU64,
 }
 
 pub struct WriterThread {
@@ -73,6 +74,19 @@ pub fn spawn(conn: Connection) -> std::io::Result<(Writer, WriterThread)> {
     let (tx, rx) = mpsc::channel::<Msg>();
     let stats = Arc::new(Stats::default());
     let thread_stats = stats.clone();
+    // Every row a job inserts, updates or deletes outside the activity log moves the change
+    // counter. SQLite calls the hook for rowid tables only; the two WITHOUT ROWID tables
+    // (`login_names`, `group_members`) change only with a row of `users` or `groups`, which
+    // is counted.
+    let hook_stats = stats.clone();
+    conn.update_hook(Some(
+        move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
+            if table != "activity" {
+                hook_stats.changes.fetch_add(1, Ordering::Relaxed);
+            }
+        },
+    ))
+    .map_err(std::io::Error::other)?;
     let handle = std::thread::Builder::new()
         .name("scimgate-writer".into())
         .spawn(move || run(conn, rx, &thread_stats))?;
@@ -89,6 +103,14 @@ pub fn spawn(conn: Connection) -> std::io::Result<(Writer, WriterThread)> {
 }
 
 impl Writer {
+    /// A counter that moves whenever the directory's data changes (any table but the activity
+    /// log). It moves when a job makes a change and again when that job's batch has committed
+    /// (or rolled back), so a reader that reads it, then reads the database, and later finds it
+    /// unmoved, knows its read saw the data as it still is.
+    pub fn changes(&self) -> u64 {
+        self.stats.changes.load(Ordering::Acquire)
+    }
+
     /// (commits, jobs) so far.
     pub fn stats(&self) -> (u64, u64) {
         (
@@ -145,8 +167,14 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats) {
         }
         if !batch.is_empty() {
             stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            let changes_before = stats.changes.load(Ordering::Relaxed);
             if run_batch(&conn, batch) {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
+            }
+            // A reader that read the counter after a change was made but before it committed
+            // read the data without it: the counter moves again now that it is visible.
+            if stats.changes.load(Ordering::Relaxed) != changes_before {
+                stats.changes.fetch_add(1, Ordering::Release);
             }
         }
     }
