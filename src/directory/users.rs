@@ -28,6 +28,20 @@ pub struct User<D = Document> {
     pub provenance: Provenance,
 }
 
+impl User<DocText> {
+    /// The userName, read from the stored text without building the document.
+    pub fn user_name(&self) -> String {
+        #[derive(serde::Deserialize)]
+        struct Name {
+            #[serde(rename = "userName", default)]
+            user_name: String,
+        }
+        serde_json::from_str::<Name>(self.doc.as_str())
+            .map(|n| n.user_name)
+            .unwrap_or_default()
+    }
+}
+
 impl<D> From<UserRow<D>> for User<D> {
     fn from(r: UserRow<D>) -> Self {
         User {
@@ -345,11 +359,12 @@ impl Directory {
             .await
     }
 
-    pub async fn get_user(&self, me: &Integration, id: &str) -> Result<User, Error> {
+    /// GET /Users/{id}: the user with its document as stored text (written out as it is).
+    pub async fn get_user(&self, me: &Integration, id: &str) -> Result<User<DocText>, Error> {
         let (me, id) = (me.clone(), id.to_owned());
         self.store
             .read_now(move |conn| {
-                let row = users::find_by_id(conn, &id)?.ok_or(Error::NotFound)?;
+                let row = users::find_by_id_text(conn, &id)?.ok_or(Error::NotFound)?;
                 if policy::user_access(me.settings, owner(&me, row.source.as_deref()))
                     == Access::Invisible
                 {

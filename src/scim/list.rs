@@ -234,24 +234,31 @@ impl ListBody {
         ListBody::default()
     }
 
-    /// Appends the resource `write` writes; `write` returns false, having written nothing, when
-    /// it cannot, and then nothing is appended.
-    pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+    /// Appends the resource `write` writes; when `write` fails, whatever it wrote is taken
+    /// back and nothing is appended.
+    pub fn push_with<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mark = self.resources.len();
         if self.count > 0 {
             self.resources.push(b',');
         }
-        if write(&mut self.resources) {
-            self.count += 1;
-            true
-        } else {
-            self.resources.truncate(mark);
-            false
+        match write(&mut self.resources) {
+            Ok(()) => {
+                self.count += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.resources.truncate(mark);
+                Err(e)
+            }
         }
     }
 
     pub fn push(&mut self, resource: &Value) {
-        self.push_with(|out| serde_json::to_writer(out, resource).is_ok());
+        // Serialising a `Value` into a Vec<u8> cannot fail.
+        let _ = self.push_with(|out| serde_json::to_writer(out, resource));
     }
 
     pub fn len(&self) -> usize {
@@ -396,10 +403,13 @@ mod tests {
         for n in 0..=rs.len() {
             let body = || {
                 let mut b = ListBody::new();
-                assert!(!b.push_with(|out| {
-                    out.extend_from_slice(b"half");
-                    false
-                }));
+                assert!(
+                    b.push_with(|out| {
+                        out.extend_from_slice(b"half");
+                        Err("cannot")
+                    })
+                    .is_err()
+                );
                 for r in &rs[..n] {
                     b.push(r);
                 }

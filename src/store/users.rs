@@ -112,11 +112,20 @@ pub fn find_by_login(conn: &Connection, name: &str) -> Result<Option<UserRow>, S
 }
 
 pub fn find_by_id(conn: &Connection, id: &str) -> Result<Option<UserRow>, StoreError> {
+    find_by_id_text(conn, id)?.map(UserRow::parse).transpose()
+}
+
+/// [`find_by_id`] with the document left as its stored text (a SCIM read writes it out as it
+/// is).
+pub fn find_by_id_text(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<UserRow<DocText>>, StoreError> {
     let raw = conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1"))?
         .query_row([id], row)
         .optional()?;
-    raw.map(to_user).transpose()
+    Ok(raw.map(to_user_text))
 }
 
 /// Columns derived from a document for indexing.

@@ -258,8 +258,9 @@ async fn search_endpoints() {
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
-/// A list page writes each stored document out without parsing it; what it shows must be
-/// exactly what a read of the same user shows: extension, groups, provenance, meta. With a
+/// A list page and a GET write each stored document out without parsing it; what they show
+/// must be exactly what the parsing path (a PUT's answer) shows: extension, groups,
+/// provenance, meta. With a
 /// projection, the page is rendered the parsing way and shows only what was asked for.
 #[actix_web::test]
 async fn list_pages_show_what_a_read_shows() {
@@ -279,10 +280,14 @@ async fn list_pages_show_what_a_read_shows() {
         let listed = page.body["Resources"].as_array().unwrap();
         assert!(!listed.is_empty());
         for l in listed {
-            let read = app
-                .get(&format!("/Users/{}", l["id"].as_str().unwrap()))
-                .await;
+            let at = format!("/Users/{}", l["id"].as_str().unwrap());
+            let read = app.get(&at).await;
             assert_eq!(*l, read.body, "{path}");
+            // A PUT of what was read changes nothing, and its answer is rendered from the
+            // parsed document: the spliced text must say the same.
+            let put = app.put(&at, &read.body).await;
+            assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+            assert_eq!(put.body, read.body, "{path}");
         }
     }
     let listed = app.get("/Users").await.body;

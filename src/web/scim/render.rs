@@ -51,33 +51,42 @@ pub fn user(base: &str, u: &User, p: &Projection) -> Value {
     p.apply(rt, to_resource_owned(rt, &u.meta, doc, base))
 }
 
-/// Appends a page of users to a list body. Without a projection each stored document is
-/// copied into the body as it is (`write_resource`); with one, or should a stored text not
-/// allow that, it is parsed and rendered as [`user`] does.
+/// Writes a user whose document is its stored text. Without a projection the text is copied
+/// as it is (`write_resource`); with one, or should a stored text not allow that, it is parsed
+/// and rendered as [`user`] does.
+pub fn user_text(
+    out: &mut Vec<u8>,
+    base: &str,
+    u: &User<DocText>,
+    p: &Projection,
+) -> Result<(), ScimError> {
+    let rt = schema::user();
+    let derived = user_derived(base, u);
+    if p.is_identity() && write_resource(out, rt, &u.meta, &u.doc, &derived, base) {
+        return Ok(());
+    }
+    let Some(mut doc) = u.doc.parse() else {
+        return Err(ScimError::Internal(format!(
+            "user {} has a stored document that is not a JSON object",
+            u.meta.id
+        )));
+    };
+    for (k, v) in derived {
+        doc.insert(k.to_owned(), v);
+    }
+    let resource = p.apply(rt, to_resource_owned(rt, &u.meta, doc, base));
+    serde_json::to_writer(out, &resource).map_err(|e| ScimError::Internal(e.to_string()))
+}
+
+/// Appends a page of users to a list body ([`user_text`] each).
 pub fn users_into(
     body: &mut ListBody,
     base: &str,
     users: &[User<DocText>],
     p: &Projection,
 ) -> Result<(), ScimError> {
-    let rt = schema::user();
     for u in users {
-        let derived = user_derived(base, u);
-        if p.is_identity()
-            && body.push_with(|out| write_resource(out, rt, &u.meta, &u.doc, &derived, base))
-        {
-            continue;
-        }
-        let Some(mut doc) = u.doc.parse() else {
-            return Err(ScimError::Internal(format!(
-                "user {} has a stored document that is not a JSON object",
-                u.meta.id
-            )));
-        };
-        for (k, v) in derived {
-            doc.insert(k.to_owned(), v);
-        }
-        body.push(&p.apply(rt, to_resource_owned(rt, &u.meta, doc, base)));
+        body.push_with(|out| user_text(out, base, u, p))?;
     }
     Ok(())
 }

@@ -84,12 +84,19 @@ pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> HttpResponse {
         .body(body)
 }
 
-/// A resource response with its `ETag` and, for 201, its `Location` (RFC 7644 §3.3).
-pub fn resource(status: StatusCode, body: &Value, etag: &str) -> HttpResponse {
-    let mut res = json(status, body);
+/// A resource response whose body is already JSON text, with its `ETag` (no `Location`: a
+/// 201 goes through [`resource`]).
+pub fn resource_bytes(status: StatusCode, body: Vec<u8>, etag: &str) -> HttpResponse {
+    let mut res = json_bytes(status, body);
     if let Ok(v) = HeaderValue::from_str(etag) {
         res.headers_mut().insert(header::ETAG, v);
     }
+    res
+}
+
+/// A resource response with its `ETag` and, for 201, its `Location` (RFC 7644 §3.3).
+pub fn resource(status: StatusCode, body: &Value, etag: &str) -> HttpResponse {
+    let mut res = resource_bytes(status, body.to_string().into_bytes(), etag);
     if status == StatusCode::CREATED
         && let Some(Ok(loc)) = body
             .get("meta")

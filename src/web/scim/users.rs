@@ -114,13 +114,16 @@ pub async fn get(
 ) -> Result<HttpResponse> {
     let p = projection(&req, schema::user())?;
     let user = state.directory.get_user(&me.0, &id.1).await?;
-    if none_match(&req, &user.meta.etag()) {
-        return Ok(respond::not_modified(&user.meta.etag()));
+    let etag = user.meta.etag();
+    if none_match(&req, &etag) {
+        return Ok(respond::not_modified(&etag));
     }
-    let mut res = one(&state, &me, &user, &p, StatusCode::OK);
+    let mut body = Vec::with_capacity(user.doc.as_str().len() + 512);
+    render::user_text(&mut body, &state.base_url(me.0.id.as_str()), &user, &p)?;
+    let mut res = respond::resource_bytes(StatusCode::OK, body, &etag);
     note(
         &mut res,
-        format!("read user {}", user_name(&user)),
+        format!("read user {}", user.user_name()),
         Some(&user.meta.id),
     );
     Ok(res)
