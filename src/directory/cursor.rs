@@ -143,22 +143,22 @@ fn remember<T>(
 }
 
 /// A list query's paging: what binds its cursors and resume points (integration, resource
-/// type, filter and sort), where its page starts, and the change counter read before the read.
+/// type, filter and sort), and the change counter read before the read.
 pub struct Walk {
     binding: String,
-    pub start: crate::store::listing::Paging,
     changes: u64,
     now: i64,
 }
 
 impl crate::directory::Directory {
-    /// Where a page of `q` over `resource` (`Users`, `Groups`) for `me` starts.
+    /// Where a page of `q` over `resource` (`Users`, `Groups`) for `me` starts, and the walk
+    /// it belongs to (for [`walk_on`](Self::walk_on) after the read).
     pub(crate) fn walk(
         &self,
         me: &crate::directory::Integration,
         resource: &str,
         q: &crate::scim::list::ListQuery,
-    ) -> Result<Walk, ScimError> {
+    ) -> Result<(Walk, crate::store::listing::Paging), ScimError> {
         let binding = format!("{}\u{0}{resource}\u{0}{}", me.id.as_str(), q.fingerprint);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         // Read before the read starts: a change during the read moves it (see `ResumePoints`).
@@ -171,12 +171,14 @@ impl crate::directory::Directory {
             changes,
             now,
         )?;
-        Ok(Walk {
-            binding,
+        Ok((
+            Walk {
+                binding,
+                changes,
+                now,
+            },
             start,
-            changes,
-            now,
-        })
+        ))
     }
 
     /// After the page of `shown` resources: its `nextCursor` (cursor paging), and where it

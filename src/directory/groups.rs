@@ -375,8 +375,7 @@ impl Directory {
             q.sort.as_ref().map(|(p, d)| (p, *d)),
         )?;
         let scope = policy::group_scope(me.settings, me.id.as_str());
-        let walk = self.walk(me, "Groups", q)?;
-        let paging = walk.start.clone();
+        let (walk, paging) = self.walk(me, "Groups", q)?;
         let limit = q.count;
         let (page, out) = self
             .store

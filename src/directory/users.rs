@@ -392,8 +392,7 @@ impl Directory {
             q.sort.as_ref().map(|(p, d)| (p, *d)),
         )?;
         let scope = policy::user_scope(me.settings, me.id.as_str());
-        let walk = self.walk(me, "Users", q)?;
-        let paging = walk.start.clone();
+        let (walk, paging) = self.walk(me, "Users", q)?;
         let limit = q.count;
         let me = me.clone();
         let run = move |conn: &rusqlite::Connection| {

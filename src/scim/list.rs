@@ -204,25 +204,10 @@ pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Val
     })
 }
 
-/// The ListResponse of a cursor-paged list (RFC 9865 §3): no `startIndex`; `nextCursor` when
-/// another page follows.
-pub fn cursor_list_response(total: u64, next: Option<&str>, resources: Vec<Value>) -> Value {
-    let mut v = json!({
-        "schemas": [LIST_RESPONSE_URN],
-        "totalResults": total,
-        "itemsPerPage": resources.len(),
-    });
-    if let Some(n) = next {
-        v["nextCursor"] = Value::String(n.to_owned());
-    }
-    v["Resources"] = Value::Array(resources);
-    v
-}
-
 /// A ListResponse written straight to JSON text: resources are appended one by one (a stored
 /// document spliced in, or a value serialised), then [`ListBody::index`] or
-/// [`ListBody::cursor`] wraps them in the message. The message is the one [`list_response`]
-/// and [`cursor_list_response`] build, member for member.
+/// [`ListBody::cursor`] wraps them in the message. An index page's message is the one
+/// [`list_response`] builds, member for member.
 #[derive(Debug, Default)]
 pub struct ListBody {
     resources: Vec<u8>,
@@ -280,7 +265,8 @@ impl ListBody {
         self.wrap(&head)
     }
 
-    /// The message of a cursor-paged list (RFC 9865 §3).
+    /// The message of a cursor-paged list (RFC 9865 §3): no `startIndex`; `nextCursor` when
+    /// another page follows.
     pub fn cursor(self, total: u64, next: Option<&str>) -> Vec<u8> {
         let mut head = json!({
             "schemas": [LIST_RESPONSE_URN],
@@ -420,10 +406,16 @@ mod tests {
             assert_eq!(text, list_response(9, 3, rs[..n].to_vec()).to_string());
             for next in [None, Some("c1")] {
                 let text = String::from_utf8(body().cursor(9, next)).unwrap();
-                assert_eq!(
-                    text,
-                    cursor_list_response(9, next, rs[..n].to_vec()).to_string()
-                );
+                let mut want = json!({
+                    "schemas": [LIST_RESPONSE_URN],
+                    "totalResults": 9,
+                    "itemsPerPage": n,
+                });
+                if let Some(c) = next {
+                    want["nextCursor"] = json!(c);
+                }
+                want["Resources"] = json!(rs[..n]);
+                assert_eq!(text, want.to_string());
             }
         }
     }

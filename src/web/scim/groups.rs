@@ -5,9 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::directory::groups::Group;
-use crate::scim::list::{
-    ListQuery, Paging, cursor_list_response, list_response, parse_query, search_params,
-};
+use crate::scim::list::{ListBody, ListQuery, Paging, parse_query, search_params};
 use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::project::Projection;
 use crate::scim::schema;
@@ -60,18 +58,15 @@ async fn run_list(state: &AppState, me: &Caller, q: &ListQuery) -> Result<HttpRe
         .directory
         .list_groups(&me.0, q, &base, q.projection.returns("members"))
         .await?;
-    let resources = page
-        .groups
-        .iter()
-        .map(|g| render::group(&base, g, &q.projection))
-        .collect();
+    let mut body = ListBody::new();
+    for g in &page.groups {
+        body.push(&render::group(&base, g, &q.projection));
+    }
     let body = match q.paging {
-        Paging::Index(_) => list_response(page.total, page.start_index, resources),
-        Paging::Cursor(_) => {
-            cursor_list_response(page.total, page.next_cursor.as_deref(), resources)
-        }
+        Paging::Index(_) => body.index(page.total, page.start_index),
+        Paging::Cursor(_) => body.cursor(page.total, page.next_cursor.as_deref()),
     };
-    Ok(respond::json(StatusCode::OK, &body))
+    Ok(respond::json_bytes(StatusCode::OK, body))
 }
 
 pub async fn create(

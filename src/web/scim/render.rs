@@ -9,7 +9,7 @@ use crate::directory::users::User;
 use crate::scim::ScimError;
 use crate::scim::list::ListBody;
 use crate::scim::project::Projection;
-use crate::scim::resource::{DocText, to_resource_owned, write_resource};
+use crate::scim::resource::{DocText, Document, Meta, to_resource_owned, write_resource};
 use crate::scim::schema::{self, PROVISIONING_URN};
 
 /// The read-only provisioning extension: source and claim.
@@ -43,12 +43,22 @@ fn user_derived<D>(base: &str, u: &User<D>) -> Vec<(&'static str, Value)> {
 }
 
 pub fn user(base: &str, u: &User, p: &Projection) -> Value {
+    user_parsed(base, &u.meta, u.doc.clone(), user_derived(base, u), p)
+}
+
+/// A user resource from its parsed document and what is derived at read time.
+fn user_parsed(
+    base: &str,
+    meta: &Meta,
+    mut doc: Document,
+    derived: Vec<(&'static str, Value)>,
+    p: &Projection,
+) -> Value {
     let rt = schema::user();
-    let mut doc = u.doc.clone();
-    for (k, v) in user_derived(base, u) {
+    for (k, v) in derived {
         doc.insert(k.to_owned(), v);
     }
-    p.apply(rt, to_resource_owned(rt, &u.meta, doc, base))
+    p.apply(rt, to_resource_owned(rt, meta, doc, base))
 }
 
 /// Writes a user whose document is its stored text. Without a projection the text is copied
@@ -65,16 +75,13 @@ pub fn user_text(
     if p.is_identity() && write_resource(out, rt, &u.meta, &u.doc, &derived, base) {
         return Ok(());
     }
-    let Some(mut doc) = u.doc.parse() else {
+    let Some(doc) = u.doc.parse() else {
         return Err(ScimError::Internal(format!(
             "user {} has a stored document that is not a JSON object",
             u.meta.id
         )));
     };
-    for (k, v) in derived {
-        doc.insert(k.to_owned(), v);
-    }
-    let resource = p.apply(rt, to_resource_owned(rt, &u.meta, doc, base));
+    let resource = user_parsed(base, &u.meta, doc, derived, p);
     serde_json::to_writer(out, &resource).map_err(|e| ScimError::Internal(e.to_string()))
 }
 
