@@ -58,12 +58,7 @@ async fn sign_in(c: &Client, app: &Appliance) {
     c.goto(&app.url("/admin/login")).await.unwrap();
     fill(c, "username", "admin").await;
     fill(c, "password", PASSWORD).await;
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_at(c, Locator::Css("button[type=submit]")).await;
     expect_path(c, "/admin/provisioning").await;
 }
 
@@ -83,24 +78,14 @@ async fn the_guides_path_in_a_browser() {
     fill(&c, "username", "admin").await;
     fill(&c, "password", PASSWORD).await;
     fill(&c, "confirm", PASSWORD).await;
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_at(&c, Locator::Css("button[type=submit]")).await;
     expect_path(&c, "/admin/provisioning").await;
     // Sign out and sign in again.
     click(&c, "sign-out").await;
     expect_path(&c, "/admin/login").await;
     fill(&c, "username", "admin").await;
     fill(&c, "password", "not the password").await;
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_at(&c, Locator::Css("button[type=submit]")).await;
     wait_text(&c, "#error", "wrong").await;
     screenshot(&c, "02-sign-in").await;
     sign_in(&c, &app).await;
@@ -254,12 +239,7 @@ async fn the_guides_path_in_a_browser() {
         "{rows}"
     );
     screenshot(&c, "08-users").await;
-    c.find(Locator::LinkText("alice.martin@example.com"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_at(&c, Locator::LinkText("alice.martin@example.com")).await;
     let h1 = wait_text(&c, "h1", "alice.martin").await;
     assert!(
         h1.contains("alice.martin@example.com") && h1.contains("Active"),
@@ -280,14 +260,9 @@ async fn the_guides_path_in_a_browser() {
     }
     screenshot(&c, "10-activity").await;
     // One request's page: the body as received, the pushed password redacted.
-    c.find(Locator::XPath(
+    click_at(&c, Locator::XPath(
         "//tr[contains(., 'created user chen.li@example.com')]//a[starts-with(@href, '/admin/activity/')]",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    )).await;
     let body = wait_text(&c, "#body", "chen.li@example.com").await;
     assert!(body.contains("[redacted]"), "{body}");
     assert!(!c.source().await.unwrap().contains(PUSHED_PASSWORD));
@@ -296,12 +271,7 @@ async fn the_guides_path_in_a_browser() {
     c.goto(&app.url("/admin/groups")).await.unwrap();
     wait_text(&c, "#groups", "Engineering").await;
     screenshot(&c, "15-groups").await;
-    c.find(Locator::LinkText("Engineering"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_at(&c, Locator::LinkText("Engineering")).await;
     wait_text(&c, "h1", "Engineering").await;
     let page = c.source().await.unwrap();
     assert!(
@@ -340,12 +310,7 @@ async fn everything_works_with_javascript_off() {
     fill(&c, "username", "admin").await;
     fill(&c, "password", PASSWORD).await;
     fill(&c, "confirm", PASSWORD).await;
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_at(&c, Locator::Css("button[type=submit]")).await;
     expect_path(&c, "/admin/provisioning").await;
     click(&c, "add-provisioning").await;
     fill(&c, "name", "Entra ID").await;

@@ -215,11 +215,16 @@ pub async fn fill(c: &Client, id: &str, value: &str) {
 }
 
 pub async fn click(c: &Client, id: &str) {
+    click_at(c, Locator::Id(id)).await;
+}
+
+/// Clicks the element `at` finds, waiting (up to 10 s) for it to appear.
+pub async fn click_at(c: &Client, at: Locator<'_>) {
     c.wait()
         .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id(id))
+        .for_element(at)
         .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .unwrap_or_else(|e| panic!("{at:?}: {e}"))
         .click()
         .await
         .unwrap();
