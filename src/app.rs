@@ -149,7 +149,7 @@ impl App {
             }
             app.wrap(middleware::Compress::default())
                 .wrap(middleware::from_fn(https::enforce))
-                .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("scimgate::http"))
+                .wrap(crate::web::access_log::logger())
                 .configure(crate::web::configure)
         })
         .on_connect(https::on_connect)

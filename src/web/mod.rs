@@ -3,6 +3,7 @@
 //! errors of every layer become HTTP responses in `scim::respond` alone for the SCIM API,
 //! and in `enroll` (pages) and `verify` (JSON) for their own endpoints.
 
+pub mod access_log;
 pub mod admin;
 pub mod assets;
 pub mod enroll;

@@ -3,13 +3,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::support::*;
 
-fn scimgate(dir: &std::path::Path) -> Command {
+pub(crate) fn scimgate(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_scimgate"));
     c.current_dir(dir)
         .env("SCIMGATE_DATABASE", dir.join("appliance.db"))
@@ -20,14 +21,26 @@ fn scimgate(dir: &std::path::Path) -> Command {
 
 /// Starts `serve`, returns the child and the address from its "listening on" line.
 fn serve(dir: &std::path::Path) -> (Child, String) {
-    let mut child = scimgate(dir)
+    let (child, addr, _) = serve_logged(scimgate(dir));
+    (child, addr)
+}
+
+/// The log lines a running `serve` has written to standard error so far.
+pub(crate) type Log = Arc<Mutex<Vec<String>>>;
+
+/// Starts `cmd serve`: the child, the address from its "listening on" line, and every line it
+/// writes to standard error (its whole log) as it comes.
+pub(crate) fn serve_logged(mut cmd: Command) -> (Child, String, Log) {
+    let mut child = cmd
         .arg("serve")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
+    let log = Log::default();
     let (tx, rx) = std::sync::mpsc::channel();
+    let lines = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
@@ -39,15 +52,16 @@ fn serve(dir: &std::path::Path) -> (Child, String) {
                     .to_owned();
                 let _ = tx.send(addr);
             }
+            lines.lock().unwrap().push(line);
         }
     });
     let addr = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("no 'listening on' line");
-    (child, addr)
+    (child, addr, log)
 }
 
-fn sigterm(child: &mut Child) {
+pub(crate) fn sigterm(child: &mut Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -12,7 +12,7 @@ use crate::support::smtp::SmtpSink;
 use crate::support::*;
 
 /// The enrollment link in a captured message (quoted-printable soft breaks undone).
-fn link_in(data: &str) -> String {
+pub(crate) fn link_in(data: &str) -> String {
     let text = data.replace("=\n", "").replace("=3D", "=");
     let start = text.find("/enroll/").expect("a link");
     let line_start = text[..start]
@@ -25,7 +25,7 @@ fn link_in(data: &str) -> String {
         .to_owned()
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -10,6 +10,7 @@ mod discovery;
 mod enroll;
 mod errors;
 mod groups;
+mod logs;
 mod mail;
 mod okta;
 mod ownership;

@@ -48,8 +48,13 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(app: &TestApp) -> Browser {
+        Browser::at(app.addr)
+    }
+
+    /// A browser for the appliance listening at `addr` (e.g. a `scimgate serve` process).
+    pub fn at(addr: std::net::SocketAddr) -> Browser {
         Browser {
-            origin: format!("http://127.0.0.1:{}", app.addr.port()),
+            origin: format!("http://127.0.0.1:{}", addr.port()),
             client: awc::Client::builder()
                 .disable_redirects()
                 .timeout(std::time::Duration::from_secs(60))
