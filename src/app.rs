@@ -88,7 +88,11 @@ impl App {
         } else {
             None
         };
-        let mailer = crate::mail::Mailer::from_config(&config.smtp)?;
+        let mailer = crate::mail::Mailer::from_config(
+            &config.smtp,
+            // Only the host matters here (Message-IDs), so the configured address will do.
+            &config.public_url_for(config.server.listen),
+        )?;
         let (store, writer) = open_store(config)?;
         let directory = Arc::new(Directory::new(store));
         let addr = config.server.listen;

@@ -468,10 +468,11 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
 async fn mail(config: &Config, cmd: MailCommand) -> anyhow::Result<()> {
     match cmd {
         MailCommand::Test { to } => {
-            let mailer = crate::mail::Mailer::from_config(&config.smtp)?.ok_or_else(|| {
-                anyhow::anyhow!("smtp.host is not set: configure [smtp] first (see the README)")
-            })?;
             let public_url = config.public_url_for(config.server.listen);
+            let mailer =
+                crate::mail::Mailer::from_config(&config.smtp, &public_url)?.ok_or_else(|| {
+                    anyhow::anyhow!("smtp.host is not set: configure [smtp] first (see the README)")
+                })?;
             match crate::directory::outbox::send_test_email(&mailer, &to, &public_url).await {
                 Ok(answer) => {
                     println!(

@@ -127,8 +127,30 @@ pub(crate) fn enqueue_enrollment(
     Ok(true)
 }
 
-/// The enrollment email of a user, with its one-time link.
-fn enrollment_email(to: &str, doc: &Document, link: &str, lifetime: Duration) -> Email {
+/// The HTML part of the enrollment email (askama escapes the IdP's names and the link).
+#[derive(askama::Template)]
+#[template(path = "mail/enrollment.html")]
+struct EnrollmentHtml<'a> {
+    greeting: &'a str,
+    user_name: &'a str,
+    link: &'a str,
+    hours: u64,
+}
+
+/// The HTML part of the test email.
+#[derive(askama::Template)]
+#[template(path = "mail/test.html")]
+struct TestHtml<'a> {
+    public_url: &'a str,
+}
+
+/// The enrollment email of a user, with its one-time link: the same words as text and HTML.
+fn enrollment_email(
+    to: &str,
+    doc: &Document,
+    link: &str,
+    lifetime: Duration,
+) -> Result<Email, askama::Error> {
     let user_name = doc.get("userName").and_then(Value::as_str).unwrap_or("");
     let greeting = doc
         .get("displayName")
@@ -139,10 +161,17 @@ fn enrollment_email(to: &str, doc: &Document, link: &str, lifetime: Duration) ->
                 .and_then(Value::as_str)
         })
         .unwrap_or(user_name);
-    Email {
+    let hours = lifetime.as_secs() / 3600;
+    let html = askama::Template::render(&EnrollmentHtml {
+        greeting,
+        user_name,
+        link,
+        hours,
+    })?;
+    Ok(Email {
         to: to.to_owned(),
         subject: "Set up your sign-in verification".into(),
-        body: format!(
+        text: format!(
             "Hello {greeting},\r\n\r\n\
              An account with the user name {user_name} has been created for you in the \
              multi-factor authentication service. To set up your authenticator app, open \
@@ -150,10 +179,10 @@ fn enrollment_email(to: &str, doc: &Document, link: &str, lifetime: Duration) ->
              The link works once and expires in {hours} hours. You need an authenticator app \
              on your phone (for example Google Authenticator, Microsoft Authenticator or \
              FreeOTP).\r\n\r\n\
-             If you did not expect this email, tell your IT department.\r\n",
-            hours = lifetime.as_secs() / 3600
+             If you did not expect this email, tell your IT department.\r\n"
         ),
-    }
+        html,
+    })
 }
 
 impl Directory {
@@ -230,8 +259,12 @@ impl Directory {
                 .await?;
             let Some(token) = token else { continue };
             let link = format!("{}/enroll/{token}", d.public_url);
-            let email = enrollment_email(&row.recipient, &doc, &link, d.link_lifetime);
-            let result = mailer.send(&email).await;
+            let result = match enrollment_email(&row.recipient, &doc, &link, d.link_lifetime) {
+                Ok(email) => mailer.send(&email).await,
+                Err(e) => Err(SendError::Permanent(format!(
+                    "cannot render the message: {e}"
+                ))),
+            };
             match &result {
                 Ok(answer) => {
                     tracing::info!(message = row.id, to = %row.recipient, %answer, "enrollment email sent");
@@ -399,14 +432,17 @@ pub async fn send_test_email(
     to: &str,
     public_url: &str,
 ) -> Result<String, SendError> {
+    let html = askama::Template::render(&TestHtml { public_url })
+        .map_err(|e| SendError::Permanent(format!("cannot render the message: {e}")))?;
     mailer
         .send(&Email {
             to: to.to_owned(),
             subject: "scimgate test email".into(),
-            body: format!(
+            text: format!(
                 "This is a test email from the scimgate appliance at {public_url}: its SMTP \
                  settings work.\r\n"
             ),
+            html,
         })
         .await
 }

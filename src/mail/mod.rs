@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -27,12 +27,15 @@ pub enum SendError {
 #[error("smtp: {0}")]
 pub struct MailConfigError(String);
 
-/// An email to send: plain text.
+/// An email to send: a text part, and an HTML part with the same content. Sent as
+/// `multipart/alternative` (RFC 2046 §5.1.4), text first so that clients which show the
+/// last part they understand pick the HTML.
 #[derive(Debug, Clone)]
 pub struct Email {
     pub to: String,
     pub subject: String,
-    pub body: String,
+    pub text: String,
+    pub html: String,
 }
 
 /// The SMTP transport of `[smtp]`. Cheap to clone (a shared connection pool).
@@ -42,6 +45,9 @@ pub struct Mailer {
     from: Mailbox,
     /// `host:port`, for messages.
     server: String,
+    /// The right-hand side of each `Message-ID`: the public URL's host (RFC 5322 §3.6.4 asks
+    /// for a domain the sender controls; the machine's own hostname is often `localhost`).
+    id_domain: String,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -51,8 +57,9 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// The mailer of `[smtp]`; `None` when `smtp.host` is empty (email is off).
-    pub fn from_config(c: &Smtp) -> Result<Option<Mailer>, MailConfigError> {
+    /// The mailer of `[smtp]`; `None` when `smtp.host` is empty (email is off). `public_url`
+    /// (`server.public_url`) names the domain of the messages' `Message-ID`s.
+    pub fn from_config(c: &Smtp, public_url: &str) -> Result<Option<Mailer>, MailConfigError> {
         if c.host.is_empty() {
             return Ok(None);
         }
@@ -86,6 +93,7 @@ impl Mailer {
             transport: b.build(),
             from,
             server: format!("{}:{}", c.host, c.port),
+            id_domain: message_id_domain(public_url),
         }))
     }
 
@@ -100,12 +108,20 @@ impl Mailer {
             .to
             .parse()
             .map_err(|e| SendError::Permanent(format!("invalid recipient '{}': {e}", email.to)))?;
+        let id = message_id(&self.id_domain)
+            .map_err(|e| SendError::Temporary(format!("no random bytes for a Message-ID: {e}")))?;
+        // `multipart` adds `MIME-Version: 1.0`; `Date` is the moment of sending (RFC 5322
+        // §3.6.1), so a retried message carries the time it finally left.
         let msg = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(email.subject.clone())
-            .header(ContentType::TEXT_PLAIN)
-            .body(email.body.clone())
+            .message_id(Some(id))
+            .date_now()
+            .multipart(MultiPart::alternative_plain_html(
+                email.text.clone(),
+                email.html.clone(),
+            ))
             .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
         match self.transport.send(msg).await {
             Ok(resp) => Ok(format!(
@@ -116,6 +132,38 @@ impl Mailer {
             Err(e) => Err(classify(&e)),
         }
     }
+}
+
+/// The host of `public_url`, e.g. `mfa.example.com` for `https://mfa.example.com:8443/`;
+/// `scimgate.invalid` (RFC 2606) when it has none.
+fn message_id_domain(public_url: &str) -> String {
+    let rest = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        // An IPv6 literal: RFC 5322 domain-literal form.
+        return v6
+            .split_once(']')
+            .map(|(a, _)| format!("[IPv6:{a}]"))
+            .unwrap_or_else(|| "scimgate.invalid".to_owned());
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() {
+        "scimgate.invalid".to_owned()
+    } else {
+        host.to_ascii_lowercase()
+    }
+}
+
+/// `<128 random bits in hex @ domain>`: unique without a counter (RFC 5322 §3.6.4).
+fn message_id(domain: &str) -> Result<String, rand::rngs::SysError> {
+    use rand::TryRng;
+    let mut bytes = [0u8; 16];
+    rand::rngs::SysRng.try_fill_bytes(&mut bytes)?;
+    Ok(format!("<{}@{domain}>", hex::encode(bytes)))
 }
 
 /// 5xx answers are permanent (RFC 5321 §4.2.1); everything else (4xx, refused connections,
@@ -142,4 +190,27 @@ fn error_text(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_at_the_public_host() {
+        assert_eq!(
+            message_id_domain("https://MFA.example.com:8443/x"),
+            "mfa.example.com"
+        );
+        assert_eq!(message_id_domain("http://10.0.0.5"), "10.0.0.5");
+        assert_eq!(message_id_domain("https://[::1]:8443"), "[IPv6:::1]");
+        assert_eq!(message_id_domain(""), "scimgate.invalid");
+        let a = message_id("mfa.example.com").expect("random");
+        let b = message_id("mfa.example.com").expect("random");
+        assert!(
+            a.starts_with('<') && a.ends_with("@mfa.example.com>"),
+            "{a}"
+        );
+        assert_ne!(a, b);
+    }
 }

@@ -12,8 +12,13 @@ use crate::support::smtp::SmtpSink;
 use crate::support::*;
 
 /// The enrollment link in a captured message (quoted-printable soft breaks undone).
+/// The enrollment link in a received message: read from its text part, decoded by a MIME
+/// parser as a mail client would.
 pub(crate) fn link_in(data: &str) -> String {
-    let text = data.replace("=\n", "").replace("=3D", "=");
+    let msg = mail_parser::MessageParser::default()
+        .parse(data.as_bytes())
+        .expect("a MIME message");
+    let text = msg.body_text(0).expect("a text part").into_owned();
     let start = text.find("/enroll/").expect("a link");
     let line_start = text[..start]
         .rfind(char::is_whitespace)

@@ -27,7 +27,9 @@ pub fn smtp_to(sink: &SmtpSink) -> Smtp {
 }
 
 pub fn mailer(sink: &SmtpSink) -> Mailer {
-    Mailer::from_config(&smtp_to(sink)).unwrap().unwrap()
+    Mailer::from_config(&smtp_to(sink), "https://mfa.example.test")
+        .unwrap()
+        .unwrap()
 }
 
 pub fn delivery(max_attempts: u32) -> Delivery {
@@ -77,6 +79,72 @@ pub fn user(name: &str, email: Option<&str>) -> serde_json::Value {
 
 pub fn later(secs: i64) -> OffsetDateTime {
     OffsetDateTime::now_utc() + time::Duration::seconds(secs)
+}
+
+/// Issue 13 item 7: the message as mail servers and spam filters expect it, read back with a
+/// standard MIME parser from what the SMTP server received.
+#[actix_web::test]
+async fn enrollment_email_is_well_formed_mime() {
+    use mail_parser::{MessageParser, MimeHeaders};
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start().await;
+    let (d, w) = open(dir.path());
+    let okta = integration(&d, true).await;
+    let mut u = user("bea@example.test", Some("bea@mail.test"));
+    u["displayName"] = json!("Bea <b>&</b>");
+    d.create_user(&okta, &u).await.unwrap();
+    assert_eq!(
+        d.drain_once(&mailer(&sink), &delivery(8))
+            .await
+            .unwrap()
+            .sent,
+        1
+    );
+    let raw = sink.messages()[0].data.clone();
+    let msg = MessageParser::default().parse(raw.as_bytes()).unwrap();
+    let id = msg.message_id().expect("a Message-ID");
+    assert!(id.ends_with("@mfa.example.test"), "{id}");
+    assert!(id.len() > "@mfa.example.test".len() + 20, "{id}");
+    assert!(
+        raw.lines()
+            .any(|l| l.eq_ignore_ascii_case("MIME-Version: 1.0")),
+        "{raw}"
+    );
+    let date = msg.date().expect("a Date").to_timestamp();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    assert!((now - date).abs() < 120, "Date {date} is not now ({now})");
+    let ct = msg.content_type().expect("a Content-Type");
+    assert_eq!(ct.ctype(), "multipart");
+    assert_eq!(ct.subtype(), Some("alternative"));
+    assert_eq!(msg.text_body.len(), 1);
+    assert_eq!(msg.html_body.len(), 1);
+    let text = msg.body_text(0).unwrap();
+    let html = msg.body_html(0).unwrap();
+    let link = crate::enroll::link_in(&raw);
+    assert!(
+        link.starts_with("https://mfa.example.test/enroll/"),
+        "{link}"
+    );
+    assert!(
+        text.contains(&link) && text.contains("Hello Bea <b>&</b>,"),
+        "{text}"
+    );
+    assert!(html.contains(&format!("href=\"{link}\"")), "{html}");
+    // The IdP's display name is text in the HTML part, not markup.
+    assert!(!html.contains("<b>&</b>"), "{html}");
+    assert!(
+        html.contains("Hello Bea &#60;b&#62;&#38;&#60;/b&#62;,"),
+        "{html}"
+    );
+    // Each message has its own id.
+    d.create_user(&okta, &user("cy@example.test", Some("cy@mail.test")))
+        .await
+        .unwrap();
+    d.drain_once(&mailer(&sink), &delivery(8)).await.unwrap();
+    let second = sink.messages()[1].data.clone();
+    let second = MessageParser::default().parse(second.as_bytes()).unwrap();
+    assert_ne!(second.message_id(), Some(id));
+    close(d, w).await;
 }
 
 #[actix_web::test]

@@ -219,7 +219,7 @@ async fn test_email(
     let outcome = if !looks_like_address {
         (false, format!("\"{to}\" is not an email address."))
     } else {
-        match crate::mail::Mailer::from_config(&state.config.smtp) {
+        match crate::mail::Mailer::from_config(&state.config.smtp, &state.public_url) {
             Ok(None) => (
                 false,
                 "No SMTP server is configured: set [smtp] host in config.toml.".to_owned(),
