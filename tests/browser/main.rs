@@ -421,12 +421,13 @@ async fn enrollment_from_the_email_link() {
     fill(&c, "code", &secret.code_at(now).unwrap()).await;
     click(&c, "confirm").await;
     wait_text(&c, "h1", "You are all set").await;
-    // The account now verifies codes by its alias.
+    // The account now verifies codes by its alias, with a verifier key (not the SCIM token).
     let next = secret.code_at(now + 30).unwrap();
+    let key = app.directory.create_verifier_key("mfa").await.unwrap();
     let (status, v) = scim(
         "POST",
         &app.url("/api/v1/verify"),
-        &token,
+        key.secret.expose(),
         Some(json!({"user": "ERIN", "code": next})),
     )
     .await;
