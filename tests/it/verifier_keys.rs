@@ -153,7 +153,7 @@ async fn verify_takes_only_a_verifier_key() {
 /// Whether `text` holds a verifier key (`scv_` and 43 base64url characters).
 fn has_key(text: &str) -> bool {
     text.match_indices("scv_").any(|(i, _)| {
-        let rest = text[i + 4..].as_bytes();
+        let rest = &text.as_bytes()[i + 4..];
         rest.len() >= 43
             && rest[..43]
                 .iter()
