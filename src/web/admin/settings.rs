@@ -161,9 +161,9 @@ async fn show(
 }
 
 #[derive(serde::Deserialize)]
-struct CsrfOnly {
+pub(super) struct CsrfOnly {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// Reload the certificate and key from disk, as SIGHUP does: new connections get the new

@@ -19,8 +19,9 @@ use crate::auth::{ApiToken, TokenDigest};
 use crate::directory::Error;
 use crate::directory::verifier_keys::MAX_NAME_CHARS;
 use crate::web::AppState;
+use crate::web::admin::provisioning::sentence;
 use crate::web::admin::session::AdminSession;
-use crate::web::admin::settings::page_with;
+use crate::web::admin::settings::{CsrfOnly, page_with};
 use crate::web::admin::{ConfirmPage, Nav, PageError, enc, redirect, render, show_time};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -205,16 +206,6 @@ async fn create(
     }
 }
 
-/// "the name must …" → "The name must ….".
-fn sentence(m: &str) -> String {
-    let mut c = m.chars();
-    let first = c
-        .next()
-        .map(|f| f.to_uppercase().collect::<String>())
-        .unwrap_or_default();
-    format!("{first}{}.", c.as_str())
-}
-
 async fn revoke_confirm(
     state: web::Data<AppState>,
     me: AdminSession,
@@ -236,12 +227,6 @@ async fn revoke_confirm(
             cancel: "/admin/settings#verifier-keys".into(),
         },
     )
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn revoke(
