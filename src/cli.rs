@@ -11,6 +11,8 @@ use crate::app::{App, RunOptions, open_store};
 use crate::config::Config;
 use crate::directory::Directory;
 
+mod verifier_keys;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "scimgate",
@@ -46,6 +48,9 @@ pub enum Command {
     /// Email: check the [smtp] settings.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Manage verifier keys, the credentials of POST /api/v1/verify (the MFA service's).
+    #[command(subcommand)]
+    VerifierKey(verifier_keys::VerifierKeyCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +193,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Tls(cmd) => tls(&config, cmd),
         Command::Admin(cmd) => admin(&config, cmd).await,
         Command::Mail(cmd) => mail(&config, cmd).await,
+        Command::VerifierKey(cmd) => verifier_keys::run(&config, cmd).await,
     }
 }
 

@@ -1,6 +1,7 @@
-//! Integration API tokens (DESIGN.md, *API token*): `scg_` + 256 random bits (base64url), shown
-//! once, stored only as a SHA-256 digest, compared in constant time. The `scg_` prefix lets
-//! secret scanners recognise a leaked token.
+//! Bearer secrets (DESIGN.md, *API token*, *Credentials, each for one purpose*): a prefix + 256
+//! random bits (base64url), shown once, stored only as a SHA-256 digest, compared in constant
+//! time. Integration API tokens start `scg_`, verifier keys (`/api/v1/verify` only) `scv_`: the
+//! prefix lets secret scanners recognise a leaked one and tells which kind it is.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -9,36 +10,47 @@ use rand::rngs::SysRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// The prefix of integration API tokens.
 pub const TOKEN_PREFIX: &str = "scg_";
+/// The prefix of verifier keys.
+pub const VERIFIER_KEY_PREFIX: &str = "scv_";
 
-/// A freshly generated API token. Its value is shown to the administrator once and then only
-/// its digest exists; `Debug` never prints it.
-pub struct ApiToken(String);
+/// A freshly generated API token or verifier key. Its value is shown to the administrator once
+/// and then only its digest exists; `Debug` prints its prefix only.
+pub struct ApiToken {
+    value: String,
+    prefix: &'static str,
+}
 
 impl std::fmt::Debug for ApiToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiToken(scg_…)")
+        write!(f, "ApiToken({}…)", self.prefix)
     }
 }
 
 impl ApiToken {
-    /// 32 bytes from the operating system's generator.
+    /// An integration API token (`scg_…`).
     pub fn generate() -> Result<ApiToken, rand::rngs::SysError> {
+        ApiToken::with_prefix(TOKEN_PREFIX)
+    }
+
+    /// `prefix` + 32 bytes from the operating system's generator, base64url.
+    pub fn with_prefix(prefix: &'static str) -> Result<ApiToken, rand::rngs::SysError> {
         let mut bytes = [0u8; 32];
         SysRng.try_fill_bytes(&mut bytes)?;
-        Ok(ApiToken(format!(
-            "{TOKEN_PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(bytes)
-        )))
+        Ok(ApiToken {
+            value: format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)),
+            prefix,
+        })
     }
 
     /// The token, for showing once.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
     }
 
     pub fn digest(&self) -> TokenDigest {
-        TokenDigest::of(&self.0)
+        TokenDigest::of(&self.value)
     }
 }
 
@@ -108,6 +120,11 @@ mod tests {
         assert!(!d.matches("scg_other"));
         assert!(!format!("{t:?}").contains(&t.expose()[4..]));
         assert_ne!(ApiToken::generate().unwrap().expose(), t.expose());
+        let k = ApiToken::with_prefix(VERIFIER_KEY_PREFIX).unwrap();
+        assert!(k.expose().starts_with("scv_"));
+        assert_eq!(k.expose().len(), 4 + 43);
+        assert_eq!(format!("{k:?}"), "ApiToken(scv_…)");
+        assert!(k.digest().matches(k.expose()) && !k.digest().matches(t.expose()));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The appliance's rules: integrations and their settings, who sees and owns which user
 //! (`policy`), uniqueness of login names, the user use-cases the SCIM handlers call, and
 //! enrollment: the email outbox (`outbox`), links and authenticators (`enroll`), code
-//! verification (`verify`).
+//! verification (`verify`) and the keys it takes (`verifier_keys`).
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
 
 pub mod activity;
@@ -14,6 +14,7 @@ pub mod manage;
 pub mod outbox;
 pub mod policy;
 pub mod users;
+pub mod verifier_keys;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -118,6 +119,8 @@ pub struct Directory {
     sign_in_throttle: admins::Throttle,
     /// Wakes the email drainer when a message is queued.
     mail_wake: tokio::sync::Notify,
+    /// When each verifier key's use was last written (throttles those writes).
+    verifier_key_use: verifier_keys::KeyUse,
 }
 
 impl Directory {
@@ -131,6 +134,7 @@ impl Directory {
             resume: cursor::ResumePoints::default(),
             sign_in_throttle: admins::Throttle::default(),
             mail_wake: tokio::sync::Notify::new(),
+            verifier_key_use: verifier_keys::KeyUse::default(),
         }
     }
 

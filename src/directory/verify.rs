@@ -101,25 +101,4 @@ impl Directory {
             })
             .await
     }
-
-    /// The integration whose API token `presented` is, whichever it is (for `/api/v1/verify`,
-    /// which has no integration in its URL). Compares against every integration's digest.
-    pub async fn authenticate_any(&self, presented: &str) -> Result<super::Integration, Error> {
-        let all = self
-            .store
-            .read(|conn| Ok::<_, Error>(crate::store::integrations::list(conn)?))
-            .await?;
-        let mut found = None;
-        for row in all {
-            let ok = crate::auth::TokenDigest::from_bytes(&row.token_digest)
-                .is_some_and(|d| d.matches(presented));
-            if ok && found.is_none() {
-                found = Some(row.id);
-            }
-        }
-        match found {
-            Some(id) => self.authenticate(&id, presented).await,
-            None => Err(Error::Unauthorized),
-        }
-    }
 }

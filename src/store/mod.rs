@@ -16,6 +16,7 @@ pub mod migrations;
 pub mod outbox;
 pub mod provenance;
 pub mod users;
+pub mod verifier_keys;
 pub mod writer;
 
 use std::path::PathBuf;

@@ -40,6 +40,8 @@ pub struct AppState {
     pub sessions: SessionPolicy,
     /// The effective configuration, for the Settings page.
     pub config: Config,
+    /// New verifier keys waiting to be shown once on the Settings page.
+    pub key_reveals: admin::verifier_keys::Reveals,
 }
 
 impl AppState {

@@ -284,6 +284,16 @@ async fn the_guides_path_in_a_browser() {
     screenshot(&c, "11-user-provisioning").await;
     c.goto(&app.url("/admin/settings")).await.unwrap();
     screenshot(&c, "12-settings").await;
+    // A verifier key: created, shown once after the redirect, not again on reload.
+    fill(&c, "verifier-key-name", "mfa").await;
+    click(&c, "create-verifier-key").await;
+    wait_text(&c, "#verifier-key-warning", "you will not see it again").await;
+    let key = value(&c, "verifier-key").await;
+    assert!(key.starts_with("scv_"), "{key}");
+    screenshot(&c, "12b-settings-verifier-key").await;
+    c.refresh().await.unwrap();
+    wait_text(&c, "#verifier-key-notice", "shown once").await;
+    assert!(!c.source().await.unwrap().contains(&key));
     // A phone-sized window.
     c.set_window_size(390, 844).await.unwrap();
     c.goto(&app.url("/admin/users")).await.unwrap();
@@ -421,12 +431,13 @@ async fn enrollment_from_the_email_link() {
     fill(&c, "code", &secret.code_at(now).unwrap()).await;
     click(&c, "confirm").await;
     wait_text(&c, "h1", "You are all set").await;
-    // The account now verifies codes by its alias.
+    // The account now verifies codes by its alias, with a verifier key (not the SCIM token).
     let next = secret.code_at(now + 30).unwrap();
+    let key = app.directory.create_verifier_key("mfa").await.unwrap();
     let (status, v) = scim(
         "POST",
         &app.url("/api/v1/verify"),
-        &token,
+        key.secret.expose(),
         Some(json!({"user": "ERIN", "code": next})),
     )
     .await;

@@ -141,6 +141,14 @@ fn forms(iid: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
             vec![("user", "x")],
         ),
         (
+            "/admin/settings/verifier-keys".into(),
+            vec![("name", "csrf")],
+        ),
+        (
+            "/admin/settings/verifier-keys/0123456789abcdef0123456789abcdef/revoke".into(),
+            vec![],
+        ),
+        (
             "/admin/login".into(),
             vec![("username", "admin"), ("password", PASSWORD)],
         ),
@@ -210,6 +218,7 @@ async fn every_form_without_its_token_or_from_another_site_is_refused() {
     assert!(users.body.contains("No users found"));
     let groups = b.get("/admin/groups?q=csrf").await;
     assert!(groups.body.contains("No groups found"));
+    assert!(app.directory.list_verifier_keys().await.unwrap().is_empty());
 }
 
 #[actix_web::test]

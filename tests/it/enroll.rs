@@ -38,7 +38,7 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 /// An appliance whose integration sends enrollment emails to the sink.
-async fn app_with_mail(sink: &SmtpSink) -> TestApp {
+pub(crate) async fn app_with_mail(sink: &SmtpSink) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config_in(dir.path());
     config.smtp = smtp_to(sink);
@@ -57,7 +57,7 @@ async fn app_with_mail(sink: &SmtpSink) -> TestApp {
     app
 }
 
-async fn post_user(app: &TestApp, body: &serde_json::Value) -> String {
+pub(crate) async fn post_user(app: &TestApp, body: &serde_json::Value) -> String {
     let mut resp = app
         .client
         .post(format!("{}/Users", app.base_url))
@@ -72,7 +72,11 @@ async fn post_user(app: &TestApp, body: &serde_json::Value) -> String {
 
 /// Waits for the email to `rcpt`, then enrolls through its link: the authenticator's secret
 /// and the code that confirmed it.
-async fn enroll_by_email(app: &TestApp, sink: &SmtpSink, rcpt: &str) -> (TotpSecret, String) {
+pub(crate) async fn enroll_by_email(
+    app: &TestApp,
+    sink: &SmtpSink,
+    rcpt: &str,
+) -> (TotpSecret, String) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let data = loop {
         if let Some(m) = sink
@@ -137,17 +141,15 @@ async fn verify_codes_by_user_name_or_alias() {
     body["aliases"] = json!([{"value": "vic"}]);
     let id = post_user(&app, &body).await;
     let (secret, used) = enroll_by_email(&app, &sink, "vic@mail.test").await;
-    let tok = Some(app.token.as_str());
+    let key = app.directory.create_verifier_key("mfa").await.unwrap();
+    let tok = Some(key.secret.expose());
     // Authentication and request shape.
     let (s, v) = verify(&app, None, json!({"user": "vic", "code": "123456"})).await;
     assert_eq!(s, 401, "{v}");
-    let (s, _) = verify(
-        &app,
-        Some("scg_wrong"),
-        json!({"user": "vic", "code": "123456"}),
-    )
-    .await;
-    assert_eq!(s, 401);
+    for wrong in ["scv_wrong", app.token.as_str()] {
+        let (s, _) = verify(&app, Some(wrong), json!({"user": "vic", "code": "123456"})).await;
+        assert_eq!(s, 401);
+    }
     let (s, v) = verify(&app, tok, json!({"name": "vic"})).await;
     assert_eq!(s, 400);
     assert!(v["error"].as_str().unwrap().contains("user"), "{v}");

@@ -1,6 +1,7 @@
-//! What the log may say: the real binary, logging at `debug`, runs the setup flow and a whole
-//! enrollment (SCIM create → email → link → QR page → code), and its captured log is searched
-//! for every token, link, key, password, cookie and secret issued along the way. The one-time
+//! What the log may say: the real binary, logging at `debug`, runs the setup flow, a whole
+//! enrollment (SCIM create → email → link → QR page → code) and a code verification with a
+//! verifier key, and its captured log is searched for every token, link, key, password, cookie
+//! and secret issued along the way. The one-time
 //! setup link printed at start is the only one allowed, and only in that start-up line.
 
 use std::time::{Duration, Instant};
@@ -58,6 +59,14 @@ async fn no_secret_reaches_the_log() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    let out = scimgate(dir.path())
+        .args(["verifier-key", "create", "--name", "mfa", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verifier_key = created["key"].as_str().unwrap().to_owned();
+    assert!(verifier_key.starts_with("scv_"));
 
     let mut cmd = scimgate(dir.path());
     cmd.env("SCIMGATE_LOG", "debug")
@@ -123,6 +132,18 @@ async fn no_secret_reaches_the_log() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 
+    // The MFA service verifies the next code with its verifier key.
+    let r = send(
+        client
+            .post(format!("http://{addr}/api/v1/verify"))
+            .insert_header(("Authorization", format!("Bearer {verifier_key}"))),
+        Some(&serde_json::json!({"user": "ana@example.com", "code": secret.code_at(unix_now() + 30).unwrap()})),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    assert_eq!(r.body["result"], "allow", "{}", r.body);
+    log_line(&log, "/api/v1/verify").await;
+
     // The request log saw these requests, with the link tokens cut to four characters.
     log_line(&log, &format!("/enroll/{}…/confirm", &enroll_token[..4])).await;
     log_line(&log, &format!("/admin/setup/{}…", &setup_token[..4])).await;
@@ -131,6 +152,7 @@ async fn no_secret_reaches_the_log() {
     let lines = log.lock().unwrap().clone();
     let secrets = [
         ("the integration's API token", token.as_str()),
+        ("the verifier key", verifier_key.as_str()),
         ("the enrollment link token", enroll_token.as_str()),
         ("the TOTP secret", key.as_str()),
         ("the administrator's password", password),

@@ -20,3 +20,4 @@ mod restart;
 mod support;
 mod tls;
 mod tokens;
+mod verifier_keys;

@@ -12,6 +12,7 @@ mod provisioning;
 pub mod session;
 mod settings;
 mod users;
+pub mod verifier_keys;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(outbox::configure)
             .configure(activity::configure)
             .configure(settings::configure)
+            .configure(verifier_keys::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -164,7 +164,7 @@ async fn create(
 }
 
 /// "the name must …" → "The name must ….".
-fn sentence(m: &str) -> String {
+pub(super) fn sentence(m: &str) -> String {
     let mut c = m.chars();
     let first = c
         .next()

@@ -1,5 +1,6 @@
 //! Settings: the effective configuration (from `config.toml` and the environment), read-only,
-//! with secrets masked; and the administrators.
+//! with secrets masked; the administrators; and the verifier keys (their card and routes are in
+//! `verifier_keys`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -8,6 +9,7 @@ use askama::Template;
 use crate::config::{Config, ENV_VARS};
 use crate::web::AppState;
 use crate::web::admin::session::AdminSession;
+use crate::web::admin::verifier_keys::{CardInput, CardQuery, VerifierCard, card};
 use crate::web::admin::{Chrome, Nav, PageError, render, show_time};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -145,16 +147,23 @@ struct SettingsPage {
     smtp: bool,
     /// The address last typed into the test-email form.
     test_to: String,
+    /// The verifier keys card.
+    vk: VerifierCard,
 }
 
-async fn show(state: web::Data<AppState>, me: AdminSession) -> Result<HttpResponse, PageError> {
-    page(&state, &me, None).await
+async fn show(
+    state: web::Data<AppState>,
+    me: AdminSession,
+    q: web::Query<CardQuery>,
+) -> Result<HttpResponse, PageError> {
+    let input = q.input(&state, &me);
+    page_with(&state, &me, None, String::new(), input, StatusCode::OK).await
 }
 
 #[derive(serde::Deserialize)]
-struct CsrfOnly {
+pub(super) struct CsrfOnly {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// Reload the certificate and key from disk, as SIGHUP does: new connections get the new
@@ -244,7 +253,15 @@ async fn test_email(
             }
         }
     };
-    page_with(&state, &me, Some(outcome), to).await
+    page_with(
+        &state,
+        &me,
+        Some(outcome),
+        to,
+        CardInput::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn page(
@@ -252,15 +269,26 @@ async fn page(
     me: &AdminSession,
     reloaded: Option<(bool, String)>,
 ) -> Result<HttpResponse, PageError> {
-    page_with(state, me, reloaded, String::new()).await
+    page_with(
+        state,
+        me,
+        reloaded,
+        String::new(),
+        CardInput::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
-async fn page_with(
+pub(super) async fn page_with(
     state: &AppState,
     me: &AdminSession,
     reloaded: Option<(bool, String)>,
     test_to: String,
+    vk: CardInput,
+    status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
+    let vk = card(state, vk).await?;
     let admins = state
         .directory
         .list_admins()
@@ -277,7 +305,7 @@ async fn page_with(
         })
         .collect();
     render(
-        StatusCode::OK,
+        status,
         &SettingsPage {
             c: me.chrome(Nav::Settings),
             settings: effective(&state.config, &state.public_url),
@@ -287,6 +315,7 @@ async fn page_with(
             reloaded,
             smtp: !state.config.smtp.host.is_empty(),
             test_to,
+            vk,
         },
     )
 }
