@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod directory;
 pub mod mail;
+pub mod private_fs;
 pub mod scim;
 pub mod store;
 pub mod tls;
