@@ -306,3 +306,126 @@ pub fn rotate(
         old_key_file: old_path,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A migrated database with one user and a plaintext authenticator, as an older version
+    /// left it.
+    fn db(dir: &Path) -> Connection {
+        let mut c = Connection::open(dir.join("t.db")).unwrap();
+        crate::store::migrations::migrate(&mut c).unwrap();
+        c.execute_batch(
+            "INSERT INTO users (id, user_name, user_name_folded, active, version, created, last_modified, doc)
+             VALUES ('u1', 'ann', 'ann', 1, 1, 't', 't', '{\"userName\":\"ann\"}');
+             INSERT INTO authenticators (user_seq, secret, created) SELECT seq, 'JBSWY3DPEHPK3PXP', 't' FROM users;",
+        )
+        .unwrap();
+        c
+    }
+
+    fn stored(c: &Connection) -> String {
+        c.query_row("SELECT secret FROM authenticators", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn first_start_creates_the_key_and_seals_plaintext() {
+        let t = tempfile::tempdir().unwrap();
+        let mut c = db(t.path());
+        let kf = t.path().join("k/scimgate.key");
+        let (key, done) = unlock(&mut c, &kf).unwrap();
+        assert!(done.key_created);
+        assert_eq!(done.sealed_plaintext, 1);
+        assert_eq!(secrets::key_id(&c).unwrap(), Some(key.id()));
+        let s = stored(&c);
+        assert!(seal::is_sealed(&s), "{s}");
+        let aad = row_aad(Slot::Authenticator, "u1");
+        assert_eq!(key.open_str(&s, &aad).unwrap(), "JBSWY3DPEHPK3PXP");
+        // Again: nothing to do, the same key.
+        let (again, done) = unlock(&mut c, &kf).unwrap();
+        assert_eq!((again.id(), done), (key.id(), Unlocked::default()));
+        assert_eq!(stored(&c), s);
+    }
+
+    #[test]
+    fn a_missing_or_wrong_key_is_refused_and_changes_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let mut c = db(t.path());
+        let kf = t.path().join("scimgate.key");
+        let (key, _) = unlock(&mut c, &kf).unwrap();
+        let before = stored(&c);
+        std::fs::rename(&kf, t.path().join("elsewhere")).unwrap();
+        let e = unlock(&mut c, &kf).unwrap_err();
+        assert!(matches!(e, SecretsError::KeyMissing { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains(&kf.display().to_string()) && msg.contains("secrets.key_file"));
+        assert!(
+            !kf.exists(),
+            "no new key is made for a database that has one"
+        );
+        keyfile::generate(&kf).unwrap();
+        let e = unlock(&mut c, &kf).unwrap_err();
+        assert!(matches!(e, SecretsError::WrongKey { .. }), "{e}");
+        assert!(e.to_string().contains(&key.id()));
+        assert_eq!(stored(&c), before);
+        assert_eq!(secrets::key_id(&c).unwrap(), Some(key.id()));
+    }
+
+    #[test]
+    fn rotation_reseals_and_a_crash_after_its_commit_is_finished_at_start() {
+        let t = tempfile::tempdir().unwrap();
+        let mut c = db(t.path());
+        let kf = t.path().join("scimgate.key");
+        let (k1, _) = unlock(&mut c, &kf).unwrap();
+        let r = rotate(&mut c, &kf, &k1).unwrap();
+        assert_eq!((r.old_id.as_str(), r.resealed), (k1.id().as_str(), 1));
+        let k2 = keyfile::load(&kf).unwrap().unwrap();
+        assert_eq!(k2.id(), r.new_id);
+        assert_eq!(
+            keyfile::load(&old_key_path(&kf)).unwrap().unwrap().id(),
+            k1.id()
+        );
+        let aad = row_aad(Slot::Authenticator, "u1");
+        assert_eq!(k2.open_str(&stored(&c), &aad).unwrap(), "JBSWY3DPEHPK3PXP");
+        // With a .old in place, another rotation asks for it to be moved first.
+        assert!(matches!(
+            rotate(&mut c, &kf, &k2),
+            Err(SecretsError::Rotate(_))
+        ));
+        std::fs::remove_file(old_key_path(&kf)).unwrap();
+
+        // A crash after the commit, before the renames: the database has the new id, the key
+        // file is the old key, .new the new one. Start-up finishes the rotation.
+        let k3 = SecretsKey::generate().unwrap();
+        keyfile::create(&new_key_path(&kf), &k3).unwrap();
+        secrets::set_key_id(&c, &k3.id(), "t").unwrap();
+        let (k, done) = unlock(&mut c, &kf).unwrap();
+        assert!(done.rotation_finished);
+        assert_eq!(k.id(), k3.id());
+        assert_eq!(keyfile::load(&kf).unwrap().unwrap().id(), k3.id());
+        assert_eq!(
+            keyfile::load(&old_key_path(&kf)).unwrap().unwrap().id(),
+            k2.id()
+        );
+        assert!(!new_key_path(&kf).exists());
+
+        // A crash between the two renames: no key file, .new is the key.
+        std::fs::remove_file(old_key_path(&kf)).unwrap();
+        let k4 = SecretsKey::generate().unwrap();
+        keyfile::create(&new_key_path(&kf), &k4).unwrap();
+        secrets::set_key_id(&c, &k4.id(), "t").unwrap();
+        std::fs::rename(&kf, old_key_path(&kf)).unwrap();
+        let (k, done) = unlock(&mut c, &kf).unwrap();
+        assert!(done.rotation_finished);
+        assert_eq!(k.id(), k4.id());
+
+        // A crash before the commit: a stale .new is ignored, the key file is still right.
+        std::fs::remove_file(old_key_path(&kf)).unwrap();
+        keyfile::generate(&new_key_path(&kf)).unwrap();
+        let (k, done) = unlock(&mut c, &kf).unwrap();
+        assert_eq!((k.id(), done.rotation_finished), (k4.id(), false));
+    }
+}
