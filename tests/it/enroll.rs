@@ -33,7 +33,7 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 /// An appliance whose integration sends enrollment emails to the sink.
-async fn app_with_mail(sink: &SmtpSink) -> TestApp {
+pub(crate) async fn app_with_mail(sink: &SmtpSink) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config_in(dir.path());
     config.smtp = smtp_to(sink);
@@ -52,7 +52,7 @@ async fn app_with_mail(sink: &SmtpSink) -> TestApp {
     app
 }
 
-async fn post_user(app: &TestApp, body: &serde_json::Value) -> String {
+pub(crate) async fn post_user(app: &TestApp, body: &serde_json::Value) -> String {
     let mut resp = app
         .client
         .post(format!("{}/Users", app.base_url))
@@ -67,7 +67,11 @@ async fn post_user(app: &TestApp, body: &serde_json::Value) -> String {
 
 /// Waits for the email to `rcpt`, then enrolls through its link: the authenticator's secret
 /// and the code that confirmed it.
-async fn enroll_by_email(app: &TestApp, sink: &SmtpSink, rcpt: &str) -> (TotpSecret, String) {
+pub(crate) async fn enroll_by_email(
+    app: &TestApp,
+    sink: &SmtpSink,
+    rcpt: &str,
+) -> (TotpSecret, String) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let data = loop {
         if let Some(m) = sink
