@@ -150,16 +150,16 @@ pub fn unlock(
         }
     };
     // A key that was not recorded (a database sealed by hand?) must still open what is sealed.
-    if recorded.is_none() {
-        if let Some(s) = stored.iter().find(|s| seal::is_sealed(&s.value)) {
-            if key.open(&s.value, &row_aad(s.slot, &s.user_id)).is_err() {
-                return Err(SecretsError::WrongKey {
-                    key_file: key_file.to_owned(),
-                    found: key.id(),
-                    key_id: "(not recorded)".into(),
-                });
-            }
-        }
+    let unopenable = stored
+        .iter()
+        .find(|s| seal::is_sealed(&s.value))
+        .is_some_and(|s| key.open(&s.value, &row_aad(s.slot, &s.user_id)).is_err());
+    if recorded.is_none() && unopenable {
+        return Err(SecretsError::WrongKey {
+            key_file: key_file.to_owned(),
+            found: key.id(),
+            key_id: "(not recorded)".into(),
+        });
     }
     let plaintext: Vec<&StoredSecret> = stored
         .iter()
