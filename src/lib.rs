@@ -1,7 +1,8 @@
 //! scimgate: a single-binary SCIM 2.0 user directory for a multi-factor authentication
 //! service. Layers, dependencies pointing one way (DESIGN.md, *Architecture*):
 //! `web → directory → store → scim`, with `auth` and `tls` beside them; `app` wires them for
-//! `main` and the tests alike.
+//! `main` and the tests alike. `private_fs` (files `0600`, directories `0700`) is a leaf any
+//! layer may use.
 
 pub mod app;
 pub mod auth;

@@ -1,7 +1,7 @@
 //! SQLite storage: the one file, its migrations, the single writer thread with group commit,
 //! the read-only connection pool, the repositories and the filter-to-SQL compiler.
-//! Imports `crate::scim` (for the filter AST and schema) and nothing above it
-//! (`directory`, `web`, `auth` are callers, never callees).
+//! Imports `crate::scim` (for the filter AST and schema) and `crate::private_fs` (files created
+//! `0600`), nothing above it (`directory`, `web`, `auth` are callers, never callees).
 
 pub mod activity;
 pub mod admins;
