@@ -42,7 +42,10 @@ async fn main() {
         read_connections: 2,
     })
     .unwrap();
-    let directory = Directory::new(store.clone());
+    let directory = Directory::new(
+        store.clone(),
+        scimgate::auth::seal::SecretsKey::generate().unwrap(),
+    );
     let me = directory
         .create_integration("bench")
         .await

@@ -9,13 +9,15 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{HttpServer, middleware, web};
 
+use crate::auth::seal::SecretsKey;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::directory::activity::{ActivityLog, FLUSH_EVERY, Retention};
 use crate::directory::admins::SessionPolicy;
 use crate::directory::outbox::Delivery;
+use crate::directory::secrets::SecretsError;
 use crate::scim::discovery::Capabilities;
-use crate::store::{Store, StoreError, StoreOptions, WriterThread};
+use crate::store::{LockMode, Store, StoreError, StoreOptions, WriterThread};
 use crate::tls::{Tls, TlsError};
 use crate::web::AppState;
 use crate::web::https::{self, HttpsPolicy};
@@ -33,6 +35,9 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Mail(#[from] crate::mail::MailConfigError),
+    /// The secrets key file is missing, wrong or unreadable; the database was not changed.
+    #[error(transparent)]
+    Secrets(SecretsError),
 }
 
 /// Options that only the embedding program chooses.
@@ -66,17 +71,44 @@ pub struct App {
     )>,
 }
 
-/// Opens the store of `config` (for the CLI and the server alike).
-pub fn open_store(config: &Config) -> Result<(Store, WriterThread), StartError> {
-    Store::open(&StoreOptions {
+fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
         path: config.database.path.clone(),
         synchronous: config.database.synchronous,
         read_connections: config.database.read_connections,
+    }
+}
+
+/// Opens the database of `config` with its lock file in `lock` mode, checks the secrets key
+/// against it (creating the key only for a database without sealed secrets; refusing, with
+/// nothing changed, on a missing or wrong key), then runs `then` on the write connection with
+/// the key.
+pub fn open_with_key<T>(
+    config: &Config,
+    lock: LockMode,
+    then: impl FnOnce(&mut rusqlite::Connection, &SecretsKey) -> Result<T, SecretsError>,
+) -> Result<(Store, WriterThread, SecretsKey, T), StartError> {
+    let key_file = config.secrets_key_file();
+    Store::open_then(&store_options(config), lock, |conn| {
+        let (key, _) = crate::directory::secrets::unlock(conn, &key_file)?;
+        let t = then(conn, &key)?;
+        Ok((key, t))
     })
-    .map_err(|source| StartError::Store {
-        path: config.database.path.display().to_string(),
-        source,
+    .map(|(store, writer, (key, t))| (store, writer, key, t))
+    .map_err(|e| match e {
+        SecretsError::Store(source) => StartError::Store {
+            path: config.database.path.display().to_string(),
+            source,
+        },
+        e => StartError::Secrets(e),
     })
+}
+
+/// Opens the directory of `config` (for the CLI and the server alike): the database, migrated,
+/// with its secrets key checked (see [`open_with_key`]).
+pub fn open_directory(config: &Config) -> Result<(Directory, WriterThread), StartError> {
+    let (store, writer, key, ()) = open_with_key(config, LockMode::Shared, |_, _| Ok(()))?;
+    Ok((Directory::new(store, key), writer))
 }
 
 impl App {
@@ -93,8 +125,8 @@ impl App {
             // Only the host matters here (Message-IDs), so the configured address will do.
             &config.public_url_for(config.server.listen),
         )?;
-        let (store, writer) = open_store(config)?;
-        let directory = Arc::new(Directory::new(store));
+        let (directory, writer) = open_directory(config)?;
+        let directory = Arc::new(directory);
         let addr = config.server.listen;
         let listener =
             TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;

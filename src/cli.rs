@@ -7,9 +7,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use crate::app::{App, RunOptions, open_store};
+use crate::app::{App, RunOptions, open_directory};
 use crate::config::Config;
-use crate::directory::Directory;
 
 mod verifier_keys;
 
@@ -51,6 +50,21 @@ pub enum Command {
     /// Manage verifier keys, the credentials of POST /api/v1/verify (the MFA service's).
     #[command(subcommand)]
     VerifierKey(verifier_keys::VerifierKeyCommand),
+    /// The key that seals TOTP secrets in the database (secrets.key_file).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Re-seal every TOTP secret under a new key, in one transaction, and keep the previous
+    /// key file as <key_file>.old (for restoring backups made before). Stop `scimgate serve`
+    /// first: it refuses to run while anything else has the database open.
+    RotateKey {
+        /// Print {"old_key_id","new_key_id","resealed","key_file","old_key_file"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,6 +208,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Admin(cmd) => admin(&config, cmd).await,
         Command::Mail(cmd) => mail(&config, cmd).await,
         Command::VerifierKey(cmd) => verifier_keys::run(&config, cmd).await,
+        Command::Secrets(cmd) => secrets(&config, cmd).await,
     }
 }
 
@@ -232,8 +247,7 @@ fn read_password() -> anyhow::Result<String> {
 async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
     let AdminCommand::Create { username } = cmd;
     let password = read_password()?;
-    let (store, writer) = open_store(config)?;
-    let directory = Directory::new(store);
+    let (directory, writer) = open_directory(config)?;
     let out = directory
         .create_admin(&username, &password)
         .await
@@ -325,8 +339,8 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             .collect();
         anyhow::bail!("{}", text.join("; "));
     }
-    let (store, writer) = open_store(config)?;
-    let directory = Arc::new(Directory::new(store));
+    let (directory, writer) = open_directory(config)?;
+    let directory = Arc::new(directory);
     let out = match directory.create_manual_user(&u).await {
         Ok(user) => {
             let public_url = config.public_url_for(config.server.listen);
@@ -355,8 +369,8 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
 }
 
 async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result<()> {
-    let (store, writer) = open_store(config)?;
-    let directory = Arc::new(Directory::new(store));
+    let (directory, writer) = open_directory(config)?;
+    let directory = Arc::new(directory);
     let public_url = config.public_url_for(config.server.listen);
     let out = match cmd {
         IntegrationCommand::Create { name, json } => {
@@ -469,6 +483,46 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
     drop(directory);
     tokio::task::spawn_blocking(move || writer.stop()).await?;
     out
+}
+
+async fn secrets(config: &Config, cmd: SecretsCommand) -> anyhow::Result<()> {
+    let SecretsCommand::RotateKey { json } = cmd;
+    let key_file = config.secrets_key_file();
+    // Exclusive: no server (or other command) keeps sealing with the old key meanwhile.
+    let (store, writer, _, rotated) =
+        crate::app::open_with_key(config, crate::store::LockMode::Exclusive, |conn, key| {
+            crate::directory::secrets::rotate(conn, &key_file, key)
+        })?;
+    drop(store);
+    tokio::task::spawn_blocking(move || writer.stop()).await?;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "old_key_id": rotated.old_id,
+                "new_key_id": rotated.new_id,
+                "resealed": rotated.resealed,
+                "key_file": key_file.display().to_string(),
+                "old_key_file": rotated.old_key_file.display().to_string(),
+            })
+        );
+    } else {
+        println!(
+            "Re-sealed {} secret(s) under a new key (id {}, was {}) in {}.",
+            rotated.resealed,
+            rotated.new_id,
+            rotated.old_id,
+            config.database.path.display()
+        );
+        println!("The new key is in {}.", key_file.display());
+        println!(
+            "The previous key is kept in {}: it opens only backups made before this rotation. \
+             Back up the new key file, then remove {} when those backups no longer matter.",
+            rotated.old_key_file.display(),
+            rotated.old_key_file.display()
+        );
+    }
+    Ok(())
 }
 
 async fn mail(config: &Config, cmd: MailCommand) -> anyhow::Result<()> {

@@ -21,6 +21,16 @@ pub struct Config {
     pub tls: Tls,
     pub smtp: Smtp,
     pub enrollment: Enrollment,
+    pub secrets: Secrets,
+}
+
+/// The key that seals TOTP secrets in the database (issue 13 item 2).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Secrets {
+    /// The secrets key file, created (256 random bits, mode 0600) at first start. Empty:
+    /// `scimgate.key` beside the database file.
+    pub key_file: PathBuf,
 }
 
 /// How the SMTP connection is secured.
@@ -341,6 +351,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "SCIMGATE_ENROLLMENT_RETRY_BASE_SECS",
         "enrollment.retry_base_secs",
     ),
+    ("SCIMGATE_SECRETS_KEY_FILE", "secrets.key_file"),
 ];
 
 /// Variables the binary reads that are not configuration keys.
@@ -465,6 +476,7 @@ impl Config {
                 "enrollment.retry_base_secs" => {
                     self.enrollment.retry_base_secs = parse_num(v).map_err(err)?
                 }
+                "secrets.key_file" => self.secrets.key_file = PathBuf::from(v),
                 _ => {}
             }
         }
@@ -699,6 +711,18 @@ impl Config {
         }
     }
 
+    /// The secrets key file: `secrets.key_file`, else `scimgate.key` in the database's
+    /// directory.
+    pub fn secrets_key_file(&self) -> PathBuf {
+        if !self.secrets.key_file.as_os_str().is_empty() {
+            return self.secrets.key_file.clone();
+        }
+        match self.database.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join("scimgate.key"),
+            _ => PathBuf::from("scimgate.key"),
+        }
+    }
+
     /// Whether browsers reach the appliance over HTTPS: TLS served here, or an `https://`
     /// public URL (a reverse proxy terminating TLS). Cookies are `Secure` then.
     pub fn is_https(&self) -> bool {
@@ -831,6 +855,27 @@ mod tests {
                 .to_string()
                 .contains("server.public_url")
         );
+    }
+
+    #[test]
+    fn secrets_key_file_defaults_beside_the_database() {
+        let mut c = Config::default();
+        assert_eq!(c.secrets_key_file(), PathBuf::from("scimgate.key"));
+        c.database.path = "/var/lib/scimgate/scimgate.db".into();
+        assert_eq!(
+            c.secrets_key_file(),
+            PathBuf::from("/var/lib/scimgate/scimgate.key")
+        );
+        c.apply_env(&env(&[(
+            "SCIMGATE_SECRETS_KEY_FILE",
+            "/etc/scimgate/db.key",
+        )]))
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.secrets_key_file(), PathBuf::from("/etc/scimgate/db.key"));
+        let c = Config::from_toml("[secrets]\nkey_file = \"k\"\n").unwrap();
+        assert_eq!(c.secrets_key_file(), PathBuf::from("k"));
+        assert!(Config::from_toml("[secrets]\nkey = \"k\"\n").is_err());
     }
 
     #[test]

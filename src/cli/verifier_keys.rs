@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::app::open_store;
+use crate::app::open_directory;
 use crate::config::Config;
 use crate::directory::Directory;
 
@@ -35,8 +35,8 @@ pub enum VerifierKeyCommand {
 }
 
 pub async fn run(config: &Config, cmd: VerifierKeyCommand) -> anyhow::Result<()> {
-    let (store, writer) = open_store(config)?;
-    let directory = Arc::new(Directory::new(store));
+    let (directory, writer) = open_directory(config)?;
+    let directory = Arc::new(directory);
     let out = command(
         &directory,
         cmd,

@@ -1,13 +1,15 @@
 //! Enrollment: one-time links (`{public_url}/enroll/{token}`: 256 random bits, only the
 //! SHA-256 digest stored, expiring, a new link replacing the old, revoked by deactivation)
 //! and the registration of a TOTP authenticator through them: show a secret, then confirm a
-//! code from it, which registers the authenticator and uses the link up.
+//! code from it, which registers the authenticator and uses the link up. Both secrets are
+//! stored sealed (`secrets`), bound to the user's id.
 
 use time::OffsetDateTime;
 
 use crate::auth::TokenDigest;
+use crate::auth::seal::purpose;
 use crate::auth::totp::TotpSecret;
-use crate::directory::{Directory, Error, format_time, now};
+use crate::directory::{Directory, Error, format_time, now, open_totp, seal_totp};
 use crate::store::enrollment::{self, LinkRow};
 use crate::store::users::{self, UserRow};
 
@@ -86,11 +88,13 @@ impl Directory {
     /// confirms it: (userName, secret).
     pub async fn start_enrollment(&self, token: &str) -> Result<(String, TotpSecret), Error> {
         let token = token.to_owned();
+        let key = self.secrets.clone();
         self.store
             .write(move |conn| {
                 let (link, user) = live_link(conn, &token)?;
                 let secret = TotpSecret::generate();
-                enrollment::set_pending_secret(conn, link.user_seq, secret.expose())?;
+                let sealed = seal_totp(&key, purpose::ENROLL_PENDING, &user.id, &secret)?;
+                enrollment::set_pending_secret(conn, link.user_seq, &sealed)?;
                 Ok((user_name(&user), secret))
             })
             .await
@@ -101,14 +105,12 @@ impl Directory {
     pub async fn confirm_enrollment(&self, token: &str, code: &str) -> Result<Confirm, Error> {
         let (token, code) = (token.to_owned(), code.to_owned());
         let t = u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0);
+        let key = self.secrets.clone();
         self.store
             .write(move |conn| {
                 let (link, user) = live_link(conn, &token)?;
-                let secret = link
-                    .pending_secret
-                    .as_deref()
-                    .and_then(TotpSecret::from_base32)
-                    .ok_or(Error::NotFound)?;
+                let sealed = link.pending_secret.as_deref().ok_or(Error::NotFound)?;
+                let secret = open_totp(&key, purpose::ENROLL_PENDING, &user.id, sealed)?;
                 let name = user_name(&user);
                 let Some(step) = secret.check(&code, t) else {
                     return Ok(Confirm::WrongCode {
@@ -116,7 +118,8 @@ impl Directory {
                         secret,
                     });
                 };
-                enrollment::register(conn, link.user_seq, secret.expose(), &now())?;
+                let sealed = seal_totp(&key, purpose::TOTP, &user.id, &secret)?;
+                enrollment::register(conn, link.user_seq, &sealed, &now())?;
                 enrollment::mark_step(conn, link.user_seq, step)?;
                 enrollment::revoke(conn, link.user_seq)?;
                 tracing::info!(user = %user.id, "authenticator registered");

@@ -1,7 +1,8 @@
 //! The appliance's rules: integrations and their settings, who sees and owns which user
 //! (`policy`), uniqueness of login names, the user use-cases the SCIM handlers call, and
 //! enrollment: the email outbox (`outbox`), links and authenticators (`enroll`), code
-//! verification (`verify`) and the keys it takes (`verifier_keys`).
+//! verification (`verify`) and the keys it takes (`verifier_keys`), and the secrets sealed at
+//! rest (`secrets`).
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
 
 pub mod activity;
@@ -13,6 +14,7 @@ pub mod integration;
 pub mod manage;
 pub mod outbox;
 pub mod policy;
+pub mod secrets;
 pub mod users;
 pub mod verifier_keys;
 pub mod verify;
@@ -23,6 +25,8 @@ use std::sync::Mutex;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use crate::auth::seal::{self, SecretsKey};
+use crate::auth::totp::TotpSecret;
 use crate::scim::ScimError;
 use crate::store::{Store, StoreError};
 
@@ -121,12 +125,17 @@ pub struct Directory {
     mail_wake: tokio::sync::Notify,
     /// When each verifier key's use was last written (throttles those writes).
     verifier_key_use: verifier_keys::KeyUse,
+    /// Seals and opens the TOTP secrets the database keeps (see `secrets`).
+    secrets: SecretsKey,
 }
 
 impl Directory {
-    pub fn new(store: Store) -> Directory {
+    /// The directory over `store`, whose secrets are sealed with `secrets` (the key
+    /// [`secrets::unlock`] checked against the database; `app::open_directory` does both).
+    pub fn new(store: Store, secrets: SecretsKey) -> Directory {
         Directory {
             store,
+            secrets,
             token_touched: Mutex::new(HashMap::new()),
             auth_cache: Mutex::new(HashMap::new()),
             auth_generation: std::sync::atomic::AtomicU64::new(0),
@@ -141,6 +150,40 @@ impl Directory {
     pub fn store(&self) -> &Store {
         &self.store
     }
+
+    /// The key secrets are sealed with. Seal with `seal::aad(purpose, row id)` as associated
+    /// data, the purpose naming the column (see `auth::seal::purpose`).
+    pub fn secrets_key(&self) -> &SecretsKey {
+        &self.secrets
+    }
+}
+
+/// Seals a TOTP secret for the row (`purpose`, `id`).
+pub(crate) fn seal_totp(
+    key: &SecretsKey,
+    purpose: &str,
+    id: &str,
+    secret: &TotpSecret,
+) -> Result<String, Error> {
+    key.seal_str(secret.expose(), &seal::aad(purpose, id))
+        .map_err(|e| Error::Internal(format!("cannot seal a TOTP secret: {e}")))
+}
+
+/// Opens a TOTP secret sealed for the row (`purpose`, `id`).
+pub(crate) fn open_totp(
+    key: &SecretsKey,
+    purpose: &str,
+    id: &str,
+    sealed: &str,
+) -> Result<TotpSecret, Error> {
+    key.open_str(sealed, &seal::aad(purpose, id))
+        .ok()
+        .and_then(|s| TotpSecret::from_base32(&s))
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "the {purpose} secret of {id} does not open with the secrets key"
+            ))
+        })
 }
 
 /// Now, as stored and returned: RFC 3339 in UTC with milliseconds, so that text order is time

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::auth::totp::TotpSecret;
-use crate::directory::{Directory, Error, format_time, now};
+use crate::auth::seal::purpose;
+use crate::directory::{Directory, Error, format_time, now, open_totp};
 use crate::store::{enrollment, users};
 
 /// Wrong codes in a row before the user is locked out.
@@ -59,6 +59,7 @@ impl Directory {
         let (login, code) = (login.to_owned(), code.trim().to_owned());
         let at = OffsetDateTime::now_utc();
         let t = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+        let key = self.secrets.clone();
         self.store
             .write(move |conn| {
                 let deny = |r| Ok(Verdict::Deny(r));
@@ -75,9 +76,7 @@ impl Directory {
                 if a.locked_until.as_deref().is_some_and(|u| u > now_text.as_str()) {
                     return deny(DenyReason::Throttled);
                 }
-                let secret = TotpSecret::from_base32(&a.secret).ok_or_else(|| {
-                    Error::Internal(format!("user {}: stored TOTP secret is not base32", user.id))
-                })?;
+                let secret = open_totp(&key, purpose::TOTP, &user.id, &a.secret)?;
                 match secret.check(&code, t) {
                     Some(step) if i64::try_from(step).unwrap_or(i64::MAX) <= a.last_step => {
                         deny(DenyReason::CodeReused)

@@ -24,6 +24,9 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database connection pool: {0}")]
     Pool(#[from] r2d2::Error),
+    /// Another process holds the database's lock file in a way that excludes this one.
+    #[error("{0}")]
+    Locked(String),
     #[error("a database task failed: {0}")]
     Task(String),
 }

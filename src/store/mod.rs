@@ -1,7 +1,7 @@
 //! SQLite storage: the one file, its migrations, the single writer thread with group commit,
 //! the read-only connection pool, the repositories and the filter-to-SQL compiler.
-//! Imports `crate::scim` (for the filter AST and schema) and nothing above it
-//! (`directory`, `web`, `auth` are callers, never callees).
+//! Imports `crate::scim` (for the filter AST and schema) and `crate::private_fs` (files created
+//! `0600`), nothing above it (`directory`, `web`, `auth` are callers, never callees).
 
 pub mod activity;
 pub mod admins;
@@ -15,11 +15,12 @@ pub mod listing;
 pub mod migrations;
 pub mod outbox;
 pub mod provenance;
+pub mod secrets;
 pub mod users;
 pub mod verifier_keys;
 pub mod writer;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -71,6 +72,9 @@ fn configure(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
         true,
     )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted and overwritten content is zeroed, not left in free pages: an old TOTP secret
+    // (sealed or, before sealing, plaintext) does not linger in the file (issue 13 item 2).
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.pragma_update(
         None,
         "synchronous",
@@ -83,32 +87,139 @@ fn configure(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
     filter_sql::register(conn)
 }
 
+/// How [`Store::open_then`] takes the lock file `<database>.lock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Serving and the operator commands: any number at once.
+    Shared,
+    /// `secrets rotate-key`: alone, so that no running server keeps using the old key.
+    Exclusive,
+}
+
+/// `<database>.lock` beside the database: holds nothing, only locked (see [`LockMode`]).
+pub fn lock_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+fn take_lock(db: &Path, mode: LockMode) -> Result<std::fs::File, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = lock_path(db);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(crate::private_fs::FILE_MODE)
+        .open(&path)
+        .map_err(|e| StoreError::Task(format!("cannot open {}: {e}", path.display())))?;
+    let taken = match mode {
+        LockMode::Shared => file.try_lock_shared(),
+        LockMode::Exclusive => file.try_lock(),
+    };
+    match taken {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(match mode {
+            LockMode::Shared => format!(
+                "{} is locked by `scimgate secrets rotate-key`; wait for it to finish",
+                db.display()
+            ),
+            LockMode::Exclusive => format!(
+                "{} is in use (a running `scimgate serve` or another scimgate command holds {}); stop it first",
+                db.display(),
+                path.display()
+            ),
+        })),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Task(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Creates the database file `0600` before SQLite does (SQLite gives its `-wal` and `-shm`
+/// files the database's mode), or warns when an existing one is open to group or others
+/// (issue 13 item 3).
+fn create_private_or_warn(db: &Path) -> Result<(), StoreError> {
+    match crate::private_fs::create_new(db) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(StoreError::Task(format!(
+                "cannot create {}: {e}",
+                db.display()
+            )));
+        }
+    }
+    let mut open: Vec<String> = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if crate::private_fs::open_to_others(&p).is_some() {
+            open.push(p.display().to_string());
+        }
+    }
+    if !open.is_empty() {
+        tracing::warn!(
+            "the database {} can be read by group or others, and it holds the directory; run: chmod 600 {}",
+            db.display(),
+            open.join(" ")
+        );
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) the database, applies migrations and starts the writer.
     pub fn open(opts: &StoreOptions) -> Result<(Store, WriterThread), StoreError> {
-        if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Task(format!(
-                    "cannot create the directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
-        }
+        Self::open_then(opts, LockMode::Shared, |_| Ok::<_, StoreError>(()))
+            .map(|(store, thread, ())| (store, thread))
+    }
+
+    /// Opens the database as [`Store::open`] does, holding its lock file in `lock` mode until
+    /// the writer stops, and runs `prepare` on the write connection after the migrations and
+    /// before anything else uses it. When `prepare` fails, nothing else happens (no writer,
+    /// no readers) and its error is returned.
+    pub fn open_then<T, E, F>(
+        opts: &StoreOptions,
+        lock: LockMode,
+        prepare: F,
+    ) -> Result<(Store, WriterThread, T), E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&mut Connection) -> Result<T, E>,
+    {
+        let dir = crate::private_fs::parent_of(&opts.path);
+        crate::private_fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Task(format!(
+                "cannot create the directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let lock = take_lock(&opts.path, lock)?;
+        create_private_or_warn(&opts.path)?;
         let mut conn = Connection::open_with_flags(
             &opts.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        )
+        .map_err(StoreError::from)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(StoreError::from)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Task(format!(
                 "{} cannot use WAL mode (got '{mode}'); put the database on a local filesystem",
                 opts.path.display()
-            )));
+            ))
+            .into());
         }
-        configure(&conn, opts.synchronous)?;
+        configure(&conn, opts.synchronous).map_err(StoreError::from)?;
         migrations::migrate(&mut conn)?;
+        let prepared = prepare(&mut conn)?;
 
         let sync = opts.synchronous;
         let manager = SqliteConnectionManager::file(&opts.path)
@@ -124,10 +235,12 @@ impl Store {
             // connection; a local SQLite file does not drop connections.
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
-            .build(manager)?;
-        let (writer, thread) = writer::spawn(conn)
+            .build(manager)
+            .map_err(StoreError::from)?;
+        let (writer, mut thread) = writer::spawn(conn)
             .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
-        Ok((Store { writer, readers }, thread))
+        thread.hold(lock);
+        Ok((Store { writer, readers }, thread, prepared))
     }
 
     /// The writer's change counter ([`Writer::changes`]): read before a read starts; while it

@@ -49,6 +49,9 @@ pub struct Stats {
 pub struct WriterThread {
     handle: Option<JoinHandle<()>>,
     tx: mpsc::Sender<Msg>,
+    /// The lock on the database's lock file (see `Store::open_then`), released after the
+    /// thread has stopped.
+    lock: Option<std::fs::File>,
 }
 
 impl WriterThread {
@@ -58,6 +61,12 @@ impl WriterThread {
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
+        self.lock.take();
+    }
+
+    /// Keeps `lock` (a locked file) until the thread has stopped.
+    pub(crate) fn hold(&mut self, lock: std::fs::File) {
+        self.lock = Some(lock);
     }
 }
 
@@ -98,6 +107,7 @@ pub fn spawn(conn: Connection) -> std::io::Result<(Writer, WriterThread)> {
         WriterThread {
             handle: Some(handle),
             tx,
+            lock: None,
         },
     ))
 }

@@ -848,8 +848,7 @@ async fn sessions_expire_when_idle_or_old() {
     let app = TestApp::spawn().await;
     Browser::admin(&app).await;
     // The directory's own code path on the same database file, as the pages use it.
-    let (store, writer) = scimgate::app::open_store(&app.config).unwrap();
-    let dir = scimgate::directory::Directory::new(store);
+    let (dir, writer) = scimgate::app::open_directory(&app.config).unwrap();
     let long = SessionPolicy {
         idle: Duration::from_secs(3600),
         absolute: Duration::from_secs(3600),

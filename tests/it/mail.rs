@@ -44,8 +44,7 @@ pub fn delivery(max_attempts: u32) -> Delivery {
 /// A directory on a database file in `dir`, as the appliance opens it.
 pub fn open(dir: &std::path::Path) -> (Directory, WriterThread) {
     let config = config_in(dir);
-    let (store, writer) = scimgate::app::open_store(&config).unwrap();
-    (Directory::new(store), writer)
+    scimgate::app::open_directory(&config).unwrap()
 }
 
 pub async fn close(d: Directory, writer: WriterThread) {

@@ -17,6 +17,7 @@ mod ownership;
 mod patch;
 mod query;
 mod restart;
+mod secrets;
 mod support;
 mod tls;
 mod tokens;

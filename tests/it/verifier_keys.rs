@@ -125,8 +125,7 @@ async fn verify_takes_only_a_verifier_key() {
     // Revoked from another process on the same file (as `scimgate verifier-key revoke`
     // does while `serve` runs): refused from the next request on.
     {
-        let (store, writer) = scimgate::app::open_store(&app.config).unwrap();
-        let other = scimgate::directory::Directory::new(store);
+        let (other, writer) = scimgate::app::open_directory(&app.config).unwrap();
         other.revoke_verifier_key("MFA").await.unwrap();
         drop(other);
         tokio::task::spawn_blocking(move || writer.stop())

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0007_claims.sql"),
     include_str!("0008_activity_body.sql"),
     include_str!("0009_verifier_keys.sql"),
+    include_str!("0010_sealed_secrets.sql"),
 ];
 
 /// The schema version this binary writes.

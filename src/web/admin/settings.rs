@@ -109,6 +109,11 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                 "enrollment.link_lifetime_hours" => c.enrollment.link_lifetime_hours.to_string(),
                 "enrollment.max_send_attempts" => c.enrollment.max_send_attempts.to_string(),
                 "enrollment.retry_base_secs" => c.enrollment.retry_base_secs.to_string(),
+                "secrets.key_file" if c.secrets.key_file.as_os_str().is_empty() => format!(
+                    "(not set: {}, beside the database)",
+                    c.secrets_key_file().display()
+                ),
+                "secrets.key_file" => c.secrets.key_file.display().to_string(),
                 "tls.certificate" if c.tls.certificate.as_os_str().is_empty() => {
                     "(not set: plain HTTP)".to_owned()
                 }

@@ -98,8 +98,7 @@ impl TestApp {
     /// Another integration on the same appliance: (base URL, token).
     pub async fn second_integration(&self, name: &str) -> (String, String) {
         // Created through the CLI's code path on the same database file, as an operator would.
-        let (store, writer) = scimgate::app::open_store(&self.config).unwrap();
-        let dir = scimgate::directory::Directory::new(store);
+        let (dir, writer) = scimgate::app::open_directory(&self.config).unwrap();
         let c = dir.create_integration(name).await.unwrap();
         drop(dir);
         tokio::task::spawn_blocking(move || writer.stop())
