@@ -148,6 +148,8 @@ pub struct Admin {
     pub session_max_hours: u64,
     /// Minutes the first-admin setup link printed at start-up stays valid.
     pub setup_link_minutes: u64,
+    /// Administrators must register an authenticator before any other admin page.
+    pub require_second_factor: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -242,6 +244,7 @@ impl Default for Admin {
             session_idle_minutes: 30,
             session_max_hours: 12,
             setup_link_minutes: 60,
+            require_second_factor: true,
         }
     }
 }
@@ -307,6 +310,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     (
         "SCIMGATE_ADMIN_SETUP_LINK_MINUTES",
         "admin.setup_link_minutes",
+    ),
+    (
+        "SCIMGATE_ADMIN_REQUIRE_SECOND_FACTOR",
+        "admin.require_second_factor",
     ),
     (
         "SCIMGATE_ACTIVITY_RETENTION_DAYS",
@@ -427,6 +434,13 @@ impl Config {
                 }
                 "admin.setup_link_minutes" => {
                     self.admin.setup_link_minutes = parse_num(v).map_err(err)?
+                }
+                "admin.require_second_factor" => {
+                    self.admin.require_second_factor = match v.to_ascii_lowercase().as_str() {
+                        "true" | "1" | "yes" | "on" => true,
+                        "false" | "0" | "no" | "off" => false,
+                        _ => return Err(err(format!("'{v}' is not true or false"))),
+                    }
                 }
                 "activity.retention_days" => {
                     self.activity.retention_days = parse_num(v).map_err(err)?

@@ -45,6 +45,15 @@ pub enum Accepted {
     RecoveryCode { left: i64 },
 }
 
+/// Which code of the registration form a refusal is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeField {
+    /// The code of the authenticator being registered.
+    Code,
+    /// The code of the authenticator being replaced.
+    Current,
+}
+
 /// What `admin reset-second-factor` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResetReport {
@@ -54,14 +63,10 @@ pub struct ResetReport {
     pub sessions_ended: usize,
 }
 
-fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> impl std::future::Future<Output = Result<T, Error>> {
-    async move {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))
-    }
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))
 }
 
 fn unix_now() -> u64 {
@@ -281,46 +286,54 @@ impl Directory {
 
     /// Registers the authenticator shown by [`Self::registration_secret`] once `code` (from
     /// it) is right; replacing a registered one needs `current`, a code of the old one. Returns
-    /// ten new recovery codes (the old ones stop working). Errors: `Invalid` (no secret shown,
-    /// or it expired), `SignIn(WrongCode | CodeUsed | Throttled)` for `current`, and
-    /// `SignIn(WrongCode)` for `code` (counted too).
+    /// ten new recovery codes (the old ones stop working). A refusal names the field it is
+    /// about: `Current` (`SignIn(WrongCode | CodeUsed | Throttled)`), or `Code` (`Invalid` when
+    /// the secret shown expired, `SignIn(WrongCode | Throttled)`). Wrong codes are counted.
     pub async fn register_second_factor(
         &self,
         admin_id: i64,
         username: &str,
         code: &str,
         current: Option<&str>,
-    ) -> Result<Vec<RecoveryCode>, Error> {
+    ) -> Result<Vec<RecoveryCode>, (CodeField, Error)> {
         let Some(secret) = self.pending_registration(admin_id) else {
-            return Err(Error::Invalid(
-                "the key shown has expired; scan the new QR code".into(),
+            return Err((
+                CodeField::Code,
+                Error::Invalid("the key shown has expired; scan the new QR code".into()),
             ));
         };
         if let Some(secs) = self.sign_in_throttle.wait(username, Instant::now()) {
-            return Err(Error::SignIn(SignInError::Throttled(secs)));
+            return Err((CodeField::Code, Error::SignIn(SignInError::Throttled(secs))));
         }
-        let status = self.second_factor_status(admin_id).await?;
+        let status = self
+            .second_factor_status(admin_id)
+            .await
+            .map_err(|e| (CodeField::Code, e))?;
         let replacing = status.registered_at.is_some();
         if replacing {
-            let current = current.unwrap_or_default();
-            self.check_admin_code(admin_id, username, current, false)
-                .await?;
+            self.check_admin_code(admin_id, username, current.unwrap_or_default(), false)
+                .await
+                .map_err(|e| (CodeField::Current, e))?;
         }
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         let Some(step) = secret.check(&digits, unix_now()) else {
             let n = self.sign_in_throttle.fail(username, Instant::now());
             tracing::warn!(username, failures = n, "wrong code while registering an admin authenticator");
-            return Err(Error::SignIn(SignInError::WrongCode));
+            return Err((CodeField::Code, Error::SignIn(SignInError::WrongCode)));
         };
         let step = i64::try_from(step).unwrap_or(i64::MAX);
-        let (codes, digests) = new_recovery_codes().await?;
         let stored = self.store_admin_secret(admin_id, &secret);
-        self.store
-            .write(move |c| {
-                admins::set_second_factor(c, admin_id, &stored, step, &now(), &digests)
-                    .map_err(Error::from)
-            })
-            .await?;
+        let done = async {
+            let (codes, digests) = new_recovery_codes().await?;
+            self.store
+                .write(move |c| {
+                    admins::set_second_factor(c, admin_id, &stored, step, &now(), &digests)
+                        .map_err(Error::from)
+                })
+                .await?;
+            Ok::<_, Error>(codes)
+        };
+        let codes = done.await.map_err(|e| (CodeField::Code, e))?;
         self.admin_mfa
             .registering
             .lock()

@@ -84,6 +84,7 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                 "admin.session_idle_minutes" => c.admin.session_idle_minutes.to_string(),
                 "admin.session_max_hours" => c.admin.session_max_hours.to_string(),
                 "admin.setup_link_minutes" => c.admin.setup_link_minutes.to_string(),
+                "admin.require_second_factor" => c.admin.require_second_factor.to_string(),
                 "activity.retention_days" => c.activity.retention_days.to_string(),
                 "activity.max_entries" => c.activity.max_entries.to_string(),
                 "activity.max_body_bytes" => c.activity.max_body_bytes.to_string(),
