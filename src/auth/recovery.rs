@@ -70,7 +70,9 @@ impl RecoveryCode {
             .map(|c| c.to_ascii_lowercase())
             .collect();
         if chars.len() != GROUPS * GROUP_LEN
-            || !chars.iter().all(|c| c.is_ascii() && ALPHABET.contains(&(*c as u8)))
+            || !chars
+                .iter()
+                .all(|c| c.is_ascii() && ALPHABET.contains(&(*c as u8)))
         {
             return None;
         }

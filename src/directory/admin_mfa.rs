@@ -42,7 +42,9 @@ pub struct SecondFactorStatus {
 pub enum Accepted {
     Authenticator,
     /// A recovery code, now used up; this many remain.
-    RecoveryCode { left: i64 },
+    RecoveryCode {
+        left: i64,
+    },
 }
 
 /// Which code of the registration form a refusal is about.
@@ -201,7 +203,9 @@ impl Directory {
                     let step = i64::try_from(step).unwrap_or(i64::MAX);
                     let fresh = self
                         .store
-                        .write(move |c| admins::advance_step(c, admin_id, step).map_err(Error::from))
+                        .write(move |c| {
+                            admins::advance_step(c, admin_id, step).map_err(Error::from)
+                        })
                         .await?;
                     if fresh {
                         Ok(Accepted::Authenticator)
@@ -318,7 +322,11 @@ impl Directory {
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         let Some(step) = secret.check(&digits, unix_now()) else {
             let n = self.sign_in_throttle.fail(username, Instant::now());
-            tracing::warn!(username, failures = n, "wrong code while registering an admin authenticator");
+            tracing::warn!(
+                username,
+                failures = n,
+                "wrong code while registering an admin authenticator"
+            );
             return Err((CodeField::Code, Error::SignIn(SignInError::WrongCode)));
         };
         let step = i64::try_from(step).unwrap_or(i64::MAX);
@@ -341,9 +349,15 @@ impl Directory {
             .remove(&admin_id);
         self.sign_in_throttle.succeed(username);
         if replacing {
-            tracing::info!(username, "admin authenticator replaced; new recovery codes issued");
+            tracing::info!(
+                username,
+                "admin authenticator replaced; new recovery codes issued"
+            );
         } else {
-            tracing::info!(username, "admin authenticator registered; recovery codes issued");
+            tracing::info!(
+                username,
+                "admin authenticator registered; recovery codes issued"
+            );
         }
         Ok(codes)
     }

@@ -275,8 +275,9 @@ pub fn advance_step(conn: &Connection, admin_id: i64, step: i64) -> Result<bool,
 
 /// The digests of an administrator's unused recovery codes, with their row ids.
 pub fn recovery_codes(conn: &Connection, admin_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT id, digest FROM admin_recovery_codes WHERE admin_id = ?1 ORDER BY id")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, digest FROM admin_recovery_codes WHERE admin_id = ?1 ORDER BY id",
+    )?;
     let rows = stmt
         .query_map([admin_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<Vec<_>, _>>()?;

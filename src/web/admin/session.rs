@@ -127,7 +127,9 @@ async fn extract(req: HttpRequest, need: Need) -> Result<AdminSession, PageError
     };
     match need {
         Need::Any => {}
-        Need::Pending if !session.pending => return Err(PageError::Redirect("/admin/provisioning")),
+        Need::Pending if !session.pending => {
+            return Err(PageError::Redirect("/admin/provisioning"));
+        }
         Need::Pending => {}
         _ if session.pending => return Err(PageError::Redirect(CODE_PATH)),
         Need::Registered
