@@ -233,20 +233,10 @@ impl Directory {
             return Err(Error::SignIn(SignInError::Throttled(secs)));
         }
         let lookup = username.trim().to_owned();
-        let found = self
+        let admin = self
             .store
-            .read(move |c| {
-                let Some(a) = admins::find_by_username(c, &lookup)? else {
-                    return Ok::<_, Error>(None);
-                };
-                let second = admins::second_factor(c, a.id)?.is_some_and(|f| f.secret.is_some());
-                Ok(Some((a, second)))
-            })
+            .read(move |c| admins::find_by_username(c, &lookup).map_err(Error::from))
             .await?;
-        let (admin, second_factor) = match found {
-            Some((a, s)) => (Some(a), s),
-            None => (None, false),
-        };
         let phc = admin.as_ref().map(|a| a.password_hash.clone());
         let pw = password.to_owned();
         let ok = tokio::task::spawn_blocking(move || password::verify(&pw, phc.as_deref()))
@@ -257,7 +247,7 @@ impl Directory {
             tracing::warn!(username, failures = n, "failed admin sign-in");
             return Err(Error::SignIn(SignInError::Wrong));
         };
-        if second_factor {
+        if admin.second_factor {
             // The throttle is cleared only once the code is right too: otherwise the password
             // would buy unlimited guesses at the code.
             let new = self

@@ -13,6 +13,8 @@ pub struct AdminRow {
     pub password_hash: String,
     pub created: String,
     pub last_sign_in: Option<String>,
+    /// An authenticator is registered (the second factor).
+    pub second_factor: bool,
 }
 
 fn admin(r: &rusqlite::Row<'_>) -> rusqlite::Result<AdminRow> {
@@ -22,10 +24,12 @@ fn admin(r: &rusqlite::Row<'_>) -> rusqlite::Result<AdminRow> {
         password_hash: r.get(2)?,
         created: r.get(3)?,
         last_sign_in: r.get(4)?,
+        second_factor: r.get(5)?,
     })
 }
 
-const ADMIN_COLUMNS: &str = "id, username, password_hash, created, last_sign_in";
+const ADMIN_COLUMNS: &str =
+    "id, username, password_hash, created, last_sign_in, totp_secret IS NOT NULL";
 
 pub fn count(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn

@@ -162,6 +162,12 @@ async fn a_new_admin_registers_first_then_signs_in_with_password_and_code() {
     assert!(again.body.contains("already shown"));
     assert!(!again.body.contains(&recovery[0]));
     assert_eq!(b.get("/admin/provisioning").await.status, StatusCode::OK);
+    let settings = b.get("/admin/settings").await;
+    assert!(
+        settings.body.contains("<td>authenticator</td>"),
+        "{}",
+        settings.body
+    );
     let account = b.get("/admin/account").await;
     assert!(account.body.contains("10 of 10"), "{}", account.body);
     // Removing is not offered while a second factor is required.

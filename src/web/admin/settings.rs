@@ -137,7 +137,7 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
 struct SettingsPage {
     c: Chrome,
     settings: Vec<Setting>,
-    admins: Vec<(String, String, String)>,
+    admins: Vec<(String, String, String, &'static str)>,
     version: &'static str,
     tls: Option<TlsView>,
     /// The outcome of a certificate reload or a test email just asked for: (ok, message).
@@ -274,6 +274,11 @@ async fn page_with(
                 a.last_sign_in
                     .as_deref()
                     .map_or_else(|| "never".to_owned(), show_time),
+                if a.second_factor {
+                    "authenticator"
+                } else {
+                    "none"
+                },
             )
         })
         .collect();
