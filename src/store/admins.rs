@@ -312,3 +312,60 @@ pub fn replace_recovery_codes(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn db() -> (Connection, i64) {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::migrations::migrate(&mut c).unwrap();
+        let id = insert(&c, "Ann", "$argon2id$x", "2026-01-01T00:00:00.000Z").unwrap();
+        (c, id)
+    }
+
+    #[test]
+    fn a_time_step_and_a_recovery_code_are_accepted_once() {
+        let (c, id) = db();
+        // No authenticator: nothing to advance.
+        assert!(!advance_step(&c, id, 5).unwrap());
+        let digests = vec!["d1".to_owned(), "d2".to_owned()];
+        set_second_factor(&c, id, "SECRET", 10, "now", &digests).unwrap();
+        let f = second_factor(&c, id).unwrap().unwrap();
+        assert_eq!(f.secret.as_deref(), Some("SECRET"));
+        assert_eq!(f.recovery_codes_left, 2);
+        assert!(!format!("{f:?}").contains("SECRET"));
+        assert!(!advance_step(&c, id, 10).unwrap(), "the registration step");
+        assert!(!advance_step(&c, id, 9).unwrap(), "an earlier step");
+        assert!(advance_step(&c, id, 11).unwrap());
+        assert!(!advance_step(&c, id, 11).unwrap(), "the same step again");
+        let codes = recovery_codes(&c, id).unwrap();
+        assert!(use_recovery_code(&c, codes[0].0).unwrap());
+        assert!(!use_recovery_code(&c, codes[0].0).unwrap());
+        assert_eq!(
+            second_factor(&c, id).unwrap().unwrap().recovery_codes_left,
+            1
+        );
+        assert!(find_by_username(&c, "ann").unwrap().unwrap().second_factor);
+
+        // Reset: both gone, sessions ended.
+        insert_session(
+            &c,
+            NewSession {
+                digest: b"d",
+                admin_id: id,
+                csrf: "x",
+                now: "now",
+                expires: "later",
+                pending: true,
+            },
+        )
+        .unwrap();
+        assert!(find_session(&c, b"d").unwrap().unwrap().pending);
+        assert_eq!(clear_second_factor(&c, id).unwrap(), (true, 1));
+        assert_eq!(clear_second_factor(&c, id).unwrap(), (false, 0));
+        assert_eq!(delete_sessions_of(&c, id).unwrap(), 1);
+        assert!(!find_by_username(&c, "ann").unwrap().unwrap().second_factor);
+    }
+}

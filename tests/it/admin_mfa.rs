@@ -330,6 +330,53 @@ async fn without_the_requirement_registration_is_voluntary_but_then_asked() {
 }
 
 #[actix_web::test]
+async fn replacing_the_authenticator_needs_a_code_of_the_old_one() {
+    let app = app(true).await;
+    let mut b = Browser::new(&app);
+    b.setup(app.setup_link.as_deref().unwrap(), "admin", PASSWORD)
+        .await;
+    let (old, old_recovery) = register(&mut b).await;
+    let page = b.get(REGISTER).await;
+    assert!(page.body.contains("Replace your authenticator"));
+    let new = key_in(&page);
+    assert_ne!(new.expose(), old.expose());
+    let new_code = new.code_at(unix_now()).unwrap();
+    // A wrong code of the old authenticator is refused next to its field.
+    let p = b
+        .post(
+            REGISTER,
+            &[
+                ("csrf", &page.csrf()),
+                ("current", &wrong_code(&old)),
+                ("code", &new_code),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("id=\"current-error\""), "{}", p.body);
+    let p = b
+        .post(
+            REGISTER,
+            &[
+                ("csrf", &page.csrf()),
+                ("current", &next_code(&old)),
+                ("code", &new_code),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let fresh = recovery_codes_in(&b.get("/admin/account/recovery-codes").await);
+    assert_eq!(fresh.len(), 10);
+    sign_out(&mut b).await;
+    // The old authenticator and its recovery codes no longer sign in; the new one does.
+    let csrf = password_step(&mut b).await;
+    let p = give_code(&mut b, &csrf, &old_recovery[0]).await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    let p = give_code(&mut b, &csrf, &next_code(&new)).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+}
+
+#[actix_web::test]
 async fn reset_second_factor_with_the_binary() {
     let app = app(true).await;
     let mut b = Browser::new(&app);

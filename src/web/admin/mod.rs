@@ -1,8 +1,9 @@
 //! The admin pages under `/admin`: sign-in and first-admin setup, User Provisioning (the
 //! integrations), Users, Activity and Settings. Server-rendered askama templates sharing one
-//! layout; every page works without JavaScript. Every page except sign-in and setup takes an
-//! [`AdminSession`](session::AdminSession), and every form carries a CSRF token
-//! ([`session`] checks it together with `Origin` / `Sec-Fetch-Site`).
+//! layout; every page works without JavaScript. Every page except sign-in, setup, the code step
+//! of sign-in and the administrator's own account pages takes an
+//! [`AdminSession`](session::AdminSession), which also enforces the second factor; every form
+//! carries a CSRF token ([`session`] checks it together with `Origin` / `Sec-Fetch-Site`).
 
 mod account;
 mod activity;
