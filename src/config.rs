@@ -744,6 +744,26 @@ mod tests {
     }
 
     #[test]
+    fn admin_second_factor_is_required_unless_turned_off() {
+        assert!(Config::default().admin.require_second_factor);
+        let var = |v: &str| {
+            vec![(
+                "SCIMGATE_ADMIN_REQUIRE_SECOND_FACTOR".to_owned(),
+                v.to_owned(),
+            )]
+        };
+        let mut c = Config::default();
+        c.apply_env(&var("false")).unwrap();
+        assert!(!c.admin.require_second_factor);
+        c.apply_env(&var("TRUE")).unwrap();
+        assert!(c.admin.require_second_factor);
+        let e = Config::default().apply_env(&var("maybe")).unwrap_err();
+        assert!(e.to_string().contains("admin.require_second_factor"), "{e}");
+        let c = Config::from_toml("[admin]\nrequire_second_factor = false\n").unwrap();
+        assert!(!c.admin.require_second_factor);
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
         let e = Config::from_toml("[server]\nlisten_addr = \"x\"\n").unwrap_err();
         assert!(e.contains("listen_addr"), "{e}");
