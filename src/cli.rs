@@ -123,6 +123,12 @@ pub enum AdminCommand {
         #[arg(long)]
         username: String,
     },
+    /// Remove an administrator's authenticator and recovery codes (a lost phone) and end their
+    /// sessions. With `admin.require_second_factor` they register a new one at next sign-in.
+    ResetSecondFactor {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,7 +251,12 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
-    let AdminCommand::Create { username } = cmd;
+    let username = match cmd {
+        AdminCommand::Create { username } => username,
+        AdminCommand::ResetSecondFactor { username } => {
+            return reset_second_factor(config, &username).await;
+        }
+    };
     let password = read_password()?;
     let (directory, writer) = open_directory(config)?;
     let out = directory
@@ -265,6 +276,37 @@ async fn admin(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
         username.trim(),
         config.public_url_for(config.server.listen)
     );
+    Ok(())
+}
+
+async fn reset_second_factor(config: &Config, username: &str) -> anyhow::Result<()> {
+    let (directory, writer) = open_directory(config)?;
+    let out = directory
+        .reset_second_factor(username)
+        .await
+        .map_err(|e| match e {
+            crate::directory::Error::NotFound => {
+                anyhow::anyhow!("no administrator is named '{}'", username.trim())
+            }
+            e => anyhow::anyhow!("{e}"),
+        });
+    drop(directory);
+    tokio::task::spawn_blocking(move || writer.stop()).await?;
+    let r = out?;
+    if r.had_authenticator {
+        println!(
+            "Removed the authenticator of administrator \"{}\" and {} unused recovery code(s); ended {} session(s).",
+            r.username, r.recovery_codes_removed, r.sessions_ended
+        );
+    } else {
+        println!(
+            "Administrator \"{}\" had no authenticator; removed {} recovery code(s) and ended {} session(s).",
+            r.username, r.recovery_codes_removed, r.sessions_ended
+        );
+    }
+    if config.admin.require_second_factor {
+        println!("They register a new authenticator after their next sign-in with the password.");
+    }
     Ok(())
 }
 

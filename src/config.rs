@@ -158,6 +158,8 @@ pub struct Admin {
     pub session_max_hours: u64,
     /// Minutes the first-admin setup link printed at start-up stays valid.
     pub setup_link_minutes: u64,
+    /// Administrators must register an authenticator before any other admin page.
+    pub require_second_factor: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -252,6 +254,7 @@ impl Default for Admin {
             session_idle_minutes: 30,
             session_max_hours: 12,
             setup_link_minutes: 60,
+            require_second_factor: true,
         }
     }
 }
@@ -317,6 +320,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     (
         "SCIMGATE_ADMIN_SETUP_LINK_MINUTES",
         "admin.setup_link_minutes",
+    ),
+    (
+        "SCIMGATE_ADMIN_REQUIRE_SECOND_FACTOR",
+        "admin.require_second_factor",
     ),
     (
         "SCIMGATE_ACTIVITY_RETENTION_DAYS",
@@ -438,6 +445,13 @@ impl Config {
                 }
                 "admin.setup_link_minutes" => {
                     self.admin.setup_link_minutes = parse_num(v).map_err(err)?
+                }
+                "admin.require_second_factor" => {
+                    self.admin.require_second_factor = match v.to_ascii_lowercase().as_str() {
+                        "true" | "1" | "yes" | "on" => true,
+                        "false" | "0" | "no" | "off" => false,
+                        _ => return Err(err(format!("'{v}' is not true or false"))),
+                    }
                 }
                 "activity.retention_days" => {
                     self.activity.retention_days = parse_num(v).map_err(err)?
@@ -751,6 +765,26 @@ mod tests {
     fn shipped_config_toml_is_the_defaults() {
         let shipped = Config::from_toml(include_str!("../config.toml")).unwrap();
         assert_eq!(shipped, Config::default());
+    }
+
+    #[test]
+    fn admin_second_factor_is_required_unless_turned_off() {
+        assert!(Config::default().admin.require_second_factor);
+        let var = |v: &str| {
+            vec![(
+                "SCIMGATE_ADMIN_REQUIRE_SECOND_FACTOR".to_owned(),
+                v.to_owned(),
+            )]
+        };
+        let mut c = Config::default();
+        c.apply_env(&var("false")).unwrap();
+        assert!(!c.admin.require_second_factor);
+        c.apply_env(&var("TRUE")).unwrap();
+        assert!(c.admin.require_second_factor);
+        let e = Config::default().apply_env(&var("maybe")).unwrap_err();
+        assert!(e.to_string().contains("admin.require_second_factor"), "{e}");
+        let c = Config::from_toml("[admin]\nrequire_second_factor = false\n").unwrap();
+        assert!(!c.admin.require_second_factor);
     }
 
     #[test]

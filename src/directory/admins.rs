@@ -1,5 +1,7 @@
 //! Administrators of the admin pages: the first-admin setup link, `admin create`, sign-in with
 //! throttling of repeated failures, and server-side sessions with idle and absolute expiry.
+//! An administrator with an authenticator gets a pending session from the password step; the
+//! second factor (`admin_mfa`) turns it into a full one.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -38,6 +40,10 @@ pub struct Session {
     pub username: String,
     /// The per-session CSRF form token.
     pub csrf: String,
+    /// Only the password step passed: the second factor is awaited, no admin page is granted.
+    pub pending: bool,
+    /// The administrator has a registered authenticator.
+    pub has_second_factor: bool,
 }
 
 /// A new session: the cookie value exists only here and in the browser.
@@ -53,6 +59,15 @@ pub enum SignInError {
     Wrong,
     #[error("too many failed sign-ins for this username; try again in {0} seconds")]
     Throttled(u64),
+    /// A wrong authenticator or recovery code (counted by the same throttle as passwords).
+    #[error("the code is wrong")]
+    WrongCode,
+    /// An authenticator code whose time step was already accepted (RFC 6238 §5.2).
+    #[error("this code was already used; wait for the next one")]
+    CodeUsed,
+    /// The pending sign-in is unknown or expired: start again with the password.
+    #[error("the sign-in has expired; enter your password again")]
+    Expired,
 }
 
 /// Failed sign-ins per folded username, kept in memory (a restart forgets them).
@@ -232,36 +247,82 @@ impl Directory {
             tracing::warn!(username, failures = n, "failed admin sign-in");
             return Err(Error::SignIn(SignInError::Wrong));
         };
+        if admin.second_factor {
+            // The throttle is cleared only once the code is right too: otherwise the password
+            // would buy unlimited guesses at the code.
+            let new = self
+                .open_session(admin.id, &admin.username, true, policy, None)
+                .await?;
+            tracing::info!(username = %admin.username, "admin password accepted; awaiting the second factor");
+            return Ok(new);
+        }
         self.sign_in_throttle.succeed(username);
+        let new = self
+            .open_session(admin.id, &admin.username, false, policy, None)
+            .await?;
+        tracing::info!(username = %admin.username, "admin signed in");
+        Ok(new)
+    }
+
+    /// Creates a session (a new random cookie and CSRF token). A pending one lasts
+    /// [`PENDING_SIGN_IN`](crate::directory::admin_mfa::PENDING_SIGN_IN) at most. `replaces`
+    /// (a cookie) is deleted in the same transaction: the session id changes when a pending
+    /// session becomes a full one (session fixation).
+    pub(crate) async fn open_session(
+        &self,
+        admin_id: i64,
+        username: &str,
+        pending: bool,
+        policy: SessionPolicy,
+        replaces: Option<&str>,
+    ) -> Result<NewSignIn, Error> {
         let cookie = random_secret().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
         let csrf = random_secret().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
         let digest = TokenDigest::of(&cookie).as_bytes().to_vec();
-        let expires = later(policy.absolute);
-        let (id, csrf2) = (admin.id, csrf.clone());
-        self.store
+        let old = replaces.map(|c| TokenDigest::of(c).as_bytes().to_vec());
+        let lifetime = if pending {
+            policy
+                .absolute
+                .min(crate::directory::admin_mfa::PENDING_SIGN_IN)
+        } else {
+            policy.absolute
+        };
+        let expires = later(lifetime);
+        let csrf2 = csrf.clone();
+        let has_second_factor = self
+            .store
             .write(move |c| {
                 let now = now();
+                if let Some(old) = old {
+                    admins::delete_session(c, &old)?;
+                }
                 admins::insert_session(
                     c,
                     NewSession {
                         digest: &digest,
-                        admin_id: id,
+                        admin_id,
                         csrf: &csrf2,
                         now: &now,
                         expires: &expires,
+                        pending,
                     },
                 )?;
-                admins::record_sign_in(c, id, &now)?;
-                Ok::<_, Error>(())
+                if !pending {
+                    admins::record_sign_in(c, admin_id, &now)?;
+                }
+                Ok::<_, Error>(
+                    admins::second_factor(c, admin_id)?.is_some_and(|f| f.secret.is_some()),
+                )
             })
             .await?;
-        tracing::info!(username = %admin.username, "admin signed in");
         Ok(NewSignIn {
             cookie,
             session: Session {
-                admin_id: admin.id,
-                username: admin.username,
+                admin_id,
+                username: username.to_owned(),
                 csrf,
+                pending,
+                has_second_factor,
             },
         })
     }
@@ -305,6 +366,8 @@ impl Directory {
             admin_id: row.admin_id,
             username: row.username,
             csrf: row.csrf,
+            pending: row.pending,
+            has_second_factor: row.has_second_factor,
         }))
     }
 

@@ -6,6 +6,7 @@
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
 
 pub mod activity;
+pub mod admin_mfa;
 pub mod admins;
 pub mod cursor;
 pub mod enroll;
@@ -121,6 +122,8 @@ pub struct Directory {
     resume: cursor::ResumePoints,
     /// Failed admin sign-ins, per username.
     sign_in_throttle: admins::Throttle,
+    /// Administrators' authenticators being registered, and recovery codes to show once.
+    admin_mfa: admin_mfa::MfaState,
     /// Wakes the email drainer when a message is queued.
     mail_wake: tokio::sync::Notify,
     /// When each verifier key's use was last written (throttles those writes).
@@ -142,6 +145,7 @@ impl Directory {
             cursor_key: crate::auth::mac::MacKey::random(),
             resume: cursor::ResumePoints::default(),
             sign_in_throttle: admins::Throttle::default(),
+            admin_mfa: admin_mfa::MfaState::default(),
             mail_wake: tokio::sync::Notify::new(),
             verifier_key_use: verifier_keys::KeyUse::default(),
         }

@@ -66,6 +66,7 @@ pub fn row_aad(slot: Slot, user_id: &str) -> Vec<u8> {
         match slot {
             Slot::Authenticator => purpose::TOTP,
             Slot::PendingEnrollment => purpose::ENROLL_PENDING,
+            Slot::AdminAuthenticator => purpose::ADMIN_TOTP,
         },
         user_id,
     )
@@ -75,6 +76,7 @@ fn what(slot: Slot) -> &'static str {
     match slot {
         Slot::Authenticator => "the TOTP secret",
         Slot::PendingEnrollment => "the pending enrollment secret",
+        Slot::AdminAuthenticator => "an administrator's TOTP secret",
     }
 }
 

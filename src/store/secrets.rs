@@ -1,6 +1,6 @@
 //! The secrets sealed at rest and the id of the key that sealed them (`secrets_meta`): the
-//! TOTP secret of each registered authenticator and the pending secret of each enrollment
-//! link. Rows only: sealing and opening belong to the caller, which holds the key.
+//! TOTP secret of each registered authenticator, the pending secret of each enrollment link,
+//! and each administrator's own TOTP secret. Rows only: sealing and opening belong to the caller, which holds the key.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -13,6 +13,9 @@ pub enum Slot {
     Authenticator,
     /// `enrollment_links.pending_secret`
     PendingEnrollment,
+    /// `admins.totp_secret`: an administrator's own authenticator. Its row is the admin's id
+    /// (in `user_seq` and, as text, `user_id`).
+    AdminAuthenticator,
 }
 
 /// One stored secret, with the identity of its row.
@@ -56,6 +59,10 @@ pub fn all(conn: &Connection) -> Result<Vec<StoredSecret>, StoreError> {
             "SELECT l.user_seq, u.id, l.pending_secret FROM enrollment_links l JOIN users u ON u.seq = l.user_seq
              WHERE l.pending_secret IS NOT NULL",
         ),
+        (
+            Slot::AdminAuthenticator,
+            "SELECT id, CAST(id AS TEXT), totp_secret FROM admins WHERE totp_secret IS NOT NULL",
+        ),
     ] {
         let mut stmt = conn.prepare(sql)?;
         let rows = stmt.query_map([], |r| {
@@ -85,6 +92,7 @@ pub fn replace(
         Slot::PendingEnrollment => {
             "UPDATE enrollment_links SET pending_secret = ?2 WHERE user_seq = ?1"
         }
+        Slot::AdminAuthenticator => "UPDATE admins SET totp_secret = ?2 WHERE id = ?1",
     };
     conn.execute(sql, params![user_seq, value])?;
     Ok(())

@@ -10,6 +10,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use crate::auth::totp::TotpSecret;
 use crate::directory::Error;
 use crate::directory::enroll::Confirm;
 use crate::web::AppState;
@@ -25,8 +26,7 @@ struct Landing {
 #[template(path = "enroll/setup.html")]
 struct Setup {
     user_name: String,
-    qr_svg: String,
-    key: String,
+    qr: QrView,
     action: String,
     error: Option<String>,
 }
@@ -84,17 +84,34 @@ fn error_page(e: Error, req: &actix_web::HttpRequest) -> HttpResponse {
     }
 }
 
+/// What `templates/partials/qr.html` shows to register an authenticator: the QR code of the
+/// `otpauth://` URL and the key to type by hand. Shared by user enrollment and the
+/// administrators' own registration (`web/admin/account.rs`).
+pub struct QrView {
+    pub svg: String,
+    pub key: String,
+}
+
+impl QrView {
+    pub fn of(secret: &TotpSecret, account: &str) -> Option<QrView> {
+        let (_, svg) = secret.provisioning(account)?;
+        Some(QrView {
+            svg,
+            key: secret.expose().to_owned(),
+        })
+    }
+}
+
 fn setup_page(
     user_name: String,
-    secret: &crate::auth::totp::TotpSecret,
+    secret: &TotpSecret,
     token: &str,
     error: Option<String>,
 ) -> Option<Setup> {
-    let (_, qr_svg) = secret.provisioning(&user_name)?;
+    let qr = QrView::of(secret, &user_name)?;
     Some(Setup {
         user_name,
-        qr_svg,
-        key: secret.expose().to_owned(),
+        qr,
         action: format!("/enroll/{token}/confirm"),
         error,
     })

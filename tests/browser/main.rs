@@ -444,3 +444,105 @@ async fn enrollment_from_the_email_link() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["result"], "allow", "{v}");
 }
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Issue 13 item 5 in a browser (JavaScript off): with `admin.require_second_factor` the first
+/// administrator registers an authenticator right after setup (a wrong code first), keeps the
+/// recovery codes, then signs in with the password and a code (a wrong one first), and with a
+/// recovery code.
+#[actix_web::test]
+async fn admin_second_factor_in_a_browser() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let app = Appliance::start_with(|c| c.admin.require_second_factor = true).await;
+    let c = driver.browser(false).await;
+
+    // Setup leads into registration; other pages send back there.
+    c.goto(&app.setup_link).await.unwrap();
+    fill(&c, "username", "admin").await;
+    fill(&c, "password", PASSWORD).await;
+    fill(&c, "confirm", PASSWORD).await;
+    click_at(&c, Locator::Css("button[type=submit]")).await;
+    expect_path(&c, "/admin/account/register").await;
+    wait_text(&c, "#required", "requires a second factor").await;
+    c.goto(&app.url("/admin/users")).await.unwrap();
+    expect_path(&c, "/admin/account/register").await;
+    let key = text(&c, "code.key").await;
+    let secret = scimgate::auth::totp::TotpSecret::from_base32(key.trim()).expect("a base32 key");
+    assert!(c.find(Locator::Css(".qr svg")).await.is_ok(), "a QR code");
+    screenshot(&c, "admin-second-factor-register").await;
+    let good = secret.code_at(unix_now()).unwrap();
+    let bad = if good == "123456" { "654321" } else { "123456" };
+    fill(&c, "code", bad).await;
+    click(&c, "confirm").await;
+    wait_text(&c, "#code-error", "not right").await;
+    fill(&c, "code", &secret.code_at(unix_now()).unwrap()).await;
+    click(&c, "confirm").await;
+    expect_path(&c, "/admin/account/recovery-codes").await;
+    wait_text(&c, "h1", "Recovery codes").await;
+    let mut codes = Vec::new();
+    for e in c
+        .find_all(Locator::Css("#recovery-codes code"))
+        .await
+        .unwrap()
+    {
+        codes.push(e.text().await.unwrap());
+    }
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    // Shown once: a reload says so and shows none.
+    c.refresh().await.unwrap();
+    wait_text(&c, "#already-shown", "already shown").await;
+    click(&c, "account").await;
+    expect_path(&c, "/admin/account").await;
+    wait_text(&c, "#recovery-left", "10 of 10").await;
+    c.goto(&app.url("/admin/provisioning")).await.unwrap();
+    expect_path(&c, "/admin/provisioning").await;
+
+    // Password, then a wrong code, then the right one.
+    click(&c, "sign-out").await;
+    expect_path(&c, "/admin/login").await;
+    fill(&c, "username", "admin").await;
+    fill(&c, "password", PASSWORD).await;
+    click_at(&c, Locator::Css("button[type=submit]")).await;
+    expect_path(&c, "/admin/login/code").await;
+    c.goto(&app.url("/admin/settings")).await.unwrap();
+    expect_path(&c, "/admin/login/code").await;
+    let next = secret.code_at(unix_now() + 30).unwrap();
+    let bad = if next == "123456" { "654321" } else { "123456" };
+    fill(&c, "code", bad).await;
+    click(&c, "verify").await;
+    wait_text(&c, "#error", "not right").await;
+    screenshot(&c, "admin-second-factor-code").await;
+    fill(&c, "code", &next).await;
+    click(&c, "verify").await;
+    expect_path(&c, "/admin/provisioning").await;
+
+    // A recovery code signs in once; the account page counts what is left.
+    click(&c, "sign-out").await;
+    expect_path(&c, "/admin/login").await;
+    fill(&c, "username", "admin").await;
+    fill(&c, "password", PASSWORD).await;
+    click_at(&c, Locator::Css("button[type=submit]")).await;
+    expect_path(&c, "/admin/login/code").await;
+    fill(&c, "code", &codes[0]).await;
+    click(&c, "verify").await;
+    expect_path(&c, "/admin/account").await;
+    wait_text(&c, "#notice", "recovery code").await;
+    wait_text(&c, "#recovery-left", "9 of 10").await;
+    click(&c, "sign-out").await;
+    expect_path(&c, "/admin/login").await;
+    fill(&c, "username", "admin").await;
+    fill(&c, "password", PASSWORD).await;
+    click_at(&c, Locator::Css("button[type=submit]")).await;
+    expect_path(&c, "/admin/login/code").await;
+    fill(&c, "code", &codes[0]).await;
+    click(&c, "verify").await;
+    wait_text(&c, "#error", "not right").await;
+}

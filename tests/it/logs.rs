@@ -70,6 +70,7 @@ async fn no_secret_reaches_the_log() {
 
     let mut cmd = scimgate(dir.path());
     cmd.env("SCIMGATE_LOG", "debug")
+        .env("SCIMGATE_ADMIN_REQUIRE_SECOND_FACTOR", "false")
         .env("SCIMGATE_SMTP_HOST", "127.0.0.1")
         .env("SCIMGATE_SMTP_PORT", sink.addr.port().to_string())
         .env("SCIMGATE_SMTP_TLS", "none")

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod admin_mfa;
 mod aliases;
 mod binary;
 mod concurrency;

@@ -1,4 +1,5 @@
-//! Sign-in, sign-out and the first-admin setup link.
+//! Sign-in (password, then the second factor's code when the administrator registered one),
+//! sign-out and the first-admin setup link.
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
@@ -8,16 +9,20 @@ use serde::Deserialize;
 
 use crate::auth::password::MIN_PASSWORD_CHARS;
 use crate::directory::Error;
+use crate::directory::admin_mfa::Accepted;
 use crate::directory::admins::SignInError;
 use crate::web::AppState;
 use crate::web::admin::session::{
-    AdminSession, check_form_token, clear_session_cookie, form_token, session_cookie,
+    AnySession, CODE_PATH, PendingSignIn, REGISTER_PATH, check_form_token, clear_session_cookie,
+    form_token, session_cookie,
 };
 use crate::web::admin::{PageError, redirect, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(login_form))
         .route("/login", web::post().to(login))
+        .route("/login/code", web::get().to(code_form))
+        .route("/login/code", web::post().to(code))
         .route("/logout", web::post().to(logout))
         .route("/setup/{token}", web::get().to(setup_form))
         .route("/setup/{token}", web::post().to(setup));
@@ -42,6 +47,7 @@ fn with_cookie(mut res: HttpResponse, c: Option<Cookie<'static>>) -> HttpRespons
 #[derive(Deserialize)]
 struct LoginQuery {
     signed_out: Option<String>,
+    expired: Option<String>,
 }
 
 async fn login_form(
@@ -53,10 +59,14 @@ async fn login_form(
         csrf,
         username: String::new(),
         error: None,
-        notice: q
-            .signed_out
-            .as_ref()
-            .map(|_| "You are signed out.".to_owned()),
+        notice: match (&q.signed_out, &q.expired) {
+            (Some(_), _) => Some("You are signed out.".to_owned()),
+            (None, Some(_)) => Some(
+                "The sign-in expired before the code was entered. Enter your password again."
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        },
     };
     Ok(with_cookie(render(StatusCode::OK, &page)?, cookie))
 }
@@ -93,7 +103,12 @@ async fn login(
         .await
     {
         Ok(new) => {
-            let mut res = redirect("/admin/provisioning");
+            // A pending session (second factor registered) grants only the code page.
+            let mut res = redirect(if new.session.pending {
+                CODE_PATH
+            } else {
+                "/admin/provisioning"
+            });
             let _ = res.add_cookie(&session_cookie(&state, new.cookie));
             Ok(res)
         }
@@ -124,7 +139,7 @@ struct CsrfOnly {
 
 async fn logout(
     state: web::Data<AppState>,
-    me: AdminSession,
+    AnySession(me): AnySession,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     me.check_csrf(&form.csrf)?;
@@ -216,7 +231,13 @@ async fn setup(
                     .directory
                     .sign_in(&form.username, &form.password, state.sessions)
                     .await?;
-                let mut res = redirect("/admin/provisioning");
+                // With `admin.require_second_factor`, setup leads straight into registering an
+                // authenticator (every other page would send there anyway).
+                let mut res = redirect(if state.config.admin.require_second_factor {
+                    REGISTER_PATH
+                } else {
+                    "/admin/provisioning"
+                });
                 let _ = res.add_cookie(&session_cookie(&state, new.cookie));
                 return Ok(res);
             }
@@ -250,4 +271,81 @@ async fn setup(
         render(StatusCode::UNPROCESSABLE_ENTITY, &page)?,
         cookie,
     ))
+}
+
+#[derive(Template)]
+#[template(path = "admin/login_code.html")]
+struct CodePage {
+    csrf: String,
+    username: String,
+    error: Option<String>,
+}
+
+async fn code_form(PendingSignIn(me): PendingSignIn) -> Result<HttpResponse, PageError> {
+    let page = CodePage {
+        csrf: me.session.csrf.clone(),
+        username: me.session.username.clone(),
+        error: None,
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// The second step: a right code (or an unused recovery code) turns the pending session into a
+/// full one under a new cookie; the pending cookie stops working.
+async fn code(
+    state: web::Data<AppState>,
+    PendingSignIn(me): PendingSignIn,
+    form: web::Form<CodeForm>,
+) -> Result<HttpResponse, PageError> {
+    me.check_csrf(&form.csrf)?;
+    let again = |error: String, status: StatusCode| -> Result<HttpResponse, PageError> {
+        let page = CodePage {
+            csrf: me.session.csrf.clone(),
+            username: me.session.username.clone(),
+            error: Some(error),
+        };
+        render(status, &page)
+    };
+    match state
+        .directory
+        .complete_sign_in(&me.cookie, &form.code, state.sessions)
+        .await
+    {
+        Ok((new, accepted)) => {
+            let mut res = redirect(match accepted {
+                Accepted::Authenticator => "/admin/provisioning",
+                // The account page says how many recovery codes remain.
+                Accepted::RecoveryCode { .. } => "/admin/account?recovery_used=1",
+            });
+            let _ = res.add_cookie(&session_cookie(&state, new.cookie));
+            Ok(res)
+        }
+        Err(Error::SignIn(SignInError::WrongCode)) => again(
+            "That code is not right. Enter the 6 digits your app shows now, or a recovery code."
+                .into(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(Error::SignIn(SignInError::CodeUsed)) => again(
+            "This code was already used. Wait for the next code in your app.".into(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(Error::SignIn(e @ SignInError::Throttled(_))) => again(
+            format!("{}.", capitalise(&e.to_string())),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        Err(Error::SignIn(SignInError::Expired)) => {
+            let mut res = redirect("/admin/login?expired=1");
+            let _ = res.add_cookie(&clear_session_cookie(&state));
+            Ok(res)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

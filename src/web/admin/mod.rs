@@ -1,9 +1,11 @@
 //! The admin pages under `/admin`: sign-in and first-admin setup, User Provisioning (the
 //! integrations), Users, Activity and Settings. Server-rendered askama templates sharing one
-//! layout; every page works without JavaScript. Every page except sign-in and setup takes an
-//! [`AdminSession`](session::AdminSession), and every form carries a CSRF token
-//! ([`session`] checks it together with `Origin` / `Sec-Fetch-Site`).
+//! layout; every page works without JavaScript. Every page except sign-in, setup, the code step
+//! of sign-in and the administrator's own account pages takes an
+//! [`AdminSession`](session::AdminSession), which also enforces the second factor; every form
+//! carries a CSRF token ([`session`] checks it together with `Origin` / `Sec-Fetch-Site`).
 
+mod account;
 mod activity;
 mod groups;
 mod login;
@@ -38,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::get().to(|| async { redirect("/admin/provisioning") }),
             )
             .configure(login::configure)
+            .configure(account::configure)
             .configure(provisioning::configure)
             .configure(users::configure)
             .configure(groups::configure)
@@ -65,6 +68,7 @@ pub enum Nav {
     Activity,
     Outbox,
     Settings,
+    Account,
 }
 
 impl Chrome {
@@ -132,6 +136,10 @@ pub enum PageError {
     /// No valid session: go to the sign-in page.
     #[error("sign-in required")]
     SignInRequired,
+    /// The session may not see this page yet: go to the second step of sign-in or to
+    /// registration of an authenticator.
+    #[error("redirect to {0}")]
+    Redirect(&'static str),
     /// A refused form: missing or wrong CSRF token, or a cross-site request.
     #[error("{0}")]
     Forbidden(String),
@@ -165,7 +173,7 @@ impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
             PageError::NotFound => StatusCode::NOT_FOUND,
-            PageError::SignInRequired => StatusCode::SEE_OTHER,
+            PageError::SignInRequired | PageError::Redirect(_) => StatusCode::SEE_OTHER,
             PageError::Forbidden(_) => StatusCode::FORBIDDEN,
             PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -173,8 +181,10 @@ impl ResponseError for PageError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let PageError::SignInRequired = self {
-            return redirect("/admin/login");
+        match self {
+            PageError::SignInRequired => return redirect("/admin/login"),
+            PageError::Redirect(to) => return redirect(to),
+            _ => {}
         }
         let request_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let (title, message) = match self {
@@ -193,7 +203,7 @@ impl ResponseError for PageError {
                         .to_owned(),
                 )
             }
-            PageError::SignInRequired => ("", String::new()),
+            PageError::SignInRequired | PageError::Redirect(_) => ("", String::new()),
         };
         if let PageError::Forbidden(m) = self {
             tracing::warn!(request_id, reason = %m, "admin request refused");

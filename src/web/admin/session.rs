@@ -7,6 +7,11 @@
 //!   setup forms (no session yet), the value of a form cookie (double submit).
 //! - Every POST under `/admin` from another site is refused before any handler runs: a
 //!   `Sec-Fetch-Site` other than `same-origin`/`none`, or an `Origin` that is not this host.
+//! - The second factor is enforced here, once for every page: [`AdminSession`] (what admin
+//!   pages take) refuses a pending session (password given, code awaited) and, with
+//!   `admin.require_second_factor`, an administrator without an authenticator, who is sent to
+//!   register it. Only the account pages ([`AccountSession`]), the code page
+//!   ([`PendingSignIn`]) and sign-out ([`AnySession`]) take less.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -65,8 +70,15 @@ pub fn clear_session_cookie(state: &AppState) -> Cookie<'static> {
     c
 }
 
-/// The signed-in administrator. Handlers that take it cannot be reached without a session:
-/// extraction fails with [`PageError::SignInRequired`] (a redirect to the sign-in page).
+/// Where an administrator without a required authenticator is sent.
+pub const REGISTER_PATH: &str = "/admin/account/register";
+/// The second step of sign-in.
+pub const CODE_PATH: &str = "/admin/login/code";
+
+/// The signed-in administrator, fully (password and, when registered, second factor), and
+/// registered when `admin.require_second_factor` asks for it. Handlers that take it cannot be
+/// reached otherwise: extraction fails with [`PageError::SignInRequired`] (to the sign-in
+/// page) or [`PageError::Redirect`] (to the code page or to registration).
 pub struct AdminSession {
     pub session: Session,
     pub cookie: String,
@@ -91,23 +103,93 @@ impl AdminSession {
     }
 }
 
+/// How much of a session a handler needs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Any live session, pending or full (sign-out).
+    Any,
+    /// Only a pending one (the code page).
+    Pending,
+    /// A full session; registration not enforced (the account pages).
+    Full,
+    /// A full session of an administrator registered as required (every other page).
+    Registered,
+}
+
+async fn extract(req: HttpRequest, need: Need) -> Result<AdminSession, PageError> {
+    let state = state(&req)?;
+    let name = cookie_name(&state, SESSION, SESSION_SECURE);
+    let Some(cookie) = req.cookie(name).map(|c| c.value().to_owned()) else {
+        return Err(PageError::SignInRequired);
+    };
+    let Some(session) = state.directory.session(&cookie, state.sessions).await? else {
+        return Err(PageError::SignInRequired);
+    };
+    match need {
+        Need::Any => {}
+        Need::Pending if !session.pending => {
+            return Err(PageError::Redirect("/admin/provisioning"));
+        }
+        Need::Pending => {}
+        _ if session.pending => return Err(PageError::Redirect(CODE_PATH)),
+        Need::Registered
+            if state.config.admin.require_second_factor && !session.has_second_factor =>
+        {
+            return Err(PageError::Redirect(REGISTER_PATH));
+        }
+        Need::Full | Need::Registered => {}
+    }
+    Ok(AdminSession { session, cookie })
+}
+
+type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, PageError>>>>;
+
 impl FromRequest for AdminSession {
     type Error = PageError;
-    type Future = Pin<Box<dyn Future<Output = Result<AdminSession, PageError>>>>;
+    type Future = Extracting<AdminSession>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(extract(req.clone(), Need::Registered))
+    }
+}
+
+/// A full session whose administrator may still have to register an authenticator: the
+/// account pages, where that registration happens.
+pub struct AccountSession(pub AdminSession);
+
+impl FromRequest for AccountSession {
+    type Error = PageError;
+    type Future = Extracting<AccountSession>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let state = state(&req)?;
-            let name = cookie_name(&state, SESSION, SESSION_SECURE);
-            let Some(cookie) = req.cookie(name).map(|c| c.value().to_owned()) else {
-                return Err(PageError::SignInRequired);
-            };
-            match state.directory.session(&cookie, state.sessions).await? {
-                Some(session) => Ok(AdminSession { session, cookie }),
-                None => Err(PageError::SignInRequired),
-            }
-        })
+        Box::pin(async move { extract(req, Need::Full).await.map(AccountSession) })
+    }
+}
+
+/// A pending sign-in: the password was right, the second factor is awaited.
+pub struct PendingSignIn(pub AdminSession);
+
+impl FromRequest for PendingSignIn {
+    type Error = PageError;
+    type Future = Extracting<PendingSignIn>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { extract(req, Need::Pending).await.map(PendingSignIn) })
+    }
+}
+
+/// Any live session, pending or not: enough to sign out.
+pub struct AnySession(pub AdminSession);
+
+impl FromRequest for AnySession {
+    type Error = PageError;
+    type Future = Extracting<AnySession>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { extract(req, Need::Any).await.map(AnySession) })
     }
 }
 

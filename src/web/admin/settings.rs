@@ -86,6 +86,7 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                 "admin.session_idle_minutes" => c.admin.session_idle_minutes.to_string(),
                 "admin.session_max_hours" => c.admin.session_max_hours.to_string(),
                 "admin.setup_link_minutes" => c.admin.setup_link_minutes.to_string(),
+                "admin.require_second_factor" => c.admin.require_second_factor.to_string(),
                 "activity.retention_days" => c.activity.retention_days.to_string(),
                 "activity.max_entries" => c.activity.max_entries.to_string(),
                 "activity.max_body_bytes" => c.activity.max_body_bytes.to_string(),
@@ -143,7 +144,7 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
 struct SettingsPage {
     c: Chrome,
     settings: Vec<Setting>,
-    admins: Vec<(String, String, String)>,
+    admins: Vec<(String, String, String, &'static str)>,
     version: &'static str,
     tls: Option<TlsView>,
     /// The outcome of a certificate reload or a test email just asked for: (ok, message).
@@ -306,6 +307,11 @@ pub(super) async fn page_with(
                 a.last_sign_in
                     .as_deref()
                     .map_or_else(|| "never".to_owned(), show_time),
+                if a.second_factor {
+                    "authenticator"
+                } else {
+                    "none"
+                },
             )
         })
         .collect();
