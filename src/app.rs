@@ -131,6 +131,7 @@ impl App {
                 absolute: Duration::from_secs(config.admin.session_max_hours * 3600),
             },
             config: config.clone(),
+            token_reveal: Default::default(),
         });
         let https_policy = tls.as_ref().map(|_| {
             web::Data::new(HttpsPolicy {

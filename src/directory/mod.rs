@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod admins;
+pub mod clock;
 pub mod cursor;
 pub mod enroll;
 pub mod groups;
@@ -13,6 +14,7 @@ pub mod integration;
 pub mod manage;
 pub mod outbox;
 pub mod policy;
+pub mod rotation;
 pub mod users;
 pub mod verify;
 
@@ -46,6 +48,9 @@ pub enum Error {
     PreconditionFailed { current: String },
     #[error("missing or invalid API token for this Base URL")]
     Unauthorized,
+    /// The presented token is the integration's current one, but its lifetime is over.
+    #[error("the API token expired at {at}: regenerate it on the integration's page and paste the new one into the identity provider")]
+    TokenExpired { at: String },
     /// Invalid input to an operator use-case (CLI, admin pages).
     #[error("{0}")]
     Invalid(String),
@@ -118,6 +123,8 @@ pub struct Directory {
     sign_in_throttle: admins::Throttle,
     /// Wakes the email drainer when a message is queued.
     mail_wake: tokio::sync::Notify,
+    /// The time token overlaps and expiry are judged by (see `clock`).
+    clock: clock::Clock,
 }
 
 impl Directory {
@@ -131,6 +138,7 @@ impl Directory {
             resume: cursor::ResumePoints::default(),
             sign_in_throttle: admins::Throttle::default(),
             mail_wake: tokio::sync::Notify::new(),
+            clock: clock::Clock::default(),
         }
     }
 

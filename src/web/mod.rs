@@ -40,6 +40,8 @@ pub struct AppState {
     pub sessions: SessionPolicy,
     /// The effective configuration, for the Settings page.
     pub config: Config,
+    /// New API tokens waiting to be shown once (POST -> redirect -> GET).
+    pub token_reveal: Arc<admin::reveal::TokenReveal>,
 }
 
 impl AppState {

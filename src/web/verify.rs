@@ -49,6 +49,7 @@ async fn verify(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
     if let Err(e) = state.directory.authenticate_any(token).await {
         return match e {
             Error::Unauthorized => error(StatusCode::UNAUTHORIZED, "invalid API token"),
+            e @ Error::TokenExpired { .. } => error(StatusCode::UNAUTHORIZED, &e.to_string()),
             Error::Unavailable => error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the service is shutting down",

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0006_outbox.sql"),
     include_str!("0007_claims.sql"),
     include_str!("0008_activity_body.sql"),
+    include_str!("0012_token_rotation.sql"),
 ];
 
 /// The schema version this binary writes.
