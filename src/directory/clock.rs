@@ -14,8 +14,7 @@ pub struct Clock {
 
 impl Clock {
     pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-            + time::Duration::seconds(self.offset_secs.load(Ordering::SeqCst))
+        OffsetDateTime::now_utc() + time::Duration::seconds(self.offset_secs.load(Ordering::SeqCst))
     }
 
     /// Moves this clock forward (tests only: nothing in the appliance calls it). Every later

@@ -159,11 +159,17 @@ impl Credentials {
             .is_some_and(|(d, until)| d.matches(presented) && now < *until);
         if current {
             return match self.expires {
-                Some(at) if now >= at => Err(Error::TokenExpired { at: format_time(at) }),
+                Some(at) if now >= at => Err(Error::TokenExpired {
+                    at: format_time(at),
+                }),
                 _ => Ok(()),
             };
         }
-        if previous { Ok(()) } else { Err(Error::Unauthorized) }
+        if previous {
+            Ok(())
+        } else {
+            Err(Error::Unauthorized)
+        }
     }
 }
 

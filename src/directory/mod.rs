@@ -49,7 +49,9 @@ pub enum Error {
     #[error("missing or invalid API token for this Base URL")]
     Unauthorized,
     /// The presented token is the integration's current one, but its lifetime is over.
-    #[error("the API token expired at {at}: regenerate it on the integration's page and paste the new one into the identity provider")]
+    #[error(
+        "the API token expired at {at}: regenerate it on the integration's page and paste the new one into the identity provider"
+    )]
     TokenExpired { at: String },
     /// Invalid input to an operator use-case (CLI, admin pages).
     #[error("{0}")]

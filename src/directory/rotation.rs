@@ -70,7 +70,8 @@ impl TokenLifetime {
 
     /// `never` or `90d`: what `parse` reads.
     pub fn code(self) -> String {
-        self.0.map_or_else(|| "never".to_owned(), |d| format!("{d}d"))
+        self.0
+            .map_or_else(|| "never".to_owned(), |d| format!("{d}d"))
     }
 
     /// `never` or `90 days`.
@@ -303,11 +304,26 @@ mod tests {
         assert_eq!(parse_overlap("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_overlap(" 24h "), Ok(Duration::from_secs(86400)));
         assert_eq!(parse_overlap("3d"), Ok(Duration::from_secs(3 * 86400)));
-        for bad in ["", "h", "24", "-1h", "1.5h", "24 h", "1w", "forever", "8d", "99999999999999999999h"] {
+        for bad in [
+            "",
+            "h",
+            "24",
+            "-1h",
+            "1.5h",
+            "24 h",
+            "1w",
+            "forever",
+            "8d",
+            "99999999999999999999h",
+        ] {
             assert!(parse_overlap(bad).is_err(), "{bad}");
         }
         for h in OVERLAP_CHOICES_HOURS {
-            let text = if h == 0 { "0".to_owned() } else { format!("{h}h") };
+            let text = if h == 0 {
+                "0".to_owned()
+            } else {
+                format!("{h}h")
+            };
             assert_eq!(parse_overlap(&text), Ok(Duration::from_secs(h * 3600)));
         }
     }
@@ -329,7 +345,13 @@ mod tests {
         let l = TokenLifetime::parse("90d").unwrap();
         let e = expiry("2026-01-01T00:00:00.000Z", l).unwrap();
         assert_eq!(format_time(e), "2026-04-01T00:00:00.000Z");
-        assert_eq!(expiry("2026-01-01T00:00:00.000Z", TokenLifetime::NEVER), None);
-        assert_eq!(expiry("garbage", l), Some(OffsetDateTime::UNIX_EPOCH + time::Duration::days(90)));
+        assert_eq!(
+            expiry("2026-01-01T00:00:00.000Z", TokenLifetime::NEVER),
+            None
+        );
+        assert_eq!(
+            expiry("garbage", l),
+            Some(OffsetDateTime::UNIX_EPOCH + time::Duration::days(90))
+        );
     }
 }

@@ -204,7 +204,12 @@ async fn the_guides_path_in_a_browser() {
     click(&c, "confirm").await;
     let new_token = value(&c, "api-token").await;
     assert_ne!(new_token, token);
-    wait_text(&c, "#previous-token", "The previous token keeps working until").await;
+    wait_text(
+        &c,
+        "#previous-token",
+        "The previous token keeps working until",
+    )
+    .await;
     let (status, _) = scim("GET", &format!("{base_url}/Users"), &token, None).await;
     assert_eq!(status, 200);
     let (status, _) = scim("GET", &format!("{base_url}/Users"), &new_token, None).await;

@@ -190,7 +190,10 @@ async fn regenerate_keeps_the_old_token_for_the_overlap() {
     );
     let until = app.directory.integration(&iid).await.unwrap();
     let until = until.previous_token_until.unwrap();
-    assert!(page.body.contains(&format!("{} {} UTC", &until[..10], &until[11..19])));
+    assert!(
+        page.body
+            .contains(&format!("{} {} UTC", &until[..10], &until[11..19]))
+    );
     // A reload shows no token and makes no other: the new token is still the one that works.
     let again = b.get(&at).await;
     assert!(again.input("api-token").is_none());
@@ -299,7 +302,10 @@ async fn token_lifetime_expiry_banner_and_refusal() {
     app.directory.clock().advance(77 * DAY);
     let list = b.get("/admin/provisioning").await;
     assert!(list.body.contains("token-expiry-warning"), "{}", list.body);
-    assert!(list.body.contains("The API token of &#34;okta&#34; expires on"));
+    assert!(
+        list.body
+            .contains("The API token of &#34;okta&#34; expires on")
+    );
     let page = b.get(&format!("/admin/provisioning/{iid}")).await;
     assert!(page.body.contains("id=\"token-expiry-warning\""));
     assert!(page.body.contains("(in 12 days)") || page.body.contains("(in 13 days)"));
@@ -310,7 +316,10 @@ async fn token_lifetime_expiry_banner_and_refusal() {
     let r = with_token(&app, &app.token).await;
     r.assert_error(401, None);
     let detail = r.body["detail"].as_str().unwrap();
-    assert!(detail.contains(&format!("expired at {expires}")), "{detail}");
+    assert!(
+        detail.contains(&format!("expired at {expires}")),
+        "{detail}"
+    );
     let page = b.get(&format!("/admin/provisioning/{iid}")).await;
     assert!(page.body.contains("expired on"), "{}", page.body);
     // The Activity page records the refusal (entries are written within a second).
@@ -381,7 +390,11 @@ async fn save_and_deploy_with_a_lifetime() {
         .unwrap();
     assert_eq!(entra.token_lifetime.days(), Some(180));
     let expires = entra.token_expires.unwrap();
-    assert!(p.body.contains(&format!("Expires: {} ", &expires[..10])), "{}", p.body);
+    assert!(
+        p.body.contains(&format!("Expires: {} ", &expires[..10])),
+        "{}",
+        p.body
+    );
 }
 
 /// The binary: `integration regenerate --keep-old-for 1h --json` prints the new token and
@@ -395,7 +408,11 @@ async fn regenerate_with_the_binary() {
         .args(["--token-lifetime", "365d"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(created["token_expires"].is_string());
     let old = created["token"].as_str().unwrap().to_owned();
@@ -414,20 +431,34 @@ async fn regenerate_with_the_binary() {
         assert!(r.stdout.is_empty());
     }
     let out = scimgate(dir.path())
-        .args(["integration", "regenerate", "okta", "--keep-old-for", "1h", "--json"])
+        .args([
+            "integration",
+            "regenerate",
+            "okta",
+            "--keep-old-for",
+            "1h",
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["name"], "okta");
     assert_eq!(r["id"], id.as_str());
     let new = r["token"].as_str().unwrap().to_owned();
     assert!(new.starts_with("scg_") && new != old);
     let until = r["previous_token_valid_until"].as_str().unwrap();
-    let until = time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let until =
+        time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339).unwrap();
     let left = until - time::OffsetDateTime::now_utc();
-    assert!(left > time::Duration::minutes(55) && left <= time::Duration::hours(1), "{left}");
+    assert!(
+        left > time::Duration::minutes(55) && left <= time::Duration::hours(1),
+        "{left}"
+    );
 
     let (mut child, addr, _log) = serve_logged(scimgate(dir.path()));
     let client = awc::Client::default();
@@ -445,7 +476,14 @@ async fn regenerate_with_the_binary() {
 
     // Regenerated again with no overlap: the token printed before stops.
     let out = scimgate(dir.path())
-        .args(["integration", "regenerate", "okta", "--keep-old-for", "0", "--json"])
+        .args([
+            "integration",
+            "regenerate",
+            "okta",
+            "--keep-old-for",
+            "0",
+            "--json",
+        ])
         .output()
         .unwrap();
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -571,7 +571,10 @@ async fn set_lifetime(
         .set_token_lifetime(Target::Id(&id), lifetime)
         .await?;
     tracing::info!(integration = %i.id, by = %me.session.username, lifetime = %lifetime.code(), "token lifetime set");
-    Ok(redirect(&format!("/admin/provisioning/{}?lifetime=1", i.id)))
+    Ok(redirect(&format!(
+        "/admin/provisioning/{}?lifetime=1",
+        i.id
+    )))
 }
 
 #[derive(Deserialize)]
