@@ -408,3 +408,41 @@ impl Directory {
             .inspect(|i| self.forget_integration(i.id.as_str()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn current_until_expiry_previous_until_overlap_end() {
+        let (current, old) = (ApiToken::generate().unwrap(), ApiToken::generate().unwrap());
+        let t0 = time::macros::datetime!(2026-06-01 12:00 UTC);
+        let c = Credentials {
+            digest: current.digest(),
+            expires: Some(t0 + time::Duration::days(90)),
+            previous: Some((old.digest(), t0 + time::Duration::hours(24))),
+        };
+        let at = |h: i64| t0 + time::Duration::hours(h);
+        assert!(c.check(current.expose(), at(0)).is_ok());
+        assert!(c.check(old.expose(), at(23)).is_ok());
+        assert!(matches!(
+            c.check(old.expose(), at(24)),
+            Err(Error::Unauthorized)
+        ));
+        assert!(matches!(
+            c.check("scg_other", at(0)),
+            Err(Error::Unauthorized)
+        ));
+        assert!(c.check(current.expose(), at(90 * 24 - 1)).is_ok());
+        match c.check(current.expose(), at(90 * 24)) {
+            Err(Error::TokenExpired { at }) => assert_eq!(at, "2026-08-30T12:00:00.000Z"),
+            other => panic!("{other:?}"),
+        }
+        // Only the current token says it expired: others learn nothing.
+        assert!(matches!(
+            c.check("scg_other", at(90 * 24)),
+            Err(Error::Unauthorized)
+        ));
+    }
+}
