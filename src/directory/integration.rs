@@ -150,7 +150,7 @@ impl Credentials {
     }
 
     /// Whether `presented` opens the integration at `now`: the current token until it expires,
-    /// the previous one until its overlap ends. Every digest there is is compared every time.
+    /// the previous one until its overlap ends. Each stored digest is compared every time.
     fn check(&self, presented: &str, now: OffsetDateTime) -> Result<(), Error> {
         let current = self.digest.matches(presented);
         let previous = self

@@ -200,7 +200,7 @@ impl Directory {
     }
 
     /// A new token. The replaced one keeps working for `keep_old_for` (at most
-    /// [`MAX_OVERLAP`]), unless it has expired; a token replaced before and still in its
+    /// [`MAX_OVERLAP`]), but not past its own expiry; a token replaced before and still in its
     /// overlap stops now. The change applies to the next request, whatever is cached.
     pub async fn regenerate_token(
         &self,
@@ -225,8 +225,13 @@ impl Directory {
             .write(move |c| {
                 let row = find(c, &target.as_ref())?;
                 let lifetime = TokenLifetime::from_stored(row.token_lifetime_days);
-                let expired = expiry(&row.token_created, lifetime).is_some_and(|e| now >= e);
-                let until = (!keep.is_zero() && !expired).then(|| format_time(now + keep));
+                // The replaced token never outlives its own expiry: an expired one gets no
+                // overlap, one about to expire keeps working until its expiry at most.
+                let end = match expiry(&row.token_created, lifetime) {
+                    Some(e) => e.min(now + keep),
+                    None => now + keep,
+                };
+                let until = (end > now).then(|| format_time(end));
                 integrations::replace_token(
                     c,
                     &row.id,

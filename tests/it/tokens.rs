@@ -496,3 +496,32 @@ async fn regenerate_with_the_binary() {
     assert_eq!(list[0]["token_lifetime"], "365d");
     assert!(list[0]["previous_token_valid_until"].is_null());
 }
+
+/// A token about to expire keeps working after a regeneration until its own expiry, not for
+/// the whole overlap.
+#[actix_web::test]
+async fn the_overlap_never_outlives_the_old_tokens_expiry() {
+    use scimgate::directory::rotation::{Target, TokenLifetime};
+    let app = TestApp::spawn().await;
+    let iid = app.integration_id.clone();
+    let i = app
+        .directory
+        .set_token_lifetime(Target::Id(&iid), TokenLifetime::parse("90d").unwrap())
+        .await
+        .unwrap();
+    let expires = i.token_expires.unwrap();
+    app.directory.clock().advance(90 * DAY - HOUR);
+    let r = app
+        .directory
+        .regenerate_token(Target::Id(&iid), 72 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(r.previous_valid_until.as_deref(), Some(expires.as_str()));
+    assert_eq!(with_token(&app, &app.token).await.status.as_u16(), 200);
+    app.directory.clock().advance(HOUR);
+    with_token(&app, &app.token).await.assert_error(401, None);
+    assert_eq!(
+        with_token(&app, r.token.expose()).await.status.as_u16(),
+        200
+    );
+}
