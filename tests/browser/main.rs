@@ -210,6 +210,7 @@ async fn the_guides_path_in_a_browser() {
         "The previous token keeps working until",
     )
     .await;
+    screenshot(&c, "06b-regenerated-with-overlap").await;
     let (status, _) = scim("GET", &format!("{base_url}/Users"), &token, None).await;
     assert_eq!(status, 200);
     let (status, _) = scim("GET", &format!("{base_url}/Users"), &new_token, None).await;

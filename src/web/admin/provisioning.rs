@@ -376,10 +376,10 @@ async fn show(
     let token = state.token_reveal.take(&me.cookie, i.id.as_str());
     let notice = if q.regenerated.is_some() {
         Some(match (&token, &i.previous_token_until) {
-            (Some(_), Some(until)) => format!(
-                "A new API token was generated. The previous token keeps working until {}: paste the new one into your identity provider before then.",
-                show_time(until)
-            ),
+            // The Connection card says until when the previous token works.
+            (Some(_), Some(_)) => {
+                "A new API token was generated: copy it below.".to_owned()
+            }
             (Some(_), None) => {
                 "A new API token was generated; the previous one no longer works.".to_owned()
             }
