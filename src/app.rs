@@ -168,6 +168,7 @@ impl App {
             },
             config: config.clone(),
             key_reveals: Default::default(),
+            token_reveal: Default::default(),
         });
         let https_policy = tls.as_ref().map(|_| {
             web::Data::new(HttpsPolicy {

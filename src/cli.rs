@@ -11,6 +11,7 @@ use crate::app::{App, RunOptions, open_directory};
 use crate::config::Config;
 
 mod verifier_keys;
+use crate::directory::rotation::{Target, TokenLifetime, parse_overlap};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -160,7 +161,24 @@ pub enum IntegrationCommand {
         /// A unique name, e.g. "okta".
         #[arg(long)]
         name: String,
-        /// Print {"name","id","base_url","token"} as JSON.
+        /// How long the API token (and each regenerated one) works: never, 90d, 180d or 365d.
+        #[arg(long, value_name = "never|90d|180d|365d", value_parser = TokenLifetime::parse, default_value = "never")]
+        token_lifetime: TokenLifetime,
+        /// Print {"name","id","base_url","token","token_expires"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace an integration's API token and print the new one (shown this once). The old
+    /// token keeps working for the overlap, so the identity provider can be updated without
+    /// failed syncs; a token replaced earlier and still in its overlap stops now.
+    Regenerate {
+        /// The integration's name (or id).
+        name: String,
+        /// How long the old token keeps working: 0 (it stops at once), or hours or days such
+        /// as 1h, 24h, 72h, 3d (at most 7 days).
+        #[arg(long, value_name = "DUR", value_parser = parse_overlap, default_value = "24h")]
+        keep_old_for: std::time::Duration,
+        /// Print {"name","id","token","previous_token_valid_until"} as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -184,6 +202,10 @@ pub enum IntegrationCommand {
         /// Let the integration read every user, whoever provisioned it.
         #[arg(long, value_enum, value_name = "on|off")]
         read_all_users: Option<OnOff>,
+        /// The API token's lifetime, counted from when the current token was issued (so a
+        /// shorter one can end it at once): never, 90d, 180d or 365d.
+        #[arg(long, value_name = "never|90d|180d|365d", value_parser = TokenLifetime::parse)]
+        token_lifetime: Option<TokenLifetime>,
         /// Print the integration's settings as JSON.
         #[arg(long)]
         json: bool,
@@ -415,9 +437,13 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
     let directory = Arc::new(directory);
     let public_url = config.public_url_for(config.server.listen);
     let out = match cmd {
-        IntegrationCommand::Create { name, json } => {
+        IntegrationCommand::Create {
+            name,
+            token_lifetime,
+            json,
+        } => {
             let created = directory
-                .create_integration(&name)
+                .create_integration_with(&name, token_lifetime)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let i = &created.integration;
@@ -425,12 +451,16 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
             if json {
                 println!(
                     "{}",
-                    json!({"name": i.name, "id": i.id.as_str(), "base_url": base_url, "token": created.token.expose()})
+                    json!({"name": i.name, "id": i.id.as_str(), "base_url": base_url, "token": created.token.expose(), "token_expires": i.token_expires})
                 );
             } else {
                 println!("Created integration \"{}\" (id {}).\n", i.name, i.id);
                 println!("  Base URL:   {base_url}");
-                println!("  API token:  {}\n", created.token.expose());
+                println!("  API token:  {}", created.token.expose());
+                println!(
+                    "  Expires:    {}\n",
+                    i.token_expires.as_deref().unwrap_or("never")
+                );
                 println!(
                     "The token is shown only this once: paste both into your identity provider now"
                 );
@@ -441,6 +471,40 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
             }
             Ok(())
         }
+        IntegrationCommand::Regenerate {
+            name,
+            keep_old_for,
+            json,
+        } => directory
+            .regenerate_token(Target::NameOrId(&name), keep_old_for)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .map(|r| {
+                let i = &r.integration;
+                if json {
+                    println!(
+                        "{}",
+                        json!({"name": i.name, "id": i.id.as_str(), "token": r.token.expose(),
+                            "previous_token_valid_until": r.previous_valid_until})
+                    );
+                } else {
+                    println!("New API token for \"{}\" (id {}):\n", i.name, i.id);
+                    println!("  API token:  {}", r.token.expose());
+                    println!(
+                        "  Expires:    {}\n",
+                        i.token_expires.as_deref().unwrap_or("never")
+                    );
+                    match &r.previous_valid_until {
+                        Some(until) => println!(
+                            "The previous token keeps working until {until}: paste the new one into your identity provider before then."
+                        ),
+                        None => println!(
+                            "The previous token no longer works: paste the new one into your identity provider now."
+                        ),
+                    }
+                    println!("The token is shown only this once.");
+                }
+            }),
         IntegrationCommand::List { json } => {
             let all = directory
                 .list_integrations()
@@ -453,6 +517,8 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
                         "name": i.name, "id": i.id.as_str(),
                         "base_url": format!("{public_url}/scim/v2/{}", i.id),
                         "created": i.created, "token_last_used": i.token_last_used, "users": i.users_owned,
+                        "token_lifetime": i.token_lifetime.code(), "token_expires": i.token_expires,
+                        "previous_token_valid_until": i.previous_token_until,
                     }))
                     .collect();
                 println!("{}", serde_json::Value::Array(items));
@@ -483,6 +549,7 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
             send_enrollment_emails,
             include_manual_users,
             read_all_users,
+            token_lifetime,
             json,
         } => {
             let change = crate::directory::SettingsChange {
@@ -490,10 +557,17 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
                 include_manual: include_manual_users.map(bool::from),
                 read_all_users: read_all_users.map(bool::from),
             };
-            let i = directory
+            let mut i = directory
                 .update_settings(&name, change)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"));
+            if let (Ok(set), Some(lifetime)) = (&i, token_lifetime) {
+                let id = set.id.as_str().to_owned();
+                i = directory
+                    .set_token_lifetime(Target::Id(&id), lifetime)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"));
+            }
             match i {
                 Ok(i) => {
                     let s = i.settings;
@@ -503,7 +577,9 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
                             json!({"name": i.name, "id": i.id.as_str(),
                                 "send_enrollment_emails": s.send_enrollment_emails,
                                 "include_manual_users": s.include_manual,
-                                "read_all_users": s.read_all_users})
+                                "read_all_users": s.read_all_users,
+                                "token_lifetime": i.token_lifetime.code(),
+                                "token_expires": i.token_expires})
                         );
                     } else {
                         let on = |b: bool| if b { "on" } else { "off" };
@@ -515,6 +591,12 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
                         ] {
                             println!("  {label:<36}{}", on(value));
                         }
+                        println!(
+                            "  {:<36}{} (expires: {})",
+                            "Token lifetime:",
+                            i.token_lifetime.label(),
+                            i.token_expires.as_deref().unwrap_or("never")
+                        );
                     }
                     Ok(())
                 }

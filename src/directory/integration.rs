@@ -4,8 +4,11 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use time::OffsetDateTime;
+
 use crate::auth::{ApiToken, TokenDigest};
-use crate::directory::{Directory, Error, now};
+use crate::directory::rotation::{self, TokenLifetime};
+use crate::directory::{Directory, Error, format_time, now};
 use crate::store::integrations::{self, IntegrationRow};
 
 /// An integration id: 32 lower-case hex digits. It appears in the Base URL, which Okta refuses
@@ -55,14 +58,25 @@ pub struct Integration {
     pub created: String,
     pub token_created: String,
     pub token_last_used: Option<String>,
+    /// The current token's lifetime, counted from `token_created`.
+    pub token_lifetime: TokenLifetime,
+    /// When the current token expires (`token_created` + lifetime); None: never.
+    pub token_expires: Option<String>,
+    /// When the token replaced by the latest regeneration stops working; None when there is
+    /// none. It may lie in the past: see [`rotation::previous_token_active`].
+    pub previous_token_until: Option<String>,
     pub users_owned: i64,
     /// Filled in by [`Directory::list_integrations`] (and so `integration`) only; 0 elsewhere.
     pub groups_owned: i64,
 }
 
 impl Integration {
-    fn from_row(r: IntegrationRow, users_owned: i64) -> Integration {
+    pub(crate) fn from_row(r: IntegrationRow, users_owned: i64) -> Integration {
+        let token_lifetime = TokenLifetime::from_stored(r.token_lifetime_days);
         Integration {
+            token_expires: rotation::expiry(&r.token_created, token_lifetime).map(format_time),
+            token_lifetime,
+            previous_token_until: r.previous_token_until,
             id: IntegrationId(r.id),
             name: r.name,
             kind: r.kind,
@@ -97,12 +111,66 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// while `serve` runs) within this time.
 pub const AUTH_CACHE_FOR: Duration = Duration::from_secs(1);
 
-/// A cached authentication.
+/// A cached authentication: the integration and what its tokens are judged by. The times are
+/// compared with the directory's clock on every request, so a token stops at its overlap end
+/// or expiry, not up to [`AUTH_CACHE_FOR`] later.
 #[derive(Debug, Clone)]
 pub(crate) struct CachedAuth {
     integration: Integration,
-    digest: TokenDigest,
+    credentials: Credentials,
     at: Instant,
+}
+
+/// The tokens an integration accepts, and until when.
+#[derive(Debug, Clone)]
+struct Credentials {
+    digest: TokenDigest,
+    expires: Option<OffsetDateTime>,
+    /// The replaced token, while it keeps working: (digest, end of the overlap).
+    previous: Option<(TokenDigest, OffsetDateTime)>,
+}
+
+impl Credentials {
+    fn of(row: &IntegrationRow) -> Option<Credentials> {
+        let previous = match (&row.previous_token_digest, &row.previous_token_until) {
+            (Some(d), Some(until)) => Some((
+                TokenDigest::from_bytes(d)?,
+                rotation::parse_time(until).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            )),
+            _ => None,
+        };
+        Some(Credentials {
+            digest: TokenDigest::from_bytes(&row.token_digest)?,
+            expires: rotation::expiry(
+                &row.token_created,
+                TokenLifetime::from_stored(row.token_lifetime_days),
+            ),
+            previous,
+        })
+    }
+
+    /// Whether `presented` opens the integration at `now`: the current token until it expires,
+    /// the previous one until its overlap ends. Each stored digest is compared every time.
+    fn check(&self, presented: &str, now: OffsetDateTime) -> Result<(), Error> {
+        let current = self.digest.matches(presented);
+        let previous = self
+            .previous
+            .as_ref()
+            .is_some_and(|(d, until)| d.matches(presented) && now < *until);
+        if current {
+            return match self.expires {
+                Some(at) if now >= at => Err(Error::TokenExpired {
+                    at: format_time(at),
+                }),
+                _ => Ok(()),
+            };
+        }
+        if previous {
+            Ok(())
+        } else {
+            Err(Error::Unauthorized)
+        }
+    }
 }
 
 /// How often the token's "last used" time is written at most, per integration.
@@ -110,6 +178,16 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 impl Directory {
     pub async fn create_integration(&self, name: &str) -> Result<Created, Error> {
+        self.create_integration_with(name, TokenLifetime::NEVER)
+            .await
+    }
+
+    /// Save and Deploy with a token lifetime (issue 13 item 6).
+    pub async fn create_integration_with(
+        &self,
+        name: &str,
+        lifetime: TokenLifetime,
+    ) -> Result<Created, Error> {
         let name = name.trim().to_owned();
         if name.is_empty() {
             return Err(Error::Invalid("the name must not be empty".into()));
@@ -127,6 +205,7 @@ impl Directory {
         let token =
             ApiToken::generate().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
         let now = now();
+        let issued = format_time(self.clock().now());
         let row = IntegrationRow {
             id: IntegrationId::generate().0,
             name,
@@ -135,9 +214,12 @@ impl Directory {
             send_enrollment_emails: false,
             include_manual: false,
             read_all_users: false,
-            created: now.clone(),
-            token_created: now,
+            created: now,
+            token_created: issued,
             token_last_used: None,
+            previous_token_digest: None,
+            previous_token_until: None,
+            token_lifetime_days: lifetime.stored(),
         };
         let stored = row.clone();
         self.store
@@ -184,7 +266,9 @@ impl Directory {
     }
 
     /// The integration whose Base URL carries `id`, if `presented` is its token.
-    /// Every failure is the same `Unauthorized`, and costs the same digest comparison.
+    /// Every failure is the same `Unauthorized`, and costs the same digest comparison, except
+    /// the integration's current token after its expiry: `TokenExpired`, saying when, so the
+    /// administrator reading the Activity page knows what to do (issue 13 item 6).
     pub async fn authenticate(&self, id: &str, presented: &str) -> Result<Integration, Error> {
         let Some(id) = IntegrationId::parse(id) else {
             let _ = TokenDigest::of("").matches(presented);
@@ -195,12 +279,10 @@ impl Directory {
             cache
                 .get(id.as_str())
                 .filter(|c| c.at.elapsed() < AUTH_CACHE_FOR)
-                .map(|c| (c.integration.clone(), c.digest.clone()))
+                .map(|c| (c.integration.clone(), c.credentials.clone()))
         };
-        if let Some((integration, digest)) = cached {
-            if !digest.matches(presented) {
-                return Err(Error::Unauthorized);
-            }
+        if let Some((integration, credentials)) = cached {
+            credentials.check(presented, self.clock().now())?;
             self.touch_token(&id).await;
             return Ok(integration);
         }
@@ -214,7 +296,7 @@ impl Directory {
             let _ = TokenDigest::of("").matches(presented);
             return Err(Error::Unauthorized);
         };
-        let Some(digest) = TokenDigest::from_bytes(&row.token_digest) else {
+        let Some(credentials) = Credentials::of(&row) else {
             return Err(Error::Unauthorized);
         };
         let integration = Integration::from_row(row, 0);
@@ -226,15 +308,13 @@ impl Directory {
                     id.as_str().to_owned(),
                     CachedAuth {
                         integration: integration.clone(),
-                        digest: digest.clone(),
+                        credentials: credentials.clone(),
                         at: Instant::now(),
                     },
                 );
             }
         }
-        if !digest.matches(presented) {
-            return Err(Error::Unauthorized);
-        }
+        credentials.check(presented, self.clock().now())?;
         self.touch_token(&id).await;
         Ok(integration)
     }
@@ -326,5 +406,43 @@ impl Directory {
             })
             .await
             .inspect(|i| self.forget_integration(i.id.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn current_until_expiry_previous_until_overlap_end() {
+        let (current, old) = (ApiToken::generate().unwrap(), ApiToken::generate().unwrap());
+        let t0 = time::macros::datetime!(2026-06-01 12:00 UTC);
+        let c = Credentials {
+            digest: current.digest(),
+            expires: Some(t0 + time::Duration::days(90)),
+            previous: Some((old.digest(), t0 + time::Duration::hours(24))),
+        };
+        let at = |h: i64| t0 + time::Duration::hours(h);
+        assert!(c.check(current.expose(), at(0)).is_ok());
+        assert!(c.check(old.expose(), at(23)).is_ok());
+        assert!(matches!(
+            c.check(old.expose(), at(24)),
+            Err(Error::Unauthorized)
+        ));
+        assert!(matches!(
+            c.check("scg_other", at(0)),
+            Err(Error::Unauthorized)
+        ));
+        assert!(c.check(current.expose(), at(90 * 24 - 1)).is_ok());
+        match c.check(current.expose(), at(90 * 24)) {
+            Err(Error::TokenExpired { at }) => assert_eq!(at, "2026-08-30T12:00:00.000Z"),
+            other => panic!("{other:?}"),
+        }
+        // Only the current token says it expired: others learn nothing.
+        assert!(matches!(
+            c.check("scg_other", at(90 * 24)),
+            Err(Error::Unauthorized)
+        ));
     }
 }

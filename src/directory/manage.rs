@@ -1,9 +1,8 @@
-//! What the admin pages do beyond SCIM: change an integration's settings, regenerate its token,
+//! What the admin pages do beyond SCIM: change an integration's settings (its token: `rotation`),
 //! delete it (its users become manually provisioned), and search, read and add users.
 
 use serde_json::{Value, json};
 
-use crate::auth::ApiToken;
 use crate::directory::integration::{Integration, IntegrationId, Settings};
 use crate::directory::users::User;
 use crate::directory::{Directory, Error, now};
@@ -144,25 +143,6 @@ impl Directory {
         self.forget_integration(id.as_str());
         tracing::info!(integration = %id, ?s, "integration settings saved");
         Ok(())
-    }
-
-    /// A new token; the old one stops working when this returns (the digest is replaced in the
-    /// same commit, and every SCIM request checks the stored digest).
-    pub async fn regenerate_token(&self, id: &str) -> Result<ApiToken, Error> {
-        let id = parse_id(id)?;
-        let token =
-            ApiToken::generate().map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
-        let digest = token.digest().as_bytes().to_vec();
-        let iid = id.clone();
-        self.store
-            .write(move |c| {
-                integrations::replace_token(c, iid.as_str(), &digest, &now()).map_err(Error::from)
-            })
-            .await?;
-        self.forget_token_touch(&id);
-        self.forget_integration(id.as_str());
-        tracing::info!(integration = %id, "API token regenerated");
-        Ok(token)
     }
 
     /// Deletes an integration; its users stay, as manually provisioned users. Returns how many.

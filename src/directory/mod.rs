@@ -8,6 +8,7 @@
 pub mod activity;
 pub mod admin_mfa;
 pub mod admins;
+pub mod clock;
 pub mod cursor;
 pub mod enroll;
 pub mod groups;
@@ -15,6 +16,7 @@ pub mod integration;
 pub mod manage;
 pub mod outbox;
 pub mod policy;
+pub mod rotation;
 pub mod secrets;
 pub mod users;
 pub mod verifier_keys;
@@ -52,6 +54,11 @@ pub enum Error {
     PreconditionFailed { current: String },
     #[error("missing or invalid API token for this Base URL")]
     Unauthorized,
+    /// The presented token is the integration's current one, but its lifetime is over.
+    #[error(
+        "the API token expired at {at}: regenerate it on the integration's page and paste the new one into the identity provider"
+    )]
+    TokenExpired { at: String },
     /// Invalid input to an operator use-case (CLI, admin pages).
     #[error("{0}")]
     Invalid(String),
@@ -130,6 +137,8 @@ pub struct Directory {
     verifier_key_use: verifier_keys::KeyUse,
     /// Seals and opens the TOTP secrets the database keeps (see `secrets`).
     secrets: SecretsKey,
+    /// The time token overlaps and expiry are judged by (see `clock`).
+    clock: clock::Clock,
 }
 
 impl Directory {
@@ -148,6 +157,7 @@ impl Directory {
             admin_mfa: admin_mfa::MfaState::default(),
             mail_wake: tokio::sync::Notify::new(),
             verifier_key_use: verifier_keys::KeyUse::default(),
+            clock: clock::Clock::default(),
         }
     }
 

@@ -18,9 +18,14 @@ pub struct IntegrationRow {
     pub created: String,
     pub token_created: String,
     pub token_last_used: Option<String>,
+    /// The token replaced by the latest regeneration, while it keeps working (issue 13 item 6).
+    pub previous_token_digest: Option<Vec<u8>>,
+    pub previous_token_until: Option<String>,
+    /// The current token's lifetime, counted from `token_created`; None: it never expires.
+    pub token_lifetime_days: Option<i64>,
 }
 
-const COLUMNS: &str = "id, name, kind, token_digest, send_enrollment_emails, include_manual, read_all_users, created, token_created, token_last_used";
+const COLUMNS: &str = "id, name, kind, token_digest, send_enrollment_emails, include_manual, read_all_users, created, token_created, token_last_used, previous_token_digest, previous_token_until, token_lifetime_days";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationRow> {
     Ok(IntegrationRow {
@@ -34,6 +39,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationRow> {
         created: r.get(7)?,
         token_created: r.get(8)?,
         token_last_used: r.get(9)?,
+        previous_token_digest: r.get(10)?,
+        previous_token_until: r.get(11)?,
+        token_lifetime_days: r.get(12)?,
     })
 }
 
@@ -49,7 +57,7 @@ pub fn insert(conn: &Connection, i: &IntegrationRow) -> Result<(), StoreError> {
         });
     }
     conn.prepare_cached(&format!(
-        "INSERT INTO integrations ({COLUMNS}, name_folded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        "INSERT INTO integrations ({COLUMNS}, name_folded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
     ))?
     .execute(params![
         i.id,
@@ -62,6 +70,9 @@ pub fn insert(conn: &Connection, i: &IntegrationRow) -> Result<(), StoreError> {
         i.created,
         i.token_created,
         i.token_last_used,
+        i.previous_token_digest,
+        i.previous_token_until,
+        i.token_lifetime_days,
         fold(&i.name)
     ])?;
     Ok(())
@@ -139,18 +150,40 @@ pub fn update_settings(
     Ok(())
 }
 
-/// Replaces the token digest: the old token stops working with this commit.
+/// Replaces the token digest. With `previous_until`, the replaced token moves to the
+/// previous-token columns and keeps working until then; without, it stops with this commit.
+/// Either way a token replaced earlier (still in its overlap) stops now: one previous token at
+/// most.
 pub fn replace_token(
     conn: &Connection,
     id: &str,
     digest: &[u8],
     now: &str,
+    previous_until: Option<&str>,
 ) -> Result<(), StoreError> {
+    // The right-hand sides read the row as it was before this UPDATE.
     let n = conn
         .prepare_cached(
-            "UPDATE integrations SET token_digest = ?2, token_created = ?3, token_last_used = NULL WHERE id = ?1",
+            "UPDATE integrations SET previous_token_digest = CASE WHEN ?4 IS NULL THEN NULL ELSE token_digest END,
+                previous_token_until = ?4, token_digest = ?2, token_created = ?3, token_last_used = NULL
+             WHERE id = ?1",
         )?
-        .execute(params![id, digest, now])?;
+        .execute(params![id, digest, now, previous_until])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Sets the current token's lifetime in days (None: never expires).
+pub fn set_token_lifetime(
+    conn: &Connection,
+    id: &str,
+    days: Option<i64>,
+) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached("UPDATE integrations SET token_lifetime_days = ?2 WHERE id = ?1")?
+        .execute(params![id, days])?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }

@@ -42,6 +42,8 @@ pub struct AppState {
     pub config: Config,
     /// New verifier keys waiting to be shown once on the Settings page.
     pub key_reveals: admin::verifier_keys::Reveals,
+    /// New API tokens waiting to be shown once (POST -> redirect -> GET).
+    pub token_reveal: Arc<admin::reveal::TokenReveal>,
 }
 
 impl AppState {

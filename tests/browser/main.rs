@@ -197,16 +197,27 @@ async fn the_guides_path_in_a_browser() {
     .unwrap();
     screenshot(&c, "05-provisioning-settings").await;
 
-    // Regenerate (confirm) > the old token gets 401 at once, the new one works.
+    // Regenerate (confirm, default overlap 24 h) > both tokens work, and the page says until
+    // when the old one does; a reload does not show the token again.
     click(&c, "regenerate").await;
     screenshot(&c, "06-regenerate-confirm").await;
     click(&c, "confirm").await;
     let new_token = value(&c, "api-token").await;
     assert_ne!(new_token, token);
+    wait_text(
+        &c,
+        "#previous-token",
+        "The previous token keeps working until",
+    )
+    .await;
+    screenshot(&c, "06b-regenerated-with-overlap").await;
     let (status, _) = scim("GET", &format!("{base_url}/Users"), &token, None).await;
-    assert_eq!(status, 401);
+    assert_eq!(status, 200);
     let (status, _) = scim("GET", &format!("{base_url}/Users"), &new_token, None).await;
     assert_eq!(status, 200);
+    c.refresh().await.unwrap();
+    wait_text(&c, "#notice", "not shown again").await;
+    assert!(c.find(Locator::Id("api-token")).await.is_err());
 
     // Add a manual user (a field error first), then find it in the search.
     c.goto(&app.url("/admin/users")).await.unwrap();

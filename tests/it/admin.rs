@@ -124,7 +124,14 @@ fn forms(iid: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
             format!("/admin/provisioning/{iid}/settings"),
             vec![("read_all_users", "on")],
         ),
-        (format!("/admin/provisioning/{iid}/regenerate"), vec![]),
+        (
+            format!("/admin/provisioning/{iid}/regenerate"),
+            vec![("keep_old_for", "0")],
+        ),
+        (
+            format!("/admin/provisioning/{iid}/lifetime"),
+            vec![("token_lifetime", "90d")],
+        ),
         (format!("/admin/provisioning/{iid}/delete"), vec![]),
         (
             "/admin/users/new".into(),
@@ -290,18 +297,20 @@ async fn save_and_deploy_regenerate_and_delete() {
             .body
             .contains("name=\"send_enrollment_emails\" value=\"on\" checked")
     );
-    // Regenerate: the old token gets 401 at once, the new one works.
+    // Regenerate with no overlap: the old token gets 401 at once, the new one works.
     let p = b
         .get(&format!("/admin/provisioning/{iid}/regenerate"))
         .await;
-    assert!(p.body.contains("stops working immediately"));
+    assert!(p.body.contains("stops working at once"));
     let p = b
         .post(
             &format!("/admin/provisioning/{iid}/regenerate"),
-            &[("csrf", &csrf)],
+            &[("csrf", &csrf), ("keep_old_for", "0")],
         )
         .await;
-    assert_eq!(p.status, StatusCode::OK);
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let p = b.get(p.location.as_deref().unwrap()).await;
+    assert!(p.body.contains("the previous one no longer works"));
     let new_token = p.input("api-token").unwrap();
     assert_ne!(new_token, token);
     let get = |t: String| {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0009_verifier_keys.sql"),
     include_str!("0010_sealed_secrets.sql"),
     include_str!("0011_admin_second_factor.sql"),
+    include_str!("0012_token_rotation.sql"),
 ];
 
 /// The schema version this binary writes.

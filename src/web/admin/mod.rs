@@ -11,6 +11,7 @@ mod groups;
 mod login;
 pub(crate) mod outbox;
 mod provisioning;
+pub mod reveal;
 pub mod session;
 mod settings;
 mod users;

@@ -42,6 +42,8 @@ impl From<Error> for ApiError {
             Error::Unauthorized | Error::SignIn(_) => {
                 ScimError::Unauthorized("missing or invalid API token for this Base URL".into())
             }
+            // RFC 7644 §3.12 has no scimType for 401; the detail says when and what to do.
+            e @ Error::TokenExpired { .. } => ScimError::Unauthorized(e.to_string()),
             Error::Invalid(m) => ScimError::InvalidValue(m),
             Error::Unavailable => {
                 ScimError::Unavailable("the service is shutting down; retry".into())
