@@ -9,9 +9,9 @@ use serde_json::json;
 
 use crate::app::{App, RunOptions, open_directory};
 use crate::config::Config;
+use crate::directory::rotation::{Target, TokenLifetime, parse_overlap};
 
 mod verifier_keys;
-use crate::directory::rotation::{Target, TokenLifetime, parse_overlap};
 
 #[derive(Debug, Parser)]
 #[command(
