@@ -12,7 +12,7 @@ use crate::enroll::unix_now;
 use crate::support::admin::{Browser, Page};
 use crate::support::*;
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 const REGISTER: &str = "/admin/account/register";
 const CODE: &str = "/admin/login/code";
 
@@ -28,7 +28,7 @@ const PAGES: &[&str] = &[
     "/admin/settings",
 ];
 
-async fn app(require: bool) -> TestApp {
+pub(crate) async fn app(require: bool) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config_in(dir.path());
     config.admin.require_second_factor = require;
@@ -40,12 +40,12 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(&rest[..rest.find(end)?])
 }
 
-fn key_in(page: &Page) -> TotpSecret {
+pub(crate) fn key_in(page: &Page) -> TotpSecret {
     let key = between(&page.body, "<code class=\"key\">", "</code>").expect("a key");
     TotpSecret::from_base32(key).unwrap()
 }
 
-fn recovery_codes_in(page: &Page) -> Vec<String> {
+pub(crate) fn recovery_codes_in(page: &Page) -> Vec<String> {
     let list = between(&page.body, "id=\"recovery-codes\">", "</ul>").unwrap_or_default();
     list.split("<code>")
         .skip(1)
@@ -62,7 +62,7 @@ fn session_cookie(b: &Browser) -> String {
 
 /// A code of `secret` the server has not accepted yet: the next time step (within the
 /// ±1 step of skew), since registration used the current one.
-fn next_code(secret: &TotpSecret) -> String {
+pub(crate) fn next_code(secret: &TotpSecret) -> String {
     secret.code_at(unix_now() + 30).unwrap()
 }
 
@@ -81,7 +81,7 @@ fn wrong_code(secret: &TotpSecret) -> String {
 
 /// Registers an authenticator from the registration page; returns its secret and the recovery
 /// codes shown once.
-async fn register(b: &mut Browser) -> (TotpSecret, Vec<String>) {
+pub(crate) async fn register(b: &mut Browser) -> (TotpSecret, Vec<String>) {
     let page = b.get(REGISTER).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("<svg"), "a QR code");
@@ -98,7 +98,7 @@ async fn register(b: &mut Browser) -> (TotpSecret, Vec<String>) {
     (secret, codes)
 }
 
-async fn sign_out(b: &mut Browser) {
+pub(crate) async fn sign_out(b: &mut Browser) {
     let page = b.get("/admin/account").await;
     let csrf = page.csrf();
     let p = b.post("/admin/logout", &[("csrf", &csrf)]).await;
@@ -106,7 +106,7 @@ async fn sign_out(b: &mut Browser) {
 }
 
 /// The password step: ends at the code page.
-async fn password_step(b: &mut Browser) -> String {
+pub(crate) async fn password_step(b: &mut Browser) -> String {
     let p = b.sign_in("admin", PASSWORD).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
     assert_eq!(p.location.as_deref(), Some(CODE));
@@ -115,7 +115,7 @@ async fn password_step(b: &mut Browser) -> String {
     form.csrf()
 }
 
-async fn give_code(b: &mut Browser, csrf: &str, code: &str) -> Page {
+pub(crate) async fn give_code(b: &mut Browser, csrf: &str, code: &str) -> Page {
     b.post(CODE, &[("csrf", csrf), ("code", code)]).await
 }
 

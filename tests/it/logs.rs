@@ -1,8 +1,10 @@
-//! What the log may say: the real binary, logging at `debug`, runs the setup flow, a whole
-//! enrollment (SCIM create → email → link → QR page → code) and a code verification with a
-//! verifier key, and its captured log is searched for every token, link, key, password, cookie
-//! and secret issued along the way. The one-time
-//! setup link printed at start is the only one allowed, and only in that start-up line.
+//! What the log may say (issue 13 item 4): the real binary, logging at `debug`, runs the setup
+//! flow with the administrator's second factor (registration, recovery codes, a sign-in with a
+//! recovery code), a verifier key made on the Settings page, a whole enrollment (SCIM create →
+//! email → link → QR page → code) and code verifications with verifier keys, and its captured
+//! log is searched for every token, link, key, password, code, cookie and secret issued along
+//! the way. The one-time setup link printed at start is the only one allowed, and only in that
+//! start-up line.
 
 use std::time::{Duration, Instant};
 
@@ -70,7 +72,6 @@ async fn no_secret_reaches_the_log() {
 
     let mut cmd = scimgate(dir.path());
     cmd.env("SCIMGATE_LOG", "debug")
-        .env("SCIMGATE_ADMIN_REQUIRE_SECOND_FACTOR", "false")
         .env("SCIMGATE_SMTP_HOST", "127.0.0.1")
         .env("SCIMGATE_SMTP_PORT", sink.addr.port().to_string())
         .env("SCIMGATE_SMTP_TLS", "none")
@@ -85,11 +86,32 @@ async fn no_secret_reaches_the_log() {
     let password = "correct horse battery staple";
     let mut browser = Browser::at(addr);
     browser.setup(&setup_link, "admin", password).await;
-    let page = browser.get("/admin/users").await;
+    // The second factor is required: register it, keep the recovery codes shown once.
+    let (admin_secret, recovery_codes) = crate::admin_mfa::register(&mut browser).await;
+    let admin_key = admin_secret.expose().to_owned();
+    crate::admin_mfa::sign_out(&mut browser).await;
+    let login = browser.sign_in("admin", password).await;
+    assert_eq!(login.location.as_deref(), Some("/admin/login/code"));
+    let form = browser.get("/admin/login/code").await;
+    let signed_in =
+        crate::admin_mfa::give_code(&mut browser, &form.csrf(), &recovery_codes[0]).await;
+    assert_eq!(signed_in.status.as_u16(), 303, "{}", signed_in.body);
+    let page = browser.get("/admin/settings").await;
     assert_eq!(page.status.as_u16(), 200);
     let cookies: Vec<String> = browser.cookies.values().cloned().collect();
     assert!(!cookies.is_empty());
     let csrf = page.csrf();
+    // A verifier key made on the Settings page (POST, redirect, shown once).
+    let made = browser
+        .post(
+            "/admin/settings/verifier-keys",
+            &[("csrf", &csrf), ("name", "standby")],
+        )
+        .await;
+    assert_eq!(made.status.as_u16(), 303, "{}", made.body);
+    let shown = browser.get(made.location.as_deref().unwrap()).await;
+    let page_key = shown.input("verifier-key").expect("the key on the page");
+    assert!(page_key.starts_with("scv_"));
 
     // An enrollment, from the SCIM create to the confirmed code.
     let client = awc::Client::default();
@@ -143,6 +165,14 @@ async fn no_secret_reaches_the_log() {
     .await;
     assert_eq!(r.status.as_u16(), 200, "{}", r.body);
     assert_eq!(r.body["result"], "allow", "{}", r.body);
+    let r = send(
+        client
+            .post(format!("http://{addr}/api/v1/verify"))
+            .insert_header(("Authorization", format!("Bearer {page_key}"))),
+        Some(&serde_json::json!({"user": "ana@example.com", "code": "000000"})),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
     log_line(&log, "/api/v1/verify").await;
 
     // The request log saw these requests, with the link tokens cut to four characters.
@@ -158,12 +188,22 @@ async fn no_secret_reaches_the_log() {
         ("the TOTP secret", key.as_str()),
         ("the administrator's password", password),
         ("the CSRF token", csrf.as_str()),
+        (
+            "the verifier key made on the Settings page",
+            page_key.as_str(),
+        ),
+        ("the administrator's TOTP secret", admin_key.as_str()),
     ];
     for line in &lines {
         for (what, s) in secrets
             .iter()
             .copied()
             .chain(cookies.iter().map(|c| ("a cookie", c.as_str())))
+            .chain(
+                recovery_codes
+                    .iter()
+                    .map(|c| ("a recovery code", c.as_str())),
+            )
         {
             assert!(!line.contains(s), "{what} is in the log: {line}");
         }

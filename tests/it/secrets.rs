@@ -101,6 +101,44 @@ async fn no_totp_secret_in_the_database_files() {
     assert_not_in_files(&db, &secret, "stopped");
 }
 
+/// An administrator's own TOTP secret is sealed too (purpose "admin-totp"), and a secrets key
+/// rotation re-seals it: the administrator signs in with a code afterwards.
+#[actix_web::test]
+async fn no_admin_totp_secret_in_the_database_files() {
+    use crate::admin_mfa::{PASSWORD, app, give_code, next_code, password_step, register};
+    let mut app = app(true).await;
+    let mut b = crate::support::admin::Browser::new(&app);
+    b.setup(app.setup_link.as_deref().unwrap(), "admin", PASSWORD)
+        .await;
+    let (secret, _) = register(&mut b).await;
+    let db = app.config.database.path.clone();
+    assert_not_in_files(&db, &secret, "live");
+    let stored: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT totp_secret FROM admins", [], |r| r.get(0))
+        .unwrap();
+    assert!(stored.starts_with("v1:"), "{stored}");
+    app.stop().await;
+    assert_not_in_files(&db, &secret, "stopped");
+
+    let out = run(&mut rotate(&db));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["resealed"].as_u64().unwrap() >= 1, "{report}");
+    let resealed: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT totp_secret FROM admins", [], |r| r.get(0))
+        .unwrap();
+    assert_ne!(resealed, stored);
+    app.restart().await;
+    let mut b = crate::support::admin::Browser::new(&app);
+    let csrf = password_step(&mut b).await;
+    let p = give_code(&mut b, &csrf, &next_code(&secret)).await;
+    assert_eq!(p.status.as_u16(), 303, "{}", p.body);
+    assert_eq!(b.get("/admin/users").await.status.as_u16(), 200);
+    app.stop().await;
+}
+
 /// Runs `cmd`, which must end by itself within 30 seconds.
 fn run(cmd: &mut Command) -> Output {
     let child = cmd
