@@ -169,6 +169,7 @@ impl App {
             config: config.clone(),
             key_reveals: Default::default(),
             token_reveal: Default::default(),
+            recovery_reveal: Default::default(),
         });
         let https_policy = tls.as_ref().map(|_| {
             web::Data::new(HttpsPolicy {

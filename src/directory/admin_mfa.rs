@@ -18,15 +18,11 @@ use crate::store::admins;
 pub const PENDING_SIGN_IN: Duration = Duration::from_secs(5 * 60);
 /// How long a secret shown for registration stays usable without being confirmed.
 pub const REGISTRATION_LIFETIME: Duration = Duration::from_secs(15 * 60);
-/// How long freshly issued recovery codes wait to be shown (once).
-pub const SHOW_ONCE_LIFETIME: Duration = Duration::from_secs(5 * 60);
-
-/// In-memory state: secrets being registered (per administrator) and recovery codes waiting to
-/// be shown once (per session). A restart forgets both: the pages then start over.
+/// In-memory state: secrets being registered (per administrator). A restart forgets them: the
+/// registration page then shows a new one.
 #[derive(Default)]
 pub struct MfaState {
     registering: Mutex<HashMap<i64, (TotpSecret, Instant)>>,
-    show_once: Mutex<HashMap<String, (Vec<RecoveryCode>, Instant)>>,
 }
 
 /// What the account page shows about an administrator's second factor.
@@ -152,30 +148,6 @@ impl Directory {
         map.get(&admin_id)
             .filter(|(_, at)| at.elapsed() < REGISTRATION_LIFETIME)
             .map(|(s, _)| s.clone())
-    }
-
-    /// Keeps `codes` to be shown once to the session with this key (its CSRF token).
-    pub fn show_once(&self, session_key: &str, codes: Vec<RecoveryCode>) {
-        let mut map = self
-            .admin_mfa
-            .show_once
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        map.retain(|_, (_, at)| now.duration_since(*at) < SHOW_ONCE_LIFETIME);
-        map.insert(session_key.to_owned(), (codes, now));
-    }
-
-    /// The recovery codes waiting for this session, removed as they are taken.
-    pub fn take_shown_once(&self, session_key: &str) -> Option<Vec<RecoveryCode>> {
-        let mut map = self
-            .admin_mfa
-            .show_once
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        map.remove(session_key)
-            .filter(|(_, at)| at.elapsed() < SHOW_ONCE_LIFETIME)
-            .map(|(c, _)| c)
     }
 
     /// Checks a code of `admin_id`'s registered authenticator, or (with `recovery`) one of its

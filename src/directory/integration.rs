@@ -11,32 +11,11 @@ use crate::directory::rotation::{self, TokenLifetime};
 use crate::directory::{Directory, Error, format_time, now};
 use crate::store::integrations::{self, IntegrationRow};
 
-/// An integration id: 32 lower-case hex digits. It appears in the Base URL, which Okta refuses
-/// when it contains `_` (Okta build guide), so ids never do.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct IntegrationId(String);
-
-impl IntegrationId {
-    pub fn generate() -> IntegrationId {
-        IntegrationId(uuid::Uuid::new_v4().simple().to_string())
-    }
-    /// Accepts only the shape ids have, so arbitrary path text never reaches a query.
-    pub fn parse(s: &str) -> Option<IntegrationId> {
-        (s.len() == 32
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then(|| IntegrationId(s.to_owned()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for IntegrationId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+hex_id!(
+    /// An integration id: 32 lower-case hex digits. It appears in the Base URL, which Okta
+    /// refuses when it contains `_` (Okta build guide), so ids never do.
+    IntegrationId
+);
 
 /// The three settings of the vendor guide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

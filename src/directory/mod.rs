@@ -5,6 +5,37 @@
 //! rest (`secrets`).
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
 
+/// A random id of 32 lower-case hex digits (a UUID v4 without dashes) with a `parse` that
+/// accepts only that shape, so arbitrary path text never reaches a query.
+macro_rules! hex_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn generate() -> $name {
+                $name(uuid::Uuid::new_v4().simple().to_string())
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                (s.len() == 32
+                    && s.bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+                .then(|| $name(s.to_owned()))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 pub mod activity;
 pub mod admin_mfa;
 pub mod admins;

@@ -24,31 +24,10 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// codes a second, and each write would be a commit. The list is at most this much behind.
 pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
-/// A verifier key id: 32 lower-case hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct VerifierKeyId(String);
-
-impl VerifierKeyId {
-    fn generate() -> VerifierKeyId {
-        VerifierKeyId(uuid::Uuid::new_v4().simple().to_string())
-    }
-    /// Accepts only the shape ids have, so arbitrary path text never reaches a query.
-    pub fn parse(s: &str) -> Option<VerifierKeyId> {
-        (s.len() == 32
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then(|| VerifierKeyId(s.to_owned()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for VerifierKeyId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+hex_id!(
+    /// A verifier key id: 32 lower-case hex digits.
+    VerifierKeyId
+);
 
 /// A verifier key in force, as listed (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]

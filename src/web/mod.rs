@@ -40,10 +40,12 @@ pub struct AppState {
     pub sessions: SessionPolicy,
     /// The effective configuration, for the Settings page.
     pub config: Config,
-    /// New verifier keys waiting to be shown once on the Settings page.
-    pub key_reveals: admin::verifier_keys::Reveals,
-    /// New API tokens waiting to be shown once (POST -> redirect -> GET).
-    pub token_reveal: Arc<admin::reveal::TokenReveal>,
+    /// New verifier keys waiting to be shown once on the Settings page (scope: the key's name).
+    pub key_reveals: admin::reveal::Reveal<crate::auth::ApiToken>,
+    /// New API tokens waiting to be shown once (scope: the integration's id).
+    pub token_reveal: admin::reveal::Reveal<crate::auth::ApiToken>,
+    /// Freshly issued recovery codes of an administrator, waiting to be shown once.
+    pub recovery_reveal: admin::reveal::Reveal<Vec<crate::auth::recovery::RecoveryCode>>,
 }
 
 impl AppState {

@@ -192,7 +192,7 @@ async fn register(
         .await
     {
         Ok(codes) => {
-            state.directory.show_once(&s.csrf, codes);
+            state.recovery_reveal.put(&me.0.cookie, "", codes);
             Ok(redirect("/admin/account/recovery-codes"))
         }
         Err((field, e)) => {
@@ -220,9 +220,9 @@ async fn recovery_codes(
     me: AccountSession,
 ) -> Result<HttpResponse, PageError> {
     let codes = state
-        .directory
-        .take_shown_once(&me.0.session.csrf)
-        .map(|cs| cs.iter().map(|c| c.expose().to_owned()).collect());
+        .recovery_reveal
+        .take(&me.0.cookie, None)
+        .map(|(_, cs)| cs.iter().map(|c| c.expose().to_owned()).collect());
     let page = RecoveryPage {
         c: me.0.chrome(Nav::Account),
         codes,
@@ -251,7 +251,7 @@ async fn regenerate(
         .await
     {
         Ok(codes) => {
-            state.directory.show_once(&s.csrf, codes);
+            state.recovery_reveal.put(&me.0.cookie, "", codes);
             Ok(redirect("/admin/account/recovery-codes"))
         }
         Err(e) => {

@@ -373,7 +373,10 @@ async fn show(
 ) -> Result<HttpResponse, PageError> {
     let i = state.directory.integration(&id).await?;
     // A token made by this session's last POST, shown this once.
-    let token = state.token_reveal.take(&me.cookie, i.id.as_str());
+    let token = state
+        .token_reveal
+        .take(&me.cookie, Some(i.id.as_str()))
+        .map(|(_, t)| t.expose().to_owned());
     let notice = if q.regenerated.is_some() {
         Some(match (&token, &i.previous_token_until) {
             // The Connection card says until when the previous token works.
@@ -531,11 +534,9 @@ async fn regenerate(
         .regenerate_token(Target::Id(&id), keep)
         .await?;
     tracing::info!(integration = %r.integration.id, by = %me.session.username, "API token regenerated");
-    state.token_reveal.put(
-        &me.cookie,
-        r.integration.id.as_str(),
-        r.token.expose().to_owned(),
-    );
+    state
+        .token_reveal
+        .put(&me.cookie, r.integration.id.as_str(), r.token);
     Ok(redirect(&format!(
         "/admin/provisioning/{}?regenerated=1",
         r.integration.id

@@ -1,6 +1,8 @@
-//! One-time display of a new API token (issue 13 item 6). The POST that makes the token leaves
-//! it here, keyed by the administrator's session, and redirects; the GET of the integration's
-//! page takes it out. A reload then shows no token, and never makes another one.
+//! One-time display of a new secret (issue 13 items 1, 5 and 6): the POST that makes an API
+//! token, a verifier key or an administrator's recovery codes leaves it here, keyed by the administrator's session, and redirects; the
+//! next GET of the page that shows it takes it out. A reload then shows no secret and never
+//! makes another one, and the secret never appears in a URL (so neither in the request log nor
+//! in the browser's history).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,25 +10,35 @@ use std::time::{Duration, Instant};
 
 use crate::auth::TokenDigest;
 
-/// How long a token waits for its page to be opened.
-const WAIT_FOR: Duration = Duration::from_secs(300);
+/// How long a secret waits for its page to be opened.
+pub const WAIT_FOR: Duration = Duration::from_secs(10 * 60);
 
-/// New tokens waiting to be shown once. Held in memory only: a restart drops them.
-#[derive(Default)]
-pub struct TokenReveal {
-    /// Key: the digest of the session cookie.
-    pending: Mutex<HashMap<Vec<u8>, Pending>>,
+/// Secrets waiting to be shown once, at most one per session. Held in memory only: a restart
+/// drops them.
+pub struct Reveal<T> {
+    /// Key: the digest of the session cookie, so only the session that made a secret sees it.
+    pending: Mutex<HashMap<Vec<u8>, Pending<T>>>,
 }
 
-struct Pending {
-    integration: String,
-    token: String,
+struct Pending<T> {
+    /// What the secret belongs to (an integration's id, a verifier key's name; empty for
+    /// recovery codes).
+    scope: String,
+    value: T,
     at: Instant,
 }
 
-impl std::fmt::Debug for TokenReveal {
+impl<T> Default for Reveal<T> {
+    fn default() -> Self {
+        Reveal {
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Reveal<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenReveal(…)")
+        f.write_str("Reveal(…)")
     }
 }
 
@@ -34,29 +46,30 @@ fn key(session_cookie: &str) -> Vec<u8> {
     TokenDigest::of(session_cookie).as_bytes().to_vec()
 }
 
-impl TokenReveal {
-    /// Leaves `token` for this session's next view of the integration's page (replacing one
-    /// not yet shown).
-    pub fn put(&self, session_cookie: &str, integration: &str, token: String) {
+impl<T> Reveal<T> {
+    /// Leaves `value` for this session's next view of the page of `scope` (replacing one not
+    /// yet shown).
+    pub fn put(&self, session_cookie: &str, scope: &str, value: T) {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         p.retain(|_, v| v.at.elapsed() < WAIT_FOR);
         p.insert(
             key(session_cookie),
             Pending {
-                integration: integration.to_owned(),
-                token,
+                scope: scope.to_owned(),
+                value,
                 at: Instant::now(),
             },
         );
     }
 
-    /// The token waiting for this session and integration, once.
-    pub fn take(&self, session_cookie: &str, integration: &str) -> Option<String> {
+    /// The secret waiting for this session and `scope` (any scope when `None`), once:
+    /// `(scope, value)`.
+    pub fn take(&self, session_cookie: &str, scope: Option<&str>) -> Option<(String, T)> {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let k = key(session_cookie);
         match p.get(&k) {
-            Some(v) if v.integration == integration && v.at.elapsed() < WAIT_FOR => {
-                p.remove(&k).map(|v| v.token)
+            Some(v) if scope.is_none_or(|s| v.scope == s) && v.at.elapsed() < WAIT_FOR => {
+                p.remove(&k).map(|v| (v.scope, v.value))
             }
             _ => None,
         }
@@ -69,11 +82,20 @@ mod tests {
 
     #[test]
     fn shown_once_to_its_session_only() {
-        let r = TokenReveal::default();
+        let r = Reveal::<String>::default();
         r.put("cookie-a", "i1", "scg_x".into());
-        assert_eq!(r.take("cookie-b", "i1"), None);
-        assert_eq!(r.take("cookie-a", "i2"), None);
-        assert_eq!(r.take("cookie-a", "i1").as_deref(), Some("scg_x"));
-        assert_eq!(r.take("cookie-a", "i1"), None);
+        assert_eq!(r.take("cookie-b", Some("i1")), None);
+        assert_eq!(r.take("cookie-a", Some("i2")), None);
+        assert_eq!(
+            r.take("cookie-a", Some("i1")),
+            Some(("i1".to_owned(), "scg_x".to_owned()))
+        );
+        assert_eq!(r.take("cookie-a", Some("i1")), None);
+        r.put("cookie-a", "mfa", "scv_y".into());
+        assert_eq!(
+            r.take("cookie-a", None),
+            Some(("mfa".to_owned(), "scv_y".to_owned()))
+        );
+        assert_eq!(r.take("cookie-a", None), None);
     }
 }

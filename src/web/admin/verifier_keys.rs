@@ -3,19 +3,14 @@
 //!
 //! A new key is shown once, and not as the answer to the POST (a reload would post again and
 //! make another key): the POST keeps the key in memory for the admin's session
-//! ([`Reveals`]), redirects, and the next GET of the Settings page takes it out and shows it.
+//! (`reveal::Reveal`), redirects, and the next GET of the Settings page takes it out and shows it.
 //! A reload after that shows that the key is no longer available. The key never appears in a
 //! URL, so it reaches neither the request log nor the browser history.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::{ApiToken, TokenDigest};
 use crate::directory::Error;
 use crate::directory::verifier_keys::MAX_NAME_CHARS;
 use crate::web::AppState;
@@ -34,47 +29,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/settings/verifier-keys/{id}/revoke",
             web::post().to(revoke),
         );
-}
-
-/// How long a new key waits for the page that shows it.
-pub const REVEAL_FOR: Duration = Duration::from_secs(10 * 60);
-
-/// New keys waiting to be shown once, one per admin session (keyed by the digest of the
-/// session cookie, so only the session that created a key can see it).
-#[derive(Default)]
-pub struct Reveals(Mutex<HashMap<Vec<u8>, Reveal>>);
-
-struct Reveal {
-    name: String,
-    key: ApiToken,
-    at: Instant,
-}
-
-impl Reveals {
-    fn owner(me: &AdminSession) -> Vec<u8> {
-        TokenDigest::of(&me.cookie).as_bytes().to_vec()
-    }
-
-    fn put(&self, me: &AdminSession, name: String, key: ApiToken) {
-        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        all.retain(|_, r| r.at.elapsed() < REVEAL_FOR);
-        all.insert(
-            Self::owner(me),
-            Reveal {
-                name,
-                key,
-                at: Instant::now(),
-            },
-        );
-    }
-
-    /// The key waiting for this session, taken out: (name, key).
-    fn take(&self, me: &AdminSession) -> Option<(String, String)> {
-        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        all.retain(|_, r| r.at.elapsed() < REVEAL_FOR);
-        all.remove(&Self::owner(me))
-            .map(|r| (r.name, r.key.expose().to_owned()))
-    }
 }
 
 /// One key as listed.
@@ -151,8 +105,8 @@ impl CardQuery {
             ));
         }
         if self.created.is_some() {
-            match state.key_reveals.take(me) {
-                Some(k) => input.created = Some(k),
+            match state.key_reveals.take(&me.cookie, None) {
+                Some((name, key)) => input.created = Some((name, key.expose().to_owned())),
                 None => {
                     input.notice = Some((
                         false,
@@ -183,7 +137,7 @@ async fn create(
         Ok(created) => {
             let k = &created.key;
             tracing::info!(verifier_key = %k.id, name = %k.name, by = %me.session.username, "verifier key created");
-            state.key_reveals.put(&me, k.name.clone(), created.secret);
+            state.key_reveals.put(&me.cookie, &k.name, created.secret);
             Ok(redirect("/admin/settings?created=1#verifier-keys"))
         }
         Err(Error::Invalid(m)) => {
