@@ -528,16 +528,17 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
                 );
             } else {
                 println!(
-                    "{:<24} {:<34} {:>7}  {:<25} BASE URL",
-                    "NAME", "ID", "USERS", "TOKEN LAST USED"
+                    "{:<24} {:<34} {:>7}  {:<25} {:<25} BASE URL",
+                    "NAME", "ID", "USERS", "TOKEN LAST USED", "TOKEN EXPIRES"
                 );
                 for i in &all {
                     println!(
-                        "{:<24} {:<34} {:>7}  {:<25} {public_url}/scim/v2/{}",
+                        "{:<24} {:<34} {:>7}  {:<25} {:<25} {public_url}/scim/v2/{}",
                         i.name,
                         i.id,
                         i.users_owned,
                         i.token_last_used.as_deref().unwrap_or("never"),
+                        i.token_expires.as_deref().unwrap_or("never"),
                         i.id
                     );
                 }

@@ -30,7 +30,8 @@ macro_rules! hex_id {
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
+                // `pad`, so that a width (`{:<34}`) lines up tables.
+                f.pad(&self.0)
             }
         }
     };
