@@ -117,6 +117,10 @@ async fn the_guides_path_in_a_browser() {
     copy.click().await.unwrap();
     assert_eq!(copy.text().await.unwrap(), "Copied");
     screenshot(&c, "04-save-and-deploy-token").await;
+    // A reload shows no token and posts nothing again (the token came by a redirect).
+    c.refresh().await.unwrap();
+    wait_text(&c, "#notice", "shown once and is not shown again").await;
+    assert!(!c.source().await.unwrap().contains(&token));
 
     // The token and Base URL work for SCIM, as Okta's "Test API Credentials" and a sync do.
     let (status, _) = scim("GET", &format!("{base_url}/Users?count=1"), &token, None).await;

@@ -249,8 +249,15 @@ async fn save_and_deploy_regenerate_and_delete() {
             &[("csrf", &csrf), ("kind", "scim2"), ("name", "Entra ID")],
         )
         .await;
+    // POST → redirect → GET: the token is on the page the redirect leads to, once.
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let shown_at = p.location.clone().unwrap();
+    assert!(shown_at.ends_with("?created=1"), "{shown_at}");
+    assert!(!p.body.contains("scg_"));
+    let p = b.get(&shown_at).await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.body.contains("you will not see it again"));
+    assert!(p.body.contains("Saved and deployed"));
     let token = p.input("api-token").expect("the token is shown");
     let base = p.input("base-url").expect("the Base URL is shown");
     let iid = base.rsplit('/').next().unwrap().to_owned();
@@ -265,10 +272,20 @@ async fn save_and_deploy_regenerate_and_delete() {
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    // The page no longer shows the token.
+    // The page no longer shows the token; a reload of the page that showed it says so and
+    // makes nothing new.
     let page = b.get(&format!("/admin/provisioning/{iid}")).await;
     assert!(page.input("api-token").is_none());
     assert!(!page.body.contains(&token));
+    let again = b.get(&shown_at).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert!(again.input("api-token").is_none());
+    assert!(
+        again.body.contains("shown once and is not shown again"),
+        "{}",
+        again.body
+    );
+    assert_eq!(app.directory.list_integrations().await.unwrap().len(), 2);
     // Save and Deploy the settings; a reload shows them.
     let csrf = page.csrf();
     let p = b

@@ -378,6 +378,8 @@ async fn save_and_deploy_with_a_lifetime() {
             ],
         )
         .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = b.get(p.location.as_deref().unwrap()).await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.input("api-token").is_some());
     let entra = app

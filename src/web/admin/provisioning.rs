@@ -224,14 +224,11 @@ async fn create(
         {
             Ok(created) => {
                 tracing::info!(integration = %created.integration.id, name = %created.integration.name, by = %me.session.username, "provisioning created");
-                return show_page(
-                    &state,
-                    &me,
-                    created.integration,
-                    Some(created.token.expose().to_owned()),
-                    Some("Saved and deployed.".to_owned()),
-                )
-                .await;
+                // POST → redirect → GET: a reload of the page that shows the token must not
+                // post the form again (it would say the name is taken).
+                let id = created.integration.id.as_str().to_owned();
+                state.token_reveal.put(&me.cookie, &id, created.token);
+                return Ok(redirect(&format!("/admin/provisioning/{id}?created=1")));
             }
             Err(Error::Invalid(m)) => Some(sentence(&m)),
             Err(e) => return Err(e.into()),
@@ -360,6 +357,7 @@ async fn show_page_full(
 
 #[derive(Deserialize)]
 struct ShowQuery {
+    created: Option<String>,
     saved: Option<String>,
     regenerated: Option<String>,
     lifetime: Option<String>,
@@ -377,7 +375,15 @@ async fn show(
         .token_reveal
         .take(&me.cookie, Some(i.id.as_str()))
         .map(|(_, t)| t.expose().to_owned());
-    let notice = if q.regenerated.is_some() {
+    let notice = if q.created.is_some() {
+        Some(match &token {
+            Some(_) => "Saved and deployed: copy the API token below.".to_owned(),
+            None => {
+                "The API token was shown once and is not shown again. Lost it? Regenerate it below."
+                    .to_owned()
+            }
+        })
+    } else if q.regenerated.is_some() {
         Some(match (&token, &i.previous_token_until) {
             // The Connection card says until when the previous token works.
             (Some(_), Some(_)) => {
