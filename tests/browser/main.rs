@@ -561,3 +561,152 @@ async fn admin_second_factor_in_a_browser() {
     click(&c, "verify").await;
     wait_text(&c, "#error", "not right").await;
 }
+
+/// Issue 15: no admin page scrolls sideways at 1280 × 800, and none is wider than a 375 px
+/// phone (lists turn into stacked rows), with the long names, deactivated users, aliases,
+/// pending emails and long filters a real directory has.
+#[actix_web::test]
+async fn every_page_fits_the_window() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let app = Appliance::start().await;
+    app.directory.create_admin("admin", PASSWORD).await.unwrap();
+    let name = "Okta production EMEA and North America workforce";
+    let created = app.directory.create_integration(name).await.unwrap();
+    let id = created.integration.id.as_str().to_owned();
+    app.directory
+        .update_settings(
+            &id,
+            scimgate::directory::SettingsChange {
+                send_enrollment_emails: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let base = app.url(&format!("/scim/v2/{id}"));
+    let token = created.token.expose().to_owned();
+    let mut user_ids = Vec::new();
+    for (n, g, f) in [
+        (
+            "alexandra.konstantinopoulou-vanderberg@subsidiary-holdings.example.com",
+            "Alexandra Maria",
+            "Konstantinopoulou-Vanderberg",
+        ),
+        ("bo.li@example.com", "Bo", "Li"),
+    ] {
+        let alias = format!("alias.of.{n}");
+        let (s, v) = scim(
+            "POST",
+            &format!("{base}/Users"),
+            &token,
+            Some(user(n, g, f, Some(&alias))),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        user_ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"active": false}}]});
+    let (s, _) = scim(
+        "PATCH",
+        &format!("{base}/Users/{}", user_ids[0]),
+        &token,
+        Some(patch),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = scim(
+        "POST",
+        &format!("{base}/Groups"),
+        &token,
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "All employees of the EMEA and North America regions (workforce)",
+            "members": [{"value": user_ids[0]}, {"value": user_ids[1]}]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let group = v["id"].as_str().unwrap().to_owned();
+    let filter = "userName%20eq%20%22alexandra.konstantinopoulou-vanderberg%40subsidiary-holdings.example.com%22";
+    let (s, _) = scim(
+        "GET",
+        &format!("{base}/Users?filter={filter}&startIndex=1&count=100"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+
+    let c = driver.browser(true).await;
+    sign_in(&c, &app).await;
+    c.goto(&app.url("/admin/activity")).await.unwrap();
+    let activity = c
+        .find(Locator::Css("a[href^='/admin/activity/']"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let pages = [
+        "/admin/provisioning".to_owned(),
+        format!("/admin/provisioning/{id}"),
+        "/admin/provisioning/new".to_owned(),
+        "/admin/users".to_owned(),
+        format!("/admin/users/{}", user_ids[0]),
+        "/admin/users/new".to_owned(),
+        "/admin/groups".to_owned(),
+        format!("/admin/groups/{group}"),
+        "/admin/activity".to_owned(),
+        activity,
+        "/admin/outbox".to_owned(),
+        "/admin/settings".to_owned(),
+        "/admin/account".to_owned(),
+    ];
+    let mut wrong = Vec::new();
+    for (w, h) in [(1280, 800), (375, 812)] {
+        c.set_window_size(w, h).await.unwrap();
+        for p in &pages {
+            c.goto(&app.url(p)).await.unwrap();
+            wait_text(&c, "h1", "").await;
+            // The page's width, and every card's content against the card (a table that
+            // scrolls inside its card cuts columns off).
+            let v = c
+                .execute(
+                    "const over = [...document.querySelectorAll('.card')]
+                        .filter(e => e.scrollWidth > e.clientWidth + 1)
+                        .map(e => (e.id || e.className) + ' ' + e.scrollWidth + '>' + e.clientWidth);
+                     return [window.innerWidth, document.documentElement.scrollWidth, over];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let inner = v[0].as_u64().unwrap();
+            let scroll = v[1].as_u64().unwrap();
+            if scroll > inner {
+                wrong.push(format!(
+                    "{p} at {w} px: the page is {scroll} px wide in a {inner} px window"
+                ));
+            }
+            if v[2] != json!([]) {
+                wrong.push(format!("{p} at {w} px: cards scroll sideways: {}", v[2]));
+            }
+            // Every page at both sizes, for looking at (target/screenshots/fit-*).
+            let slug: String = p
+                .trim_start_matches("/admin/")
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+                .take(24)
+                .collect();
+            let png = c.screenshot().await.unwrap();
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("fit-{w}-{slug}.png")), png).unwrap();
+        }
+    }
+    c.close().await.unwrap();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -814,7 +814,7 @@ async fn settings_page_error_pages_and_static_files() {
     assert!(
         p.body.contains("server.public_url") && p.body.contains("SCIMGATE_ACTIVITY_RETENTION_DAYS")
     );
-    assert!(p.body.contains("<td>admin</td>"));
+    assert!(p.body.contains("<td data-label=\"Username\">admin</td>"));
     let p = b.get("/admin/no-such-page").await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     assert!(p.body.contains("Page not found") && p.body.contains("request-id"));
@@ -1006,7 +1006,11 @@ async fn manual_users_can_be_deactivated_and_deleted_owned_ones_cannot() {
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let list = b.get("/admin/users?q=erin").await;
-    let at = list.body.find("<td><a href=\"/admin/users/").unwrap() + 13;
+    let at = list
+        .body
+        .find("<td data-label=\"Username\"><a href=\"/admin/users/")
+        .unwrap()
+        + 35;
     let id: String = list.body[at + 13..]
         .chars()
         .take_while(|c| *c != '"')
@@ -1143,7 +1147,7 @@ async fn groups_pages_show_pushed_groups_and_members() {
     assert!(p.body.contains("<th class=\"num\">Groups</th>"));
     assert!(
         p.body
-            .contains("<td class=\"num\">1</td>\n        <td class=\"num\">1</td>"),
+            .contains("<td data-label=\"Users\" class=\"num\">1</td>\n        <td data-label=\"Groups\" class=\"num\">1</td>"),
         "{}",
         p.body
     );

@@ -164,7 +164,9 @@ async fn a_new_admin_registers_first_then_signs_in_with_password_and_code() {
     assert_eq!(b.get("/admin/provisioning").await.status, StatusCode::OK);
     let settings = b.get("/admin/settings").await;
     assert!(
-        settings.body.contains("<td>authenticator</td>"),
+        settings
+            .body
+            .contains("<td data-label=\"Second factor\">authenticator</td>"),
         "{}",
         settings.body
     );

@@ -223,7 +223,11 @@ async fn settings_page_creates_shows_once_and_revokes() {
     let key = shown.input("verifier-key").expect("the key on the page");
     assert!(key.starts_with("scv_"), "{key}");
     assert!(shown.body.contains("you will not see it again"));
-    assert!(shown.body.contains("<td>mfa</td>"), "{}", shown.body);
+    assert!(
+        shown.body.contains("<td data-label=\"Name\">mfa</td>"),
+        "{}",
+        shown.body
+    );
     let (s, v) = verify(
         &app,
         Some(&key),
@@ -241,7 +245,11 @@ async fn settings_page_creates_shows_once_and_revokes() {
     assert!(again.body.contains("shown once and is not shown again"));
     // The list shows when it was last used.
     let listed = admin.get("/admin/settings").await;
-    let row = listed.body.split("<tr><td>mfa</td>").nth(1).unwrap();
+    let row = listed
+        .body
+        .split("<tr><td data-label=\"Name\">mfa</td>")
+        .nth(1)
+        .unwrap();
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(
         !row.contains("never") && row.matches(" UTC").count() == 2,
@@ -274,7 +282,7 @@ async fn settings_page_creates_shows_once_and_revokes() {
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     let after = admin.get(&done.location.unwrap()).await;
     assert!(after.body.contains("was revoked"), "{}", after.body);
-    assert!(!after.body.contains("<td>mfa</td>"));
+    assert!(!after.body.contains("<td data-label=\"Name\">mfa</td>"));
     let (s, v) = verify(&app, Some(&key), json!({"user": "nobody", "code": "1"})).await;
     assert_refused(s, &v, Some(&key));
     // Revoking it again: nothing there.
