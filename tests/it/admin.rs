@@ -1387,3 +1387,42 @@ async fn manual_groups_add_and_remove_members() {
         .await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
 }
+
+/// Issue 15: with *Send enrollment emails* on and no SMTP server, the integration's page and
+/// the user's page say that the email cannot leave; with one configured, neither does.
+#[actix_web::test]
+async fn pages_warn_when_no_smtp_server_is_configured() {
+    use crate::enroll::{app_with_mail, post_user};
+    use crate::mail::user;
+    let app = TestApp::spawn().await;
+    app.directory
+        .update_settings(
+            &app.integration_id,
+            scimgate::directory::SettingsChange {
+                send_enrollment_emails: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let id = post_user(&app, &user("ida@example.test", Some("ida@mail.test"))).await;
+    let mut b = Browser::admin(&app).await;
+    let page = b
+        .get(&format!("/admin/provisioning/{}", app.integration_id))
+        .await;
+    assert!(page.body.contains("id=\"smtp-off\""), "{}", page.body);
+    assert!(page.body.contains("No SMTP server is configured"));
+    let page = b.get(&format!("/admin/users/{id}")).await;
+    assert!(page.body.contains("id=\"smtp-off\""), "{}", page.body);
+
+    let sink = crate::support::smtp::SmtpSink::start().await;
+    let app = app_with_mail(&sink).await;
+    let id = post_user(&app, &user("jo@example.test", Some("jo@mail.test"))).await;
+    let mut b = Browser::admin(&app).await;
+    let page = b
+        .get(&format!("/admin/provisioning/{}", app.integration_id))
+        .await;
+    assert!(!page.body.contains("id=\"smtp-off\""));
+    let page = b.get(&format!("/admin/users/{id}")).await;
+    assert!(!page.body.contains("id=\"smtp-off\""));
+}

@@ -275,6 +275,8 @@ struct ShowPage {
     /// The 14-day (or expired) banner.
     warning: Option<String>,
     lifetime: LifetimeField,
+    /// No `[smtp] host`: enrollment emails are queued, not sent (said beside the setting).
+    smtp_off: bool,
 }
 
 async fn show_page(
@@ -347,6 +349,7 @@ async fn show_page_full(
             previous_until: rotation::previous_token_active(&i, now).map(show_time),
             warning: rotation::expiry_warning(&i, now).map(|w| expiry_banner(&i, &w)),
             lifetime,
+            smtp_off: state.config.smtp.host.is_empty(),
             i,
             token,
             notice,

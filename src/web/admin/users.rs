@@ -206,6 +206,8 @@ struct ShowPage {
     emails: Vec<crate::web::admin::outbox::MessageView>,
     /// Why no enrollment email was sent, when none was.
     no_email: Option<String>,
+    /// No `[smtp] host`: the user's enrollment email cannot leave.
+    smtp_off: bool,
     /// (id, displayName) of the groups the user belongs to.
     groups: Vec<(String, String)>,
 }
@@ -265,6 +267,7 @@ async fn show(
             enrolled,
             emails,
             no_email,
+            smtp_off: state.config.smtp.host.is_empty(),
             u: view(&user, &integrations),
             json,
             activity,
