@@ -372,7 +372,8 @@ async fn everything_works_with_javascript_off() {
     c.goto(&app.url("/admin/users/new")).await.unwrap();
     fill(&c, "user_name", "erin@example.com").await;
     click(&c, "create-user").await;
-    wait_text(&c, "#users tbody", "erin@example.com").await;
+    wait_text(&c, "h1", "erin@example.com").await;
+    wait_text(&c, "#notice", "was added").await;
     click(&c, "sign-out").await;
     expect_path(&c, "/admin/login").await;
     c.close().await.unwrap();

@@ -418,8 +418,15 @@ async fn add_a_manual_user_and_find_it() {
         )
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
-    let list = b.get(p.location.as_deref().unwrap()).await;
-    assert!(list.body.contains("was added"));
+    // Add user lands on the new user's page.
+    let to = p.location.clone().unwrap();
+    assert!(
+        to.starts_with("/admin/users/") && to.ends_with("?changed=created"),
+        "{to}"
+    );
+    let page = b.get(&to).await;
+    assert!(page.body.contains("was added"));
+    assert!(page.body.contains("<h1>carol@example.com"), "{}", page.body);
     // Found by alias, email and name, case-insensitively; filtered by source and status.
     for q in ["CJ@EXAMPLE", "carol.jones@mail", "jones", "carol"] {
         let p = b.get(&format!("/admin/users?q={}", enc(q))).await;

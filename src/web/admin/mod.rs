@@ -248,6 +248,22 @@ pub fn show_time(t: &str) -> String {
     }
 }
 
+/// A "last used" time at the granularity it is stored with: uses are written at most once a
+/// minute (a write per request would cost a disk sync each), so a recent one reads "within the
+/// last minute" and an older one is given to the minute. `None` is "never".
+pub fn show_last_used(t: Option<&str>, now: time::OffsetDateTime) -> String {
+    let Some(t) = t else {
+        return "never".to_owned();
+    };
+    match time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
+        Ok(at) if now - at < time::Duration::minutes(1) => "within the last minute".to_owned(),
+        _ => match (t.get(..10), t.get(11..16)) {
+            (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
+            _ => t.to_owned(),
+        },
+    }
+}
+
 /// Adds `Referrer-Policy`, a content security policy and framing protection to admin responses.
 pub fn harden(h: &mut header::HeaderMap) {
     h.insert(
@@ -316,4 +332,24 @@ pub fn enc(s: &str) -> String {
 /// The `page` query parameter (1-based), bounded.
 pub fn page_param(p: Option<u64>) -> u64 {
     p.unwrap_or(1).clamp(1, 1_000_000)
+}
+
+#[cfg(test)]
+mod last_used_tests {
+    use super::show_last_used;
+    use time::macros::datetime;
+
+    #[test]
+    fn to_the_minute_or_within_the_last_one() {
+        let now = datetime!(2026-12-02 14:03:30 UTC);
+        assert_eq!(show_last_used(None, now), "never");
+        assert_eq!(
+            show_last_used(Some("2026-12-02T14:02:45.120Z"), now),
+            "within the last minute"
+        );
+        assert_eq!(
+            show_last_used(Some("2026-12-02T14:01:59.999Z"), now),
+            "2026-12-02 14:01 UTC"
+        );
+    }
 }

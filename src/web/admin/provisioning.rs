@@ -115,10 +115,10 @@ async fn list(
                 .map_or((String::new(), 0), |(_, at, st)| (show_time(at), *st));
             Row {
                 created: show_time(&i.created),
-                token_last_used: i
-                    .token_last_used
-                    .as_deref()
-                    .map_or_else(|| "never".to_owned(), show_time),
+                token_last_used: super::show_last_used(
+                    i.token_last_used.as_deref(),
+                    time::OffsetDateTime::now_utc(),
+                ),
                 token_expires: show_expiry(&i),
                 expiry_close: warning.is_some(),
                 i,
@@ -341,10 +341,10 @@ async fn show_page_full(
             base_url: state.base_url(i.id.as_str()),
             created: show_time(&i.created),
             token_created: show_time(&i.token_created),
-            token_last_used: i
-                .token_last_used
-                .as_deref()
-                .map_or_else(|| "never".to_owned(), show_time),
+            token_last_used: super::show_last_used(
+                i.token_last_used.as_deref(),
+                time::OffsetDateTime::now_utc(),
+            ),
             token_expires: show_expiry(&i),
             previous_until: rotation::previous_token_active(&i, now).map(show_time),
             warning: rotation::expiry_warning(&i, now).map(|w| expiry_banner(&i, &w)),

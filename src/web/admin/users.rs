@@ -133,7 +133,6 @@ struct ListQuery {
     #[serde(default)]
     status: String,
     page: Option<u64>,
-    created: Option<String>,
     deleted: Option<String>,
 }
 
@@ -181,13 +180,10 @@ async fn list(
             integrations,
             users: views,
             pager,
-            notice: match (&q.created, &q.deleted) {
-                (Some(u), _) => Some(format!(
-                    "User \"{u}\" was added as a manually provisioned user."
-                )),
-                (None, Some(u)) => Some(format!("User \"{u}\" was deleted.")),
-                _ => None,
-            },
+            notice: q
+                .deleted
+                .as_ref()
+                .map(|u| format!("User \"{u}\" was deleted.")),
         },
     )
 }
@@ -261,6 +257,7 @@ async fn show(
                         "The user was deactivated: it can no longer authenticate.".to_owned()
                     }
                     "edited" => "Saved.".to_owned(),
+                    "created" => "The user was added as a manually provisioned user.".to_owned(),
                     _ => "The user was reactivated.".to_owned(),
                 })
             }),
@@ -345,10 +342,10 @@ async fn create(
         match state.directory.create_manual_user(&user).await {
             Ok(u) => {
                 tracing::info!(user = %u.meta.id, by = %me.session.username, "manual user added");
+                // The new user's own page, where enrollment and editing go on.
                 return Ok(redirect(&format!(
-                    "/admin/users?q={}&created={}",
-                    enc(user.user_name.trim()),
-                    enc(user.user_name.trim())
+                    "/admin/users/{}?changed=created",
+                    enc(&u.meta.id)
                 )));
             }
             Err(Error::Conflict { attribute, value }) => {

@@ -68,10 +68,10 @@ pub async fn card(state: &AppState, input: CardInput) -> Result<VerifierCard, Pa
         .map(|k| KeyView {
             id: k.id.as_str().to_owned(),
             created: show_time(&k.created),
-            last_used: k
-                .last_used
-                .as_deref()
-                .map_or_else(|| "never".to_owned(), show_time),
+            last_used: super::show_last_used(
+                k.last_used.as_deref(),
+                time::OffsetDateTime::now_utc(),
+            ),
             name: k.name,
         })
         .collect();
