@@ -205,9 +205,9 @@ impl Directory {
             .write(move |conn| integrations::insert(conn, &stored).map_err(Error::from))
             .await
             .map_err(|e| match e {
-                Error::Conflict { value, .. } => {
-                    Error::Invalid(format!("an integration named '{value}' already exists"))
-                }
+                Error::Conflict { value, .. } => Error::Invalid(format!(
+                    "the name '{value}' is already taken by another provisioning"
+                )),
                 e => e,
             })?;
         Ok(Created {

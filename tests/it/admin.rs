@@ -242,7 +242,7 @@ async fn save_and_deploy_regenerate_and_delete() {
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(p.body.contains("id=\"name-error\""), "{}", p.body);
-    assert!(p.body.contains("already exists"));
+    assert!(p.body.contains("already taken by another provisioning"));
     let p = b
         .post(
             "/admin/provisioning/new",
@@ -355,7 +355,7 @@ async fn save_and_deploy_regenerate_and_delete() {
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let list = b.get(p.location.as_deref().unwrap()).await;
     assert!(
-        list.body.contains("1 user(s) are now manually provisioned"),
+        list.body.contains("Its one user is now manually provisioned"),
         "{}",
         list.body
     );

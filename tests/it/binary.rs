@@ -110,7 +110,7 @@ async fn operator_flow_with_the_binary() {
         .output()
         .unwrap();
     assert!(!dup.status.success());
-    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already taken"));
 
     // The list never shows the token.
     let list = scimgate(dir.path())

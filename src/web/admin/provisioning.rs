@@ -127,12 +127,18 @@ async fn list(
             }
         })
         .collect();
-    let notice = q.deleted.as_ref().map(|name| {
-        format!(
-            "Provisioning \"{name}\" was deleted. Its {} user(s) are now manually provisioned.",
-            q.released.unwrap_or(0)
-        )
-    });
+    let notice = q
+        .deleted
+        .as_ref()
+        .map(|name| match q.released.unwrap_or(0) {
+            0 => format!("Provisioning \"{name}\" was deleted; it owned no users."),
+            1 => format!(
+                "Provisioning \"{name}\" was deleted. Its one user is now manually provisioned."
+            ),
+            n => format!(
+                "Provisioning \"{name}\" was deleted. Its {n} users are now manually provisioned."
+            ),
+        });
     render(
         StatusCode::OK,
         &ListPage {
@@ -607,10 +613,11 @@ async fn delete_confirm(
             title: format!("Delete provisioning \"{}\"?", i.name),
             lines: vec![
                 "Its Base URL and API token stop working immediately.".into(),
-                format!(
-                    "Nothing is deleted from the directory: its {} user(s) stay, as manually provisioned users.",
-                    i.users_owned
-                ),
+                match i.users_owned {
+                    0 => "Nothing is deleted from the directory; this provisioning owns no users.".to_owned(),
+                    1 => "Nothing is deleted from the directory: its one user stays, as a manually provisioned user.".to_owned(),
+                    n => format!("Nothing is deleted from the directory: its {n} users stay, as manually provisioned users."),
+                },
             ],
             action: format!("/admin/provisioning/{}/delete", i.id),
             button: "Delete provisioning".into(),

@@ -396,7 +396,7 @@ async fn manual_user(state: &AppState, id: &str) -> Result<User, PageError> {
     let user = state.directory.user_for_admin(id).await?;
     if user.source.is_some() {
         return Err(Error::Forbidden(
-            "This user is provisioned by an integration: change it in its identity provider, which is the source of truth."
+            "This user comes from a provisioning: change it in its identity provider, which is the source of truth."
                 .into(),
         )
         .into());
@@ -519,8 +519,7 @@ async fn delete_confirm(
     let v = view(&user, &[]);
     if v.source_id.is_some() {
         return Err(Error::Forbidden(
-            "This user is provisioned by an integration: delete it in its identity provider."
-                .into(),
+            "This user comes from a provisioning: delete it in its identity provider.".into(),
         )
         .into());
     }
