@@ -8,6 +8,7 @@ pub mod admin;
 pub mod assets;
 pub mod enroll;
 pub mod https;
+pub mod limits;
 pub mod ops;
 pub mod scim;
 pub mod verify;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub key_reveals: admin::verifier_keys::Reveals,
     /// New API tokens waiting to be shown once (POST -> redirect -> GET).
     pub token_reveal: Arc<admin::reveal::TokenReveal>,
+    /// Rate limits and the client address (`web::limits`).
+    pub limits: Arc<limits::Limits>,
 }
 
 impl AppState {
