@@ -947,6 +947,41 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_and_limits() {
+        let net = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.1.2.3".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        let v6 = IpNet::parse("fd00::/8").unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("fe80::1".parse().unwrap()));
+        assert_eq!(IpNet::parse("::1").unwrap().to_string(), "::1");
+        for bad in ["10.0.0.0/33", "example.com", "10.0.0.0/", "::/129"] {
+            assert!(IpNet::parse(bad).is_err(), "{bad}");
+        }
+        let mut c = Config::from_toml("[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]")
+            .unwrap();
+        assert_eq!(c.server.trusted_proxies.len(), 2);
+        assert!(Config::from_toml("[server]\ntrusted_proxies = [\"nope\"]").is_err());
+        c.apply_env(&env(&[
+            ("SCIMGATE_TRUSTED_PROXIES", "192.0.2.1, 2001:db8::/32"),
+            ("SCIMGATE_LIMITS_SCIM_BURST", "500"),
+        ]))
+        .unwrap();
+        assert_eq!(c.server.trusted_proxies[1].to_string(), "2001:db8::/32");
+        assert_eq!(c.limits.scim_burst, 500);
+        c.validate().unwrap();
+        c.limits.scim_burst = 100;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("limits.scim_burst"), "{e}");
+        c.limits.scim_burst = 500;
+        c.limits.verify_per_user_per_second = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("limits.verify_per_user_per_second"), "{e}");
+    }
+
+    #[test]
     fn shipped_config_toml_is_the_defaults() {
         let shipped = Config::from_toml(include_str!("../config.toml")).unwrap();
         assert_eq!(shipped, Config::default());
