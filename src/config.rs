@@ -164,7 +164,9 @@ impl IpNet {
             v4 => v4,
         };
         let (net, ip, bits) = match (self.addr, ip) {
-            (IpAddr::V4(n), IpAddr::V4(i)) => (u128::from(n.to_bits()), u128::from(i.to_bits()), 32),
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                (u128::from(n.to_bits()), u128::from(i.to_bits()), 32)
+            }
             (IpAddr::V6(n), IpAddr::V6(i)) => (n.to_bits(), i.to_bits(), 128),
             _ => return false,
         };
@@ -380,7 +382,12 @@ impl Limits {
     /// requests the rate allows.
     fn validate(&self) -> Result<(), ConfigError> {
         let pairs: [(&'static str, u32, &'static str, u32); 4] = [
-            ("limits.scim_per_second", self.scim_per_second, "limits.scim_burst", self.scim_burst),
+            (
+                "limits.scim_per_second",
+                self.scim_per_second,
+                "limits.scim_burst",
+                self.scim_burst,
+            ),
             (
                 "limits.auth_failures_per_minute",
                 self.auth_failures_per_minute,
@@ -509,17 +516,26 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "SCIMGATE_LIMITS_AUTH_FAILURES_PER_MINUTE",
         "limits.auth_failures_per_minute",
     ),
-    ("SCIMGATE_LIMITS_AUTH_FAILURES_BURST", "limits.auth_failures_burst"),
+    (
+        "SCIMGATE_LIMITS_AUTH_FAILURES_BURST",
+        "limits.auth_failures_burst",
+    ),
     (
         "SCIMGATE_LIMITS_VERIFY_PER_KEY_PER_SECOND",
         "limits.verify_per_key_per_second",
     ),
-    ("SCIMGATE_LIMITS_VERIFY_PER_KEY_BURST", "limits.verify_per_key_burst"),
+    (
+        "SCIMGATE_LIMITS_VERIFY_PER_KEY_BURST",
+        "limits.verify_per_key_burst",
+    ),
     (
         "SCIMGATE_LIMITS_VERIFY_PER_USER_PER_SECOND",
         "limits.verify_per_user_per_second",
     ),
-    ("SCIMGATE_LIMITS_VERIFY_PER_USER_BURST", "limits.verify_per_user_burst"),
+    (
+        "SCIMGATE_LIMITS_VERIFY_PER_USER_BURST",
+        "limits.verify_per_user_burst",
+    ),
 ];
 
 /// Variables the binary reads that are not configuration keys.
@@ -952,7 +968,11 @@ mod tests {
         assert!(net.contains("10.1.2.3".parse().unwrap()));
         assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
         assert!(!net.contains("11.0.0.1".parse().unwrap()));
-        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
         let v6 = IpNet::parse("fd00::/8").unwrap();
         assert!(v6.contains("fd12::1".parse().unwrap()));
         assert!(!v6.contains("fe80::1".parse().unwrap()));
@@ -960,8 +980,9 @@ mod tests {
         for bad in ["10.0.0.0/33", "example.com", "10.0.0.0/", "::/129"] {
             assert!(IpNet::parse(bad).is_err(), "{bad}");
         }
-        let mut c = Config::from_toml("[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]")
-            .unwrap();
+        let mut c =
+            Config::from_toml("[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]")
+                .unwrap();
         assert_eq!(c.server.trusted_proxies.len(), 2);
         assert!(Config::from_toml("[server]\ntrusted_proxies = [\"nope\"]").is_err());
         c.apply_env(&env(&[

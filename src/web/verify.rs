@@ -74,7 +74,10 @@ async fn verify(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
     // A failed authentication counts against the client address; over the limit it is
     // answered 429 instead of 401. A right key is checked first and never refused by it.
     let failed = |res: HttpResponse| -> HttpResponse {
-        match state.limits.failed(Surface::Verify, state.limits.client_of(&req)) {
+        match state
+            .limits
+            .failed(Surface::Verify, state.limits.client_of(&req))
+        {
             Ok(()) => res,
             Err(r) => too_many(&r),
         }
@@ -86,20 +89,22 @@ async fn verify(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
     };
     let key = match state.directory.authenticate_verifier(token).await {
         Ok(key) => key,
-        Err(e) => return match e {
-            Error::Unauthorized if token.starts_with(TOKEN_PREFIX) => failed(unauthorized(
-                "an integration's API token is not accepted here: a verifier key (scv_…) is required",
-            )),
-            Error::Unauthorized => failed(unauthorized("invalid or revoked verifier key")),
-            Error::Unavailable => error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the service is shutting down",
-            ),
-            e => {
-                tracing::error!(error = %e, "verify: authentication failed");
-                error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-            }
-        },
+        Err(e) => {
+            return match e {
+                Error::Unauthorized if token.starts_with(TOKEN_PREFIX) => failed(unauthorized(
+                    "an integration's API token is not accepted here: a verifier key (scv_…) is required",
+                )),
+                Error::Unauthorized => failed(unauthorized("invalid or revoked verifier key")),
+                Error::Unavailable => error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the service is shutting down",
+                ),
+                e => {
+                    tracing::error!(error = %e, "verify: authentication failed");
+                    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                }
+            };
+        }
     };
     if let Err(r) = state.limits.verify_key(key.id.as_str()) {
         return too_many(&r);

@@ -124,13 +124,15 @@ async fn login(
             let _ = res.add_cookie(&session_cookie(&state, new.cookie));
             Ok(res)
         }
-        Err(Error::SignIn(SignInError::Wrong)) => match state.limits.failed(Surface::SignIn, client) {
-            Ok(()) => again(
-                "The username or password is wrong.".into(),
-                StatusCode::UNAUTHORIZED,
-            ),
-            Err(r) => over(r),
-        },
+        Err(Error::SignIn(SignInError::Wrong)) => {
+            match state.limits.failed(Surface::SignIn, client) {
+                Ok(()) => again(
+                    "The username or password is wrong.".into(),
+                    StatusCode::UNAUTHORIZED,
+                ),
+                Err(r) => over(r),
+            }
+        }
         Err(Error::SignIn(e @ SignInError::Throttled(_))) => again(
             format!("{}.", capitalise(&e.to_string())),
             StatusCode::TOO_MANY_REQUESTS,

@@ -144,7 +144,9 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                     c.limits.auth_failures_per_minute
                 ),
                 "limits.auth_failures_burst" => c.limits.auth_failures_burst.to_string(),
-                "limits.verify_per_key_per_second" => c.limits.verify_per_key_per_second.to_string(),
+                "limits.verify_per_key_per_second" => {
+                    c.limits.verify_per_key_per_second.to_string()
+                }
                 "limits.verify_per_key_burst" => c.limits.verify_per_key_burst.to_string(),
                 "limits.verify_per_user_per_second" => {
                     c.limits.verify_per_user_per_second.to_string()

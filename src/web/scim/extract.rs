@@ -11,8 +11,8 @@ use actix_web::{FromRequest, HttpRequest};
 use serde_json::Value;
 
 use crate::auth::token::from_authorization;
-use crate::directory::{Error, Integration};
 use crate::directory::users::IfMatch;
+use crate::directory::{Error, Integration};
 use crate::scim::ScimError;
 use crate::web::AppState;
 use crate::web::limits::Surface;
