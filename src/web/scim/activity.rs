@@ -73,7 +73,8 @@ pub async fn record(
     // minute's row, not stored one by one (issue 14 item 2).
     let reason = match (refusal, &caller) {
         (Some(Refusal(r)), _) => Some(r.to_owned()),
-        (None, None) if status >= 400 => Some(match status {
+        // A 401 without a refusal reason is an expired token: recorded as it is.
+        (None, None) if status >= 400 && status != 401 => Some(match status {
             404 => "no such endpoint".to_owned(),
             405 => "method not allowed".to_owned(),
             s => format!("refused with {s} before authentication"),

@@ -46,11 +46,15 @@ impl FromRequest for Caller {
                 .and_then(|v| v.to_str().ok())
                 .and_then(from_authorization)
                 .map(str::to_owned);
-            let refuse = |reason: &'static str, e: ApiError| -> ApiError {
+            // `reason`: how the Activity log counts it; `None` records it one by one (an
+            // expired token, whose detail tells the administrator what to do: issue 13 item 6).
+            let refuse = |reason: Option<&'static str>, e: ApiError| -> ApiError {
                 let client = state.limits.client_of(&req);
                 match state.limits.failed(Surface::Scim, client) {
                     Ok(()) => {
-                        actix_web::HttpMessage::extensions_mut(&req).insert(Refusal(reason));
+                        if let Some(reason) = reason {
+                            actix_web::HttpMessage::extensions_mut(&req).insert(Refusal(reason));
+                        }
                         e
                     }
                     Err(over) => {
@@ -62,7 +66,7 @@ impl FromRequest for Caller {
             };
             let Some(token) = token else {
                 return Err(refuse(
-                    "no token",
+                    Some("no token"),
                     ApiError(ScimError::Unauthorized(
                         "this Base URL needs its API token in the Authorization header".into(),
                     )),
@@ -72,9 +76,9 @@ impl FromRequest for Caller {
                 Ok(me) => me,
                 Err(e @ (Error::Unauthorized | Error::TokenExpired { .. })) => {
                     let reason = match &e {
-                        Error::TokenExpired { .. } => "expired token",
-                        _ if state.directory.integration_exists(&iid).await? => "bad token",
-                        _ => "unknown Base URL",
+                        Error::TokenExpired { .. } => None,
+                        _ if state.directory.integration_exists(&iid).await? => Some("bad token"),
+                        _ => Some("unknown Base URL"),
                     };
                     return Err(refuse(reason, e.into()));
                 }
