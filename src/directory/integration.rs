@@ -271,6 +271,16 @@ impl Directory {
         let Some(id) = IntegrationId::parse(id) else {
             return Ok(false);
         };
+        // A flood of bad tokens at a real Base URL costs no read: `authenticate` cached it.
+        let cached = self
+            .auth_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id.as_str())
+            .is_some_and(|c| c.at.elapsed() < AUTH_CACHE_FOR);
+        if cached {
+            return Ok(true);
+        }
         self.store
             .read(move |conn| Ok::<_, Error>(integrations::find(conn, id.as_str())?.is_some()))
             .await

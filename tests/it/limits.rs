@@ -407,4 +407,33 @@ async fn refused_requests_are_counted_in_a_handful_of_activity_rows() {
     let p = b.get("/admin/activity?status=2xx").await;
     assert!(!p.body.contains("refused requests"), "{}", p.body);
     assert!(p.body.contains("created user kept@example.com"));
+    // Its own page says how many it counts and from where.
+    let p = b.get(&format!("/admin/activity/{}", line.seq)).await;
+    assert!(
+        p.body.contains("<dd id=\"client\">127.0.0.1</dd>"),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.body.contains(&format!(
+            "<dd id=\"refused\">{} refused",
+            line.refused.unwrap()
+        )),
+        "{}",
+        p.body
+    );
+    // The limits are on the Settings page.
+    let p = b.get("/admin/settings").await;
+    for key in [
+        "limits.scim_per_second",
+        "limits.auth_failures_per_minute",
+        "server.trusted_proxies",
+    ] {
+        assert!(p.body.contains(key), "{key}: {}", p.body);
+    }
+    assert!(
+        p.body.contains("1000000 per client address and surface"),
+        "{}",
+        p.body
+    );
 }
