@@ -390,3 +390,63 @@ impl Directory {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(path: &str, client: &str) -> Refused {
+        Refused {
+            path: path.to_owned(),
+            integration_id: None,
+            method: "GET".to_owned(),
+            reason: "bad token".to_owned(),
+            client: client.to_owned(),
+            status: 401,
+        }
+    }
+
+    #[test]
+    fn refused_requests_are_counted_per_key_and_bounded() {
+        let log = ActivityLog::new(Retention {
+            days: 1,
+            max_entries: 1000,
+            max_body_bytes: 0,
+        });
+        for _ in 0..3 {
+            log.record_refused(refused("/scim/v2/a", "192.0.2.1"));
+        }
+        log.record_refused(refused("/scim/v2/a", "192.0.2.2"));
+        {
+            let map = log.refused.lock().unwrap_or_else(|p| p.into_inner());
+            let mut counts: Vec<i64> = map.values().map(|c| c.count).collect();
+            counts.sort();
+            // Two addresses; a minute boundary during the test may split one of them.
+            assert!(counts == vec![1, 3] || map.len() == 3, "{counts:?}");
+        }
+        // A flood from ever-new paths and addresses stays within the bound.
+        for i in 0..MAX_REFUSED_KEYS + 500 {
+            log.record_refused(refused(&format!("/scim/v2/{i}"), &format!("x{i}")));
+        }
+        let map = log.refused.lock().unwrap_or_else(|p| p.into_inner());
+        assert!(map.len() <= MAX_REFUSED_KEYS + 2, "{}", map.len());
+        let various: i64 = map
+            .iter()
+            .filter(|(k, _)| k.client == VARIOUS && k.path == VARIOUS)
+            .map(|(_, c)| c.count)
+            .sum();
+        assert!(various >= 500, "{various}");
+    }
+
+    #[test]
+    fn summary_reads_as_one_line() {
+        assert_eq!(
+            refused_summary(412, "bad token", "203.0.113.9"),
+            "412 refused requests: bad token, from 203.0.113.9"
+        );
+        assert_eq!(
+            refused_summary(1, "no token", "::1"),
+            "1 refused request: no token, from ::1"
+        );
+    }
+}
