@@ -124,7 +124,8 @@ async fn the_per_integration_limit_refuses_one_integration_only() {
         .iter()
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
         .count();
-    assert!((5..=7).contains(&ok), "{statuses:?}");
+    // The burst of 5, plus one a second while the test runs (a slow machine gets a few).
+    assert!(ok >= 5 && refused >= 10, "{statuses:?}");
     assert_eq!(ok + refused, 20, "{statuses:?}");
     // The other integration has its own bucket.
     for _ in 0..5 {
@@ -199,7 +200,7 @@ async fn verify_limits_bad_keys_per_address_and_requests_per_key_and_user() {
         codes.push(r.0);
     }
     let ok = codes.iter().filter(|c| **c == 200).count();
-    assert!((3..=4).contains(&ok), "{codes:?}");
+    assert!((3..=5).contains(&ok), "{codes:?}");
     // Per key: 8 at once (6 used above), then 429 whatever the user.
     let mut codes = Vec::new();
     for i in 0..10 {
@@ -210,7 +211,7 @@ async fn verify_limits_bad_keys_per_address_and_requests_per_key_and_user() {
         codes.push(r.0);
     }
     let ok = codes.iter().filter(|c| **c == 200).count();
-    assert!((2..=4).contains(&ok), "{codes:?}");
+    assert!((2..=5).contains(&ok), "{codes:?}");
     assert_eq!(ok + codes.iter().filter(|c| **c == 429).count(), 10);
 }
 
