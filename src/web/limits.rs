@@ -114,6 +114,7 @@ impl Limits {
     /// Counts a failed authentication from `addr`; `Err` when that address is over its limit
     /// on this surface (the caller answers 429 instead of 401).
     pub fn failed(&self, surface: Surface, addr: IpAddr) -> Result<(), Refused> {
+        let addr = bucket(addr);
         let r = Self::check(
             &self.failures,
             &(surface, addr),
@@ -135,7 +136,7 @@ impl Limits {
     /// Sign-in only: whether `addr` is still refused after going over its failure limit.
     pub fn sign_in_blocked(&self, addr: IpAddr) -> Result<(), Refused> {
         let blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
-        match blocked.get(&addr) {
+        match blocked.get(&bucket(addr)) {
             Some(until) if *until > Instant::now() => Err(Refused {
                 limit: "failed sign-ins from this address (limits.auth_failures_per_minute)",
                 retry_after: whole_seconds(until.saturating_duration_since(Instant::now())),
@@ -181,7 +182,7 @@ impl Limits {
     /// trusted proxy (each proxy appends the address it saw; only the entries added by our
     /// own proxies are to be believed).
     pub fn client(&self, peer: Option<IpAddr>, forwarded: &[&str]) -> Option<IpAddr> {
-        let peer = peer?;
+        let peer = canonical(peer?);
         if !self.is_trusted(peer) {
             return Some(peer);
         }
@@ -192,7 +193,7 @@ impl Limits {
             .collect();
         let mut client = peer;
         for hop in hops.iter().rev() {
-            let Some(ip) = parse_hop(hop) else {
+            let Some(ip) = parse_hop(hop).map(canonical) else {
                 return Some(client);
             };
             client = ip;
@@ -221,6 +222,26 @@ impl Limits {
     /// [`Limits::client_of`] for a request inside a middleware.
     pub fn client_of_service(&self, req: &ServiceRequest) -> IpAddr {
         self.client_of(req.request())
+    }
+}
+
+/// An IPv4 client of a dual-stack listener (`::ffff:192.0.2.1`) as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The bucket of an address for the failure limits: an IPv6 address by its /64, the
+/// smallest block a site is given (RFC 6177), so that one host cannot use its 2^64
+/// addresses as as many clients.
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from_bits(
+            v6.to_bits() & !((1u128 << 64) - 1),
+        )),
+        v4 => v4,
     }
 }
 
@@ -286,6 +307,10 @@ mod tests {
         );
         assert_eq!(l.client(Some(ip("10.0.0.1")), &[]), Some(ip("10.0.0.1")));
         assert_eq!(
+            none.client(Some(ip("::ffff:192.0.2.1")), &[]),
+            Some(ip("192.0.2.1"))
+        );
+        assert_eq!(
             l.client(Some(ip("192.0.2.1")), &["203.0.113.9"]),
             Some(ip("192.0.2.1"))
         );
@@ -301,6 +326,11 @@ mod tests {
         assert!(r.retry_after >= 1 && r.retry_after <= 60, "{r:?}");
         assert!(l.failed(Surface::Verify, a).is_ok());
         assert!(l.failed(Surface::Scim, ip("192.0.2.2")).is_ok());
+        // IPv6: one /64 is one client.
+        l.failed(Surface::Scim, ip("2001:db8::1")).unwrap();
+        l.failed(Surface::Scim, ip("2001:db8::2")).unwrap();
+        assert!(l.failed(Surface::Scim, ip("2001:db8::ffff:3")).is_err());
+        assert!(l.failed(Surface::Scim, ip("2001:db8:0:1::1")).is_ok());
         // Only sign-in remembers a refusal for the unheard pre-check.
         assert!(l.sign_in_blocked(a).is_ok());
         l.failed(Surface::SignIn, a).unwrap();
