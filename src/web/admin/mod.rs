@@ -235,7 +235,7 @@ impl ResponseError for PageError {
 /// What an admin page says when a rate limit refused the request.
 pub fn too_many_message(r: &crate::web::limits::Refused) -> String {
     format!(
-        "Too many failed attempts from your address ({}). Try again in {} seconds.",
+        "Too many failed attempts: over the limit of {}. Try again in {} seconds.",
         r.limit, r.retry_after
     )
 }
