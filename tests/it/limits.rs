@@ -309,6 +309,19 @@ async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
     )
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    // The Activity page counts them under the forwarded addresses too.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows = activity(&app, ActivityFilter::default()).await;
+        let mut clients: Vec<String> = rows.iter().filter_map(|r| r.client.clone()).collect();
+        clients.sort();
+        clients.dedup();
+        if clients == ["203.0.113.1", "203.0.113.2"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{clients:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // Not trusted: the header is ignored and every request is the peer's.
     let app = spawn(tune(false)).await;
     for a in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
