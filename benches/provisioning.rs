@@ -460,6 +460,9 @@ async fn run(o: Opts) {
         config.database.path = dir.join("scimgate.db");
         config.database.synchronous = o.synchronous;
         config.log.level = "error".into();
+        // The benchmark measures throughput, far above the per-integration rate limit.
+        config.limits.scim_per_second = 1_000_000;
+        config.limits.scim_burst = 1_000_000;
         let app = App::build(
             &config,
             RunOptions {

@@ -139,12 +139,22 @@ impl App {
             max_entries: config.activity.max_entries,
             max_body_bytes: config.activity.max_body_bytes,
         }));
+        let limits = Arc::new(crate::web::limits::Limits::new(
+            &config.limits,
+            &config.server.trusted_proxies,
+        ));
         let flusher = {
             let (activity, store) = (activity.clone(), directory.store().clone());
+            let limits = limits.clone();
             actix_web::rt::spawn(async move {
                 let mut tick = tokio::time::interval(FLUSH_EVERY);
-                loop {
+                for n in 0u64.. {
                     tick.tick().await;
+                    // Buckets that are full again are forgotten, so a flood from many
+                    // addresses leaves nothing behind.
+                    if n % 60 == 59 {
+                        limits.retain_recent();
+                    }
                     if let Err(e) = activity.flush(&store).await {
                         tracing::warn!(error = %e, "could not write the activity log");
                     }
@@ -170,6 +180,7 @@ impl App {
             key_reveals: Default::default(),
             token_reveal: Default::default(),
             recovery_reveal: Default::default(),
+            limits,
         });
         let https_policy = tls.as_ref().map(|_| {
             web::Data::new(HttpsPolicy {

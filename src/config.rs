@@ -2,7 +2,7 @@
 //! shipped file), then environment variables, which win. Unknown keys and bad values are
 //! start-up errors that name the key.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -22,6 +22,7 @@ pub struct Config {
     pub smtp: Smtp,
     pub enrollment: Enrollment,
     pub secrets: Secrets,
+    pub limits: Limits,
 }
 
 /// The key that seals TOTP secrets in the database (issue 13 item 2).
@@ -127,6 +128,104 @@ pub struct Server {
     pub workers: usize,
     /// Seconds that in-flight requests get to finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client.
+    /// Empty: the TCP peer is the client and no header is trusted (issue 14 item 1).
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// An IPv4 or IPv6 address, or a block `address/prefix` (e.g. `10.0.0.0/8`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Result<IpNet, String> {
+        let s = s.trim();
+        let bad = || format!("'{s}' is not an address or address/prefix such as 10.0.0.0/8");
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(IpNet { addr, prefix })
+    }
+
+    /// Whether `ip` lies in this block (an IPv4-mapped IPv6 address counts as its IPv4 form).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let (net, ip, bits) = match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                (u128::from(n.to_bits()), u128::from(i.to_bits()), 32)
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) => (n.to_bits(), i.to_bits(), 128),
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.prefix);
+        shift >= bits || (net >> shift) == (ip >> shift)
+    }
+}
+
+impl std::fmt::Display for IpNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let max = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.prefix == max {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.prefix)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IpNet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
+        let s = String::deserialize(d)?;
+        IpNet::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Rate limits (issue 14 item 1), per node and in memory. Rates are sustained rates; a burst
+/// is how many requests may come at once after a quiet spell (GCRA, the `governor` crate).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// SCIM requests per second per integration.
+    pub scim_per_second: u32,
+    pub scim_burst: u32,
+    /// Failed authentications per minute per client address, on each surface (SCIM, verify,
+    /// sign-in, setup link). Successful ones are not counted.
+    pub auth_failures_per_minute: u32,
+    pub auth_failures_burst: u32,
+    /// `/api/v1/verify` requests per second per verifier key.
+    pub verify_per_key_per_second: u32,
+    pub verify_per_key_burst: u32,
+    /// `/api/v1/verify` requests per second per user named in the body.
+    pub verify_per_user_per_second: u32,
+    pub verify_per_user_burst: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            scim_per_second: 200,
+            scim_burst: 400,
+            auth_failures_per_minute: 10,
+            auth_failures_burst: 30,
+            verify_per_key_per_second: 100,
+            verify_per_key_burst: 200,
+            verify_per_user_per_second: 10,
+            verify_per_user_burst: 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -225,6 +324,7 @@ impl Default for Server {
             public_url: String::new(),
             workers: 0,
             shutdown_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -277,6 +377,56 @@ impl Default for Log {
     }
 }
 
+impl Limits {
+    /// Each rate and burst between 1 and 1,000,000; a burst below its rate would refuse
+    /// requests the rate allows.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let pairs: [(&'static str, u32, &'static str, u32); 4] = [
+            (
+                "limits.scim_per_second",
+                self.scim_per_second,
+                "limits.scim_burst",
+                self.scim_burst,
+            ),
+            (
+                "limits.auth_failures_per_minute",
+                self.auth_failures_per_minute,
+                "limits.auth_failures_burst",
+                self.auth_failures_burst,
+            ),
+            (
+                "limits.verify_per_key_per_second",
+                self.verify_per_key_per_second,
+                "limits.verify_per_key_burst",
+                self.verify_per_key_burst,
+            ),
+            (
+                "limits.verify_per_user_per_second",
+                self.verify_per_user_per_second,
+                "limits.verify_per_user_burst",
+                self.verify_per_user_burst,
+            ),
+        ];
+        for (rate_key, rate, burst_key, burst) in pairs {
+            for (key, v) in [(rate_key, rate), (burst_key, burst)] {
+                if !(1..=1_000_000).contains(&v) {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        message: "must be between 1 and 1000000".into(),
+                    });
+                }
+            }
+            if burst < rate && rate_key.ends_with("per_second") {
+                return Err(ConfigError::Invalid {
+                    key: burst_key,
+                    message: format!("must be at least {rate_key} ({rate})"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -301,6 +451,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "SCIMGATE_SHUTDOWN_TIMEOUT_SECS",
         "server.shutdown_timeout_secs",
     ),
+    ("SCIMGATE_TRUSTED_PROXIES", "server.trusted_proxies"),
     ("SCIMGATE_DATABASE", "database.path"),
     ("SCIMGATE_DATABASE_SYNCHRONOUS", "database.synchronous"),
     (
@@ -359,6 +510,32 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "enrollment.retry_base_secs",
     ),
     ("SCIMGATE_SECRETS_KEY_FILE", "secrets.key_file"),
+    ("SCIMGATE_LIMITS_SCIM_PER_SECOND", "limits.scim_per_second"),
+    ("SCIMGATE_LIMITS_SCIM_BURST", "limits.scim_burst"),
+    (
+        "SCIMGATE_LIMITS_AUTH_FAILURES_PER_MINUTE",
+        "limits.auth_failures_per_minute",
+    ),
+    (
+        "SCIMGATE_LIMITS_AUTH_FAILURES_BURST",
+        "limits.auth_failures_burst",
+    ),
+    (
+        "SCIMGATE_LIMITS_VERIFY_PER_KEY_PER_SECOND",
+        "limits.verify_per_key_per_second",
+    ),
+    (
+        "SCIMGATE_LIMITS_VERIFY_PER_KEY_BURST",
+        "limits.verify_per_key_burst",
+    ),
+    (
+        "SCIMGATE_LIMITS_VERIFY_PER_USER_PER_SECOND",
+        "limits.verify_per_user_per_second",
+    ),
+    (
+        "SCIMGATE_LIMITS_VERIFY_PER_USER_BURST",
+        "limits.verify_per_user_burst",
+    ),
 ];
 
 /// Variables the binary reads that are not configuration keys.
@@ -423,6 +600,15 @@ impl Config {
                 "server.workers" => self.server.workers = parse_num(v).map_err(err)?,
                 "server.shutdown_timeout_secs" => {
                     self.server.shutdown_timeout_secs = parse_num(v).map_err(err)?
+                }
+                "server.trusted_proxies" => {
+                    self.server.trusted_proxies = v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(IpNet::parse)
+                        .collect::<Result<_, _>>()
+                        .map_err(err)?
                 }
                 "database.path" => self.database.path = PathBuf::from(v),
                 "database.synchronous" => {
@@ -491,6 +677,20 @@ impl Config {
                     self.enrollment.retry_base_secs = parse_num(v).map_err(err)?
                 }
                 "secrets.key_file" => self.secrets.key_file = PathBuf::from(v),
+                k if k.starts_with("limits.") => {
+                    let n = parse_num(v).map_err(err)?;
+                    let l = &mut self.limits;
+                    *match k {
+                        "limits.scim_per_second" => &mut l.scim_per_second,
+                        "limits.scim_burst" => &mut l.scim_burst,
+                        "limits.auth_failures_per_minute" => &mut l.auth_failures_per_minute,
+                        "limits.auth_failures_burst" => &mut l.auth_failures_burst,
+                        "limits.verify_per_key_per_second" => &mut l.verify_per_key_per_second,
+                        "limits.verify_per_key_burst" => &mut l.verify_per_key_burst,
+                        "limits.verify_per_user_per_second" => &mut l.verify_per_user_per_second,
+                        _ => &mut l.verify_per_user_burst,
+                    } = n;
+                }
                 _ => {}
             }
         }
@@ -589,6 +789,7 @@ impl Config {
             });
         }
         self.validate_mail()?;
+        self.limits.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::Invalid {
                 key: "log.level",
@@ -759,6 +960,46 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn trusted_proxies_and_limits() {
+        let net = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.1.2.3".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        let v6 = IpNet::parse("fd00::/8").unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("fe80::1".parse().unwrap()));
+        assert_eq!(IpNet::parse("::1").unwrap().to_string(), "::1");
+        for bad in ["10.0.0.0/33", "example.com", "10.0.0.0/", "::/129"] {
+            assert!(IpNet::parse(bad).is_err(), "{bad}");
+        }
+        let mut c =
+            Config::from_toml("[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]")
+                .unwrap();
+        assert_eq!(c.server.trusted_proxies.len(), 2);
+        assert!(Config::from_toml("[server]\ntrusted_proxies = [\"nope\"]").is_err());
+        c.apply_env(&env(&[
+            ("SCIMGATE_TRUSTED_PROXIES", "192.0.2.1, 2001:db8::/32"),
+            ("SCIMGATE_LIMITS_SCIM_BURST", "500"),
+        ]))
+        .unwrap();
+        assert_eq!(c.server.trusted_proxies[1].to_string(), "2001:db8::/32");
+        assert_eq!(c.limits.scim_burst, 500);
+        c.validate().unwrap();
+        c.limits.scim_burst = 100;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("limits.scim_burst"), "{e}");
+        c.limits.scim_burst = 500;
+        c.limits.verify_per_user_per_second = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("limits.verify_per_user_per_second"), "{e}");
     }
 
     #[test]

@@ -244,6 +244,27 @@ impl Directory {
             .await
     }
 
+    /// Whether an integration has the Base URL id `id` (for the Activity page's account of a
+    /// refused request: an unknown Base URL or a bad token). Never told to the client.
+    pub async fn integration_exists(&self, id: &str) -> Result<bool, Error> {
+        let Some(id) = IntegrationId::parse(id) else {
+            return Ok(false);
+        };
+        // A flood of bad tokens at a real Base URL costs no read: `authenticate` cached it.
+        let cached = self
+            .auth_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id.as_str())
+            .is_some_and(|c| c.at.elapsed() < AUTH_CACHE_FOR);
+        if cached {
+            return Ok(true);
+        }
+        self.store
+            .read(move |conn| Ok::<_, Error>(integrations::find(conn, id.as_str())?.is_some()))
+            .await
+    }
+
     /// The integration whose Base URL carries `id`, if `presented` is its token.
     /// Every failure is the same `Unauthorized`, and costs the same digest comparison, except
     /// the integration's current token after its expiry: `TokenExpired`, saying when, so the

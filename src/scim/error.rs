@@ -68,6 +68,10 @@ pub enum ScimError {
     /// 503: the server is shutting down or overloaded; retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// 429: over a rate limit (RFC 6585 §4); `retry_after` whole seconds go in `Retry-After`,
+    /// which Okta and Entra honour before retrying.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
 }
 
 impl ScimError {
@@ -88,6 +92,7 @@ impl ScimError {
             UnsupportedMediaType(_) => 415,
             Internal(_) => 500,
             Unavailable(_) => 503,
+            TooManyRequests { .. } => 429,
         }
     }
 
@@ -131,7 +136,8 @@ impl ScimError {
             | PayloadTooLarge(d)
             | UnsupportedMediaType(d)
             | Internal(d)
-            | Unavailable(d) => d,
+            | Unavailable(d)
+            | TooManyRequests { detail: d, .. } => d,
         }
     }
 

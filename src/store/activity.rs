@@ -24,12 +24,17 @@ pub struct ActivityRow {
     pub body_bytes: Option<i64>,
     /// Why the body is missing or cut, for the page.
     pub body_note: Option<String>,
+    /// The client address (`web::limits`).
+    pub client: Option<String>,
+    /// On a row that counts requests refused before authentication: how many.
+    pub refused: Option<i64>,
 }
 
-pub fn insert(conn: &Connection, a: &ActivityRow) -> Result<(), StoreError> {
+/// Inserts a row; returns its `seq`.
+pub fn insert(conn: &Connection, a: &ActivityRow) -> Result<i64, StoreError> {
     conn.prepare_cached(
-        "INSERT INTO activity (at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id, body, body_bytes, body_note)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO activity (at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id, body, body_bytes, body_note, client, refused)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         a.at,
@@ -43,9 +48,29 @@ pub fn insert(conn: &Connection, a: &ActivityRow) -> Result<(), StoreError> {
         a.user_id,
         a.body,
         a.body_bytes,
-        a.body_note
+        a.body_note,
+        a.client,
+        a.refused
     ])?;
-    Ok(())
+    Ok(conn.last_insert_rowid())
+}
+
+/// Updates the count of an aggregated row of refused requests; false when the row is gone
+/// (pruned), so the caller inserts it again.
+pub fn update_refused(
+    conn: &Connection,
+    seq: i64,
+    refused: i64,
+    status: i64,
+    summary: &str,
+) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE activity SET refused = ?2, status = ?3, summary = ?4
+             WHERE seq = ?1 AND refused IS NOT NULL",
+        )?
+        .execute(params![seq, refused, status, summary])?;
+    Ok(n == 1)
 }
 
 /// Deletes rows older than `before` and all but the newest `keep` rows.
@@ -123,7 +148,7 @@ pub fn list(
     params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT seq, at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id,
-                NULL, body_bytes, NULL
+                NULL, body_bytes, NULL, client, refused
          FROM activity WHERE {wherec} ORDER BY seq DESC LIMIT ? OFFSET ?"
     ))?;
     let rows = stmt
@@ -132,7 +157,7 @@ pub fn list(
     Ok((total.max(0) as u64, rows))
 }
 
-/// A row of the 13 columns `list` and `get` select, in table order.
+/// A row of the 15 columns `list` and `get` select, in table order.
 fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActivityRow> {
     Ok(ActivityRow {
         seq: r.get(0)?,
@@ -148,13 +173,15 @@ fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActivityRow> {
         body: r.get(10)?,
         body_bytes: r.get(11)?,
         body_note: r.get(12)?,
+        client: r.get(13)?,
+        refused: r.get(14)?,
     })
 }
 
 /// One request with its body.
 pub fn get(conn: &Connection, seq: i64) -> Result<Option<ActivityRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id, body, body_bytes, body_note
+        "SELECT seq, at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id, body, body_bytes, body_note, client, refused
          FROM activity WHERE seq = ?1",
     )?;
     let mut rows = stmt.query_map([seq], decode)?;

@@ -14,11 +14,22 @@ pub const SECRET_PARAM: &str = "token";
 /// to use one (a link token carries 256 random bits).
 const KEPT: usize = 4;
 
-/// The request logger: client address, the masked request line, status, size, latency.
+/// The request logger: client address (`web::limits`: the peer, or the forwarded address
+/// when the peer is a trusted proxy), the masked request line, status, size, latency.
 pub fn logger() -> Logger {
-    Logger::new("%a \"%{request}xo\" %s %b %Dms")
+    Logger::new("%{client}xi \"%{request}xo\" %s %b %Dms")
         .log_target("scimgate::http")
+        .custom_request_replace("client", client)
         .custom_response_replace("request", request_line)
+}
+
+fn client(req: &actix_web::dev::ServiceRequest) -> String {
+    match req.app_data::<actix_web::web::Data<crate::web::AppState>>() {
+        Some(state) => state.limits.client_of_service(req).to_string(),
+        None => req
+            .peer_addr()
+            .map_or_else(|| "-".to_owned(), |a| a.ip().to_string()),
+    }
 }
 
 fn request_line(res: &ServiceResponse) -> String {

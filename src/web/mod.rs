@@ -8,6 +8,7 @@ pub mod admin;
 pub mod assets;
 pub mod enroll;
 pub mod https;
+pub mod limits;
 pub mod ops;
 pub mod scim;
 pub mod verify;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub token_reveal: admin::reveal::Reveal<crate::auth::ApiToken>,
     /// Freshly issued recovery codes of an administrator, waiting to be shown once.
     pub recovery_reveal: admin::reveal::Reveal<Vec<crate::auth::recovery::RecoveryCode>>,
+    /// Rate limits and the client address (`web::limits`).
+    pub limits: Arc<limits::Limits>,
 }
 
 impl AppState {

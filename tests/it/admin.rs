@@ -355,7 +355,8 @@ async fn save_and_deploy_regenerate_and_delete() {
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let list = b.get(p.location.as_deref().unwrap()).await;
     assert!(
-        list.body.contains("Its one user is now manually provisioned"),
+        list.body
+            .contains("Its one user is now manually provisioned"),
         "{}",
         list.body
     );

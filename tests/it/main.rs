@@ -11,6 +11,7 @@ mod discovery;
 mod enroll;
 mod errors;
 mod groups;
+mod limits;
 mod logs;
 mod mail;
 mod okta;

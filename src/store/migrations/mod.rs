@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0010_sealed_secrets.sql"),
     include_str!("0011_admin_second_factor.sql"),
     include_str!("0012_token_rotation.sql"),
+    include_str!("0013_refused_requests.sql"),
 ];
 
 /// The schema version this binary writes.

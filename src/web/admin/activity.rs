@@ -121,6 +121,10 @@ struct ShowPage {
     body: Option<String>,
     body_bytes: Option<i64>,
     body_note: Option<String>,
+    /// The client address (`web::limits`), when recorded.
+    client: Option<String>,
+    /// How many refused requests this row counts (issue 14 item 2).
+    refused: Option<i64>,
 }
 
 /// One request: what the list shows, and the body with secrets redacted.
@@ -141,10 +145,12 @@ async fn show(
             .and_then(|v| serde_json::to_string_pretty(&v).ok())
             .unwrap_or_else(|| text.to_owned())
     });
-    let (integration_id, body_bytes, body_note) = (
+    let (integration_id, body_bytes, body_note, client, refused) = (
         row.integration_id.clone(),
         row.body_bytes,
         row.body_note.clone(),
+        row.client.clone(),
+        row.refused,
     );
     render(
         StatusCode::OK,
@@ -155,6 +161,8 @@ async fn show(
             body,
             body_bytes,
             body_note,
+            client,
+            refused,
         },
     )
 }

@@ -16,7 +16,8 @@ use crate::web::admin::session::{
     AnySession, CODE_PATH, PendingSignIn, REGISTER_PATH, check_form_token, clear_session_cookie,
     form_token, session_cookie,
 };
-use crate::web::admin::{PageError, redirect, render};
+use crate::web::admin::{PageError, redirect, render, retry_after, too_many_message};
+use crate::web::limits::{Refused, Surface};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(login_form))
@@ -97,6 +98,17 @@ async fn login(
         };
         Ok(with_cookie(render(status, &page)?, cookie.clone()))
     };
+    let over = |r: Refused| -> Result<HttpResponse, PageError> {
+        let mut res = again(too_many_message(&r), StatusCode::TOO_MANY_REQUESTS)?;
+        retry_after(&mut res, &r);
+        Ok(res)
+    };
+    // An address over its failure limit is refused before its password is hashed; the
+    // per-username throttle (directory::admins) still applies below it.
+    let client = state.limits.client_of(&req);
+    if let Err(r) = state.limits.sign_in_blocked(client) {
+        return over(r);
+    }
     match state
         .directory
         .sign_in(&form.username, &form.password, state.sessions)
@@ -112,10 +124,15 @@ async fn login(
             let _ = res.add_cookie(&session_cookie(&state, new.cookie));
             Ok(res)
         }
-        Err(Error::SignIn(SignInError::Wrong)) => again(
-            "The username or password is wrong.".into(),
-            StatusCode::UNAUTHORIZED,
-        ),
+        Err(Error::SignIn(SignInError::Wrong)) => {
+            match state.limits.failed(Surface::SignIn, client) {
+                Ok(()) => again(
+                    "The username or password is wrong.".into(),
+                    StatusCode::UNAUTHORIZED,
+                ),
+                Err(r) => over(r),
+            }
+        }
         Err(Error::SignIn(e @ SignInError::Throttled(_))) => again(
             format!("{}.", capitalise(&e.to_string())),
             StatusCode::TOO_MANY_REQUESTS,
@@ -175,6 +192,9 @@ async fn setup_form(
     token: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let valid = state.directory.setup_link_valid(&token).await?;
+    if !valid {
+        setup_failed(&state, &req)?;
+    }
     let (csrf, cookie) = form_token(&req)?;
     let page = SetupPage {
         csrf,
@@ -189,6 +209,15 @@ async fn setup_form(
         StatusCode::NOT_FOUND
     };
     Ok(with_cookie(render(status, &page)?, cookie))
+}
+
+/// A wrong (or used, or expired) setup link counts as a failed authentication of the client
+/// address; over the limit the answer is the 429 page.
+fn setup_failed(state: &AppState, req: &HttpRequest) -> Result<(), PageError> {
+    state
+        .limits
+        .failed(Surface::Setup, state.limits.client_of(req))
+        .map_err(PageError::TooManyRequests)
 }
 
 #[derive(Deserialize)]
@@ -246,6 +275,7 @@ async fn setup(
                 errors.push(("username", "This username is taken.".to_owned()))
             }
             Err(Error::NotFound) => {
+                setup_failed(&state, &req)?;
                 let (csrf, cookie) = form_token(&req)?;
                 let page = SetupPage {
                     csrf,
@@ -301,6 +331,7 @@ struct CodeForm {
 /// The second step: a right code (or an unused recovery code) turns the pending session into a
 /// full one under a new cookie; the pending cookie stops working.
 async fn code(
+    req: HttpRequest,
     state: web::Data<AppState>,
     PendingSignIn(me): PendingSignIn,
     form: web::Form<CodeForm>,
@@ -314,6 +345,15 @@ async fn code(
         };
         render(status, &page)
     };
+    let over = |r: Refused| -> Result<HttpResponse, PageError> {
+        let mut res = again(too_many_message(&r), StatusCode::TOO_MANY_REQUESTS)?;
+        retry_after(&mut res, &r);
+        Ok(res)
+    };
+    let client = state.limits.client_of(&req);
+    if let Err(r) = state.limits.sign_in_blocked(client) {
+        return over(r);
+    }
     match state
         .directory
         .complete_sign_in(&me.cookie, &form.code, state.sessions)
@@ -328,11 +368,14 @@ async fn code(
             let _ = res.add_cookie(&session_cookie(&state, new.cookie));
             Ok(res)
         }
-        Err(Error::SignIn(SignInError::WrongCode)) => again(
-            "That code is not right. Enter the 6 digits your app shows now, or a recovery code."
-                .into(),
-            StatusCode::UNAUTHORIZED,
-        ),
+        Err(Error::SignIn(SignInError::WrongCode)) => match state.limits.failed(Surface::SignIn, client) {
+            Ok(()) => again(
+                "That code is not right. Enter the 6 digits your app shows now, or a recovery code."
+                    .into(),
+                StatusCode::UNAUTHORIZED,
+            ),
+            Err(r) => over(r),
+        },
         Err(Error::SignIn(SignInError::CodeUsed)) => again(
             "This code was already used. Wait for the next code in your app.".into(),
             StatusCode::UNAUTHORIZED,

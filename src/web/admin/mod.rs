@@ -146,6 +146,9 @@ pub enum PageError {
     Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Over a rate limit (issue 14 item 1): 429 with `Retry-After`.
+    #[error("{}", .0.limit)]
+    TooManyRequests(crate::web::limits::Refused),
     #[error("{0}")]
     Internal(String),
 }
@@ -177,6 +180,7 @@ impl ResponseError for PageError {
             PageError::SignInRequired | PageError::Redirect(_) => StatusCode::SEE_OTHER,
             PageError::Forbidden(_) => StatusCode::FORBIDDEN,
             PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -196,6 +200,7 @@ impl ResponseError for PageError {
             ),
             PageError::Forbidden(m) => ("Request refused", m.clone()),
             PageError::Unavailable(m) => ("Service unavailable", m.clone()),
+            PageError::TooManyRequests(r) => ("Too many attempts", too_many_message(r)),
             PageError::Internal(m) => {
                 tracing::error!(request_id, error = %m, "admin page failed");
                 (
@@ -215,11 +220,30 @@ impl ResponseError for PageError {
             message,
             request_id,
         };
-        render(self.status_code(), &page).unwrap_or_else(|_| {
+        let mut res = render(self.status_code(), &page).unwrap_or_else(|_| {
             HttpResponse::build(self.status_code())
                 .content_type("text/plain; charset=utf-8")
                 .body(self.to_string())
-        })
+        });
+        if let PageError::TooManyRequests(r) = self {
+            retry_after(&mut res, r);
+        }
+        res
+    }
+}
+
+/// What an admin page says when a rate limit refused the request.
+pub fn too_many_message(r: &crate::web::limits::Refused) -> String {
+    format!(
+        "Too many failed attempts: over the limit of {}. Try again in {} seconds.",
+        r.limit, r.retry_after
+    )
+}
+
+/// Sets `Retry-After` (whole seconds) on a 429 page.
+pub fn retry_after(res: &mut HttpResponse, r: &crate::web::limits::Refused) {
+    if let Ok(v) = header::HeaderValue::from_str(&r.retry_after.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
     }
 }
 

@@ -78,6 +78,16 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                     n => n.to_string(),
                 },
                 "server.shutdown_timeout_secs" => c.server.shutdown_timeout_secs.to_string(),
+                "server.trusted_proxies" if c.server.trusted_proxies.is_empty() => {
+                    "(none: the TCP peer is the client; X-Forwarded-For is ignored)".to_owned()
+                }
+                "server.trusted_proxies" => c
+                    .server
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 "database.path" => c.database.path.display().to_string(),
                 "database.synchronous" => format!("{:?}", c.database.synchronous).to_lowercase(),
                 "database.read_connections" => c.database.read_connections.to_string(),
@@ -127,6 +137,21 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                     .tls
                     .redirect_listen
                     .map_or_else(|| "(none)".to_owned(), |a| a.to_string()),
+                "limits.scim_per_second" => format!("{} per integration", c.limits.scim_per_second),
+                "limits.scim_burst" => c.limits.scim_burst.to_string(),
+                "limits.auth_failures_per_minute" => format!(
+                    "{} per client address and surface",
+                    c.limits.auth_failures_per_minute
+                ),
+                "limits.auth_failures_burst" => c.limits.auth_failures_burst.to_string(),
+                "limits.verify_per_key_per_second" => {
+                    c.limits.verify_per_key_per_second.to_string()
+                }
+                "limits.verify_per_key_burst" => c.limits.verify_per_key_burst.to_string(),
+                "limits.verify_per_user_per_second" => {
+                    c.limits.verify_per_user_per_second.to_string()
+                }
+                "limits.verify_per_user_burst" => c.limits.verify_per_user_burst.to_string(),
                 _ => "(see config.toml)".to_owned(),
             };
             let value = if SECRET_KEYS.contains(key) && !value.is_empty() && value != "(not set)" {

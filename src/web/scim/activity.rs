@@ -1,6 +1,8 @@
 //! Records every SCIM request for the Activity page: a middleware around the SCIM scope that
 //! measures latency and takes the calling integration (set by the [`Caller`] extractor) and a
 //! one-line note of what changed (set by the handlers; for errors, the error's own message).
+//! Requests refused before authentication, or over the integration's rate limit, are counted
+//! per minute instead (`directory::activity`, issue 14 item 2).
 //!
 //! [`Caller`]: crate::web::scim::extract::Caller
 
@@ -12,9 +14,10 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
 
-use crate::directory::activity::Entry;
+use crate::directory::activity::{Entry, Refused};
 use crate::directory::{Integration, IntegrationId};
 use crate::web::AppState;
+use crate::web::scim::extract::Refusal;
 
 /// What a SCIM request changed, as a handler describes it (a response extension).
 #[derive(Debug, Clone)]
@@ -51,19 +54,47 @@ pub async fn record(
         path.push('?');
         path.push_str(&percent_decode(req.query_string()));
     }
-    if path.len() > MAX_PATH {
-        let mut cut = MAX_PATH;
-        while !path.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        path.truncate(cut);
-        path.push('…');
-    }
+    let path = cut(path);
     // The integration named by the Base URL, even when its token is refused.
     let path_iid = req.match_info().get("iid").and_then(IntegrationId::parse);
+    let base_url = match req.match_info().get("iid") {
+        Some(iid) => cut(format!("/scim/v2/{iid}")),
+        None => cut(req.path().to_owned()),
+    };
+    let client = state
+        .as_ref()
+        .map(|s| s.limits.client_of_service(&req).to_string());
     let res = next.call(req).await?;
     let Some(state) = state else { return Ok(res) };
     let caller = res.request().extensions().get::<Integration>().cloned();
+    let refusal = res.request().extensions().get::<Refusal>().copied();
+    let status = res.status().as_u16();
+    // Refused before authentication (or over the integration's rate limit): counted in its
+    // minute's row, not stored one by one (issue 14 item 2).
+    let reason = match (refusal, &caller) {
+        (Some(Refusal(r)), _) => Some(r.to_owned()),
+        // A 401 without a refusal reason is an expired token: recorded as it is.
+        (None, None) if status >= 400 && status != 401 => Some(match status {
+            404 => "no such endpoint".to_owned(),
+            405 => "method not allowed".to_owned(),
+            s => format!("refused with {s} before authentication"),
+        }),
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        state.activity.record_refused(Refused {
+            path: base_url,
+            integration_id: caller
+                .as_ref()
+                .map(|i| i.id.as_str().to_owned())
+                .or(path_iid.map(|id| id.as_str().to_owned())),
+            method,
+            reason,
+            client: client.unwrap_or_else(|| "-".to_owned()),
+            status,
+        });
+        return Ok(res);
+    }
     let body = res
         .request()
         .extensions()
@@ -77,7 +108,6 @@ pub async fn record(
             .to_owned(),
         None => path,
     };
-    let status = res.status().as_u16();
     let note = res.response().extensions().get::<Note>().cloned();
     let (summary, user_id) = match note {
         Some(n) => (n.summary, n.user_id),
@@ -107,6 +137,7 @@ pub async fn record(
         summary,
         user_id,
         body,
+        client,
     };
     if state.activity.record(entry) {
         let (activity, store) = (state.activity.clone(), state.directory.store().clone());
@@ -117,6 +148,19 @@ pub async fn record(
         });
     }
     Ok(res)
+}
+
+/// `path` cut to [`MAX_PATH`] bytes (on a character boundary), with `…` when cut.
+fn cut(mut path: String) -> String {
+    if path.len() > MAX_PATH {
+        let mut at = MAX_PATH;
+        while !path.is_char_boundary(at) {
+            at -= 1;
+        }
+        path.truncate(at);
+        path.push('…');
+    }
+    path
 }
 
 /// Decodes `%XX` and `+` in a query string, for display (filters are easier to read).

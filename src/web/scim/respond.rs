@@ -70,7 +70,22 @@ impl ResponseError for ApiError {
         if self.0.status() == 503 {
             res.insert_header((header::RETRY_AFTER, "5"));
         }
+        if let ScimError::TooManyRequests { retry_after, .. } = &self.0 {
+            res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
         res.body(self.0.to_json().to_string())
+    }
+}
+
+impl From<crate::web::limits::Refused> for ApiError {
+    fn from(r: crate::web::limits::Refused) -> Self {
+        ApiError(ScimError::TooManyRequests {
+            detail: format!(
+                "too many requests: over {}; retry after {} s",
+                r.limit, r.retry_after
+            ),
+            retry_after: r.retry_after,
+        })
     }
 }
 
