@@ -51,6 +51,8 @@ pub struct StoreOptions {
 pub struct Store {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    /// A connection of its own that only asks `PRAGMA data_version` (see [`Store::data_version`]).
+    watch: std::sync::Arc<std::sync::Mutex<Connection>>,
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -237,16 +239,48 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(StoreError::from)?;
+        let watch = Connection::open_with_flags(
+            &opts.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|c| {
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            c.pragma_update(None, "query_only", "ON")?;
+            Ok(c)
+        })
+        .map_err(StoreError::from)?;
+        let watch = std::sync::Arc::new(std::sync::Mutex::new(watch));
         let (writer, mut thread) = writer::spawn(conn)
             .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
         thread.hold(lock);
-        Ok((Store { writer, readers }, thread, prepared))
+        Ok((
+            Store {
+                writer,
+                readers,
+                watch,
+            },
+            thread,
+            prepared,
+        ))
     }
 
     /// The writer's change counter ([`Writer::changes`]): read before a read starts; while it
     /// has not moved, that read's results still hold.
     pub fn changes(&self) -> u64 {
         self.writer.changes()
+    }
+
+    /// SQLite's `PRAGMA data_version` on one connection kept for asking only this: it changes
+    /// whenever any other connection commits — this process's writer, or another process on
+    /// the same file (the `scimgate` operator commands while `serve` runs). Two equal answers
+    /// mean nothing was committed in between, so what was read before the first still holds.
+    /// It reads a counter from the WAL index in shared memory, a few microseconds, on the
+    /// calling thread.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        let conn = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(StoreError::from)
     }
 
     pub fn writer(&self) -> &Writer {
