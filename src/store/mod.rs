@@ -394,6 +394,29 @@ mod tests {
         Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
     }
 
+    /// `data_version` moves on every commit, by this process's writer or by another connection
+    /// to the file (another process), and stays while nothing is committed (issue 15 item 3).
+    #[tokio::test(flavor = "current_thread")]
+    async fn data_version_moves_on_any_commit() {
+        let (dir, store, thread) = open_temp(Synchronous::Normal);
+        let v0 = store.data_version().unwrap();
+        assert_eq!(store.data_version().unwrap(), v0);
+        store
+            .write(|c| Ok::<_, StoreError>(c.execute_batch("CREATE TABLE t (k INTEGER)")?))
+            .await
+            .unwrap();
+        let v1 = store.data_version().unwrap();
+        assert_ne!(v1, v0);
+        assert_eq!(store.data_version().unwrap(), v1);
+        let other = Connection::open(dir.path().join("t.db")).unwrap();
+        other.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        let v2 = store.data_version().unwrap();
+        assert_ne!(v2, v1);
+        assert_eq!(store.data_version().unwrap(), v2);
+        drop(store);
+        thread.stop();
+    }
+
     /// A read runs in one transaction, which ends however the read ends: the next read on the
     /// same (only) connection sees what was written in between.
     #[tokio::test(flavor = "current_thread")]
