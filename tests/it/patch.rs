@@ -1,7 +1,7 @@
 //! PATCH shapes Okta and Entra send for users.
 
 use awc::http::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -136,4 +136,189 @@ async fn if_match_guards_writes() {
     )
     .await;
     stale.assert_error(412, None);
+}
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const PROVISIONING: &str = "urn:scimgate:params:scim:schemas:extension:2.0:Provisioning";
+
+fn one_op(op: &str, path: &str, value: Option<Value>) -> Value {
+    let mut o = json!({"op": op, "path": path});
+    if let Some(v) = value {
+        o["value"] = v;
+    }
+    json!({"schemas": [PATCH_URN], "Operations": [o]})
+}
+
+fn has_schema(body: &Value, urn: &str) -> bool {
+    body["schemas"].as_array().unwrap().iter().any(|s| s == urn)
+}
+
+/// Issue 15 item 2: `add`, `replace` and `remove` of a whole extension, by its URN as the path.
+#[actix_web::test]
+async fn patch_addresses_a_whole_extension_on_users() {
+    let app = TestApp::spawn().await;
+    let u = app.create_user("whole.ext@example.com").await;
+    let path = format!("/Users/{}", u["id"].as_str().unwrap());
+    assert!(!has_schema(&u, ENTERPRISE));
+    let version = |r: &Resp| r.body["meta"]["version"].clone();
+
+    let r = app
+        .patch(
+            &path,
+            &one_op(
+                "add",
+                ENTERPRISE,
+                Some(json!({"employeeNumber": "42", "costCenter": "cc"})),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body[ENTERPRISE],
+        json!({"employeeNumber": "42", "costCenter": "cc"})
+    );
+    assert!(has_schema(&r.body, ENTERPRISE));
+    assert_ne!(version(&r), u["meta"]["version"]);
+
+    // add merges; the URN is matched case-insensitively.
+    let r = app
+        .patch(
+            &path,
+            &one_op(
+                "Add",
+                &ENTERPRISE.to_uppercase(),
+                Some(json!({"department": "R&D"})),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body[ENTERPRISE],
+        json!({"employeeNumber": "42", "costCenter": "cc", "department": "R&D"})
+    );
+    // Sub-paths inside the extension keep working.
+    let r = app
+        .patch(
+            &path,
+            &one_op(
+                "add",
+                &format!("{ENTERPRISE}:manager.value"),
+                Some(json!("mgr-7")),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body[ENTERPRISE]["manager"]["value"], "mgr-7");
+
+    // replace makes the extension exactly the value.
+    let r = app
+        .patch(
+            &path,
+            &one_op("replace", ENTERPRISE, Some(json!({"costCenter": "c2"}))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body[ENTERPRISE], json!({"costCenter": "c2"}));
+    let before = version(&r);
+    // The same replace again changes nothing, and the version stays.
+    let r = app
+        .patch(
+            &path,
+            &one_op("replace", ENTERPRISE, Some(json!({"costCenter": "c2"}))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(version(&r), before);
+
+    // remove removes it, and its URN from schemas.
+    let r = app.patch(&path, &one_op("remove", ENTERPRISE, None)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.get(ENTERPRISE).is_none(), "{}", r.body);
+    assert!(!has_schema(&r.body, ENTERPRISE));
+    assert_ne!(version(&r), before);
+    let stored = app.get(&path).await;
+    assert!(stored.body.get(ENTERPRISE).is_none());
+
+    // replace creates it too; a value that is not an object is refused.
+    let r = app
+        .patch(
+            &path,
+            &one_op("replace", ENTERPRISE, Some(json!({"division": "d"}))),
+        )
+        .await;
+    assert_eq!(r.body[ENTERPRISE], json!({"division": "d"}));
+    assert!(has_schema(&r.body, ENTERPRISE));
+    app.patch(&path, &one_op("add", ENTERPRISE, Some(json!("42"))))
+        .await
+        .assert_error(400, Some("invalidValue"));
+
+    // The provisioning extension is read-only, whatever the op.
+    for (op, value) in [
+        ("add", Some(json!({"source": {"type": "manual"}}))),
+        ("replace", Some(json!({}))),
+        ("remove", None),
+    ] {
+        app.patch(&path, &one_op(op, PROVISIONING, value))
+            .await
+            .assert_error(400, Some("mutability"));
+    }
+    let after = app.get(&path).await;
+    assert_eq!(after.body[ENTERPRISE], json!({"division": "d"}));
+    assert_eq!(after.body[PROVISIONING]["source"]["type"], "integration");
+}
+
+/// Groups: the provisioning extension is read-only; the enterprise extension is no schema of
+/// a Group (RFC 7644 §3.5.2: invalidPath), as a whole or as a prefix.
+#[actix_web::test]
+async fn patch_of_a_whole_extension_on_groups() {
+    let app = TestApp::spawn().await;
+    let g = app.post("/Groups", &json!({"displayName": "Whole"})).await;
+    assert_eq!(g.status, StatusCode::CREATED, "{}", g.body);
+    let path = format!("/Groups/{}", g.body["id"].as_str().unwrap());
+    for (op, value) in [
+        ("add", Some(json!({"employeeNumber": "1"}))),
+        ("replace", Some(json!({"employeeNumber": "1"}))),
+        ("remove", None),
+    ] {
+        app.patch(&path, &one_op(op, ENTERPRISE, value.clone()))
+            .await
+            .assert_error(400, Some("invalidPath"));
+        app.patch(
+            &path,
+            &one_op(
+                op,
+                &format!("{ENTERPRISE}:employeeNumber"),
+                value.map(|_| json!("1")),
+            ),
+        )
+        .await
+        .assert_error(400, Some("invalidPath"));
+        app.patch(&path, &one_op(op, PROVISIONING, Some(json!({}))))
+            .await
+            .assert_error(400, Some("mutability"));
+    }
+    // The core schema as the path: add and replace take the value as a path-less op would.
+    let r = app
+        .patch(
+            &path,
+            &one_op(
+                "replace",
+                "urn:ietf:params:scim:schemas:core:2.0:Group",
+                Some(json!({"displayName": "Renamed"})),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["displayName"], "Renamed");
+    assert_ne!(r.body["meta"]["version"], g.body["meta"]["version"]);
+    app.patch(
+        &path,
+        &one_op(
+            "remove",
+            "urn:ietf:params:scim:schemas:core:2.0:Group",
+            None,
+        ),
+    )
+    .await
+    .assert_error(400, Some("invalidPath"));
 }
