@@ -167,10 +167,8 @@ fn whole_schema<'a>(
             .chain(rt.extensions.iter().map(|(s, _)| s))
             .find(|s| s.id.eq_ignore_ascii_case(id))
     };
-    if let Some(whole) = &whole {
-        if let Some(s) = own(whole) {
-            return Ok(Some(s));
-        }
+    if let Some(s) = whole.as_deref().and_then(own) {
+        return Ok(Some(s));
     }
     let foreign = schema::resource_types()
         .into_iter()

@@ -343,7 +343,7 @@ fn sample(a: &Value, parent: &str, n: u32, member: &str) -> Value {
                     })
                     .collect(),
             ),
-            "boolean" => json!(n % 2 == 0),
+            "boolean" => json!(n.is_multiple_of(2)),
             "integer" => json!(n),
             "decimal" => json!(f64::from(n) + 0.5),
             "dateTime" => json!(format!("2026-01-{:02}T00:00:00Z", n % 28 + 1)),
