@@ -740,6 +740,62 @@ mod tests {
                "emails": [{"value": "u@work.example", "type": "work", "primary": true}, {"value": "u@home.example", "type": "home"}]})
     }
 
+    /// Issue 15 item 2: a whole extension as the path.
+    #[test]
+    fn whole_extension_add_replace_remove() {
+        let ext = |d: &Value| d[ENTERPRISE_USER_URN].clone();
+        let d = run(
+            base(),
+            ops(json!([{"op": "add", "path": ENTERPRISE_USER_URN, "value": {"employeeNumber": "42", "costCenter": "cc"}}])),
+        )
+        .unwrap();
+        assert_eq!(ext(&d), json!({"employeeNumber": "42", "costCenter": "cc"}));
+        let d = run(
+            d,
+            ops(json!([{"op": "add", "path": ENTERPRISE_USER_URN, "value": {"department": "D"}}])),
+        )
+        .unwrap();
+        assert_eq!(
+            ext(&d),
+            json!({"employeeNumber": "42", "costCenter": "cc", "department": "D"})
+        );
+        let d = run(
+            d,
+            ops(
+                json!([{"op": "replace", "path": ENTERPRISE_USER_URN, "value": {"division": "x"}}]),
+            ),
+        )
+        .unwrap();
+        assert_eq!(ext(&d), json!({"division": "x"}));
+        let d = run(
+            d,
+            ops(json!([{"op": "remove", "path": ENTERPRISE_USER_URN}])),
+        )
+        .unwrap();
+        assert!(d.get(ENTERPRISE_USER_URN).is_none());
+        let e = run(
+            base(),
+            ops(json!([{"op": "add", "path": schema::PROVISIONING_URN, "value": {}}])),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ScimError::Mutability(_)), "{e:?}");
+        let e = run(
+            base(),
+            ops(json!([{"op": "add", "path": ENTERPRISE_USER_URN, "value": "42"}])),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ScimError::InvalidValue(_)), "{e:?}");
+        // On a Group, the enterprise extension is no schema of the resource type.
+        let g = schema::group();
+        let mut doc = normalize(g, &json!({"displayName": "G"})).unwrap();
+        let op = parse(&ops(
+            json!([{"op": "add", "path": ENTERPRISE_USER_URN, "value": {}}]),
+        ))
+        .unwrap();
+        let e = apply(g, &mut doc, &op).unwrap_err();
+        assert!(matches!(e, ScimError::InvalidPath(_)), "{e:?}");
+    }
+
     #[test]
     fn okta_deactivate_without_path() {
         let d = run(
