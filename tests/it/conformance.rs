@@ -396,6 +396,11 @@ async fn every_response_validates_against_the_published_schemas() {
     let mut checked = 0;
     let mut check = |at: &str, r: &Resp, status: u16| {
         assert_eq!(r.status.as_u16(), status, "{at}: {}", r.body);
+        assert_eq!(
+            r.header("content-type").as_deref(),
+            Some("application/scim+json"),
+            "{at}"
+        );
         errs.extend(p.check(at, &r.body));
         checked += 1;
     };
@@ -537,6 +542,42 @@ async fn every_response_validates_against_the_published_schemas() {
     .await;
     check("412", &stale, 412);
     check("404 schema", &app.get("/Schemas/urn:nope").await, 404);
+    // Bodies refused before any handler reads them: not JSON, the wrong media type, too big.
+    let raw = |content_type: &'static str, body: String| {
+        let req = app
+            .client
+            .post(app.url("/Users"))
+            .insert_header(("Authorization", format!("Bearer {}", app.token)))
+            .insert_header(("Content-Type", content_type));
+        async move {
+            let mut res = req.send_body(body).await.unwrap();
+            let bytes = res.body().await.unwrap();
+            Resp {
+                status: res.status(),
+                headers: res.headers().clone(),
+                body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            }
+        }
+    };
+    check(
+        "400 not JSON",
+        &raw("application/scim+json", "{".into()).await,
+        400,
+    );
+    check(
+        "415",
+        &raw("text/plain", okta_user("x@example.com").to_string()).await,
+        415,
+    );
+    check(
+        "413",
+        &raw(
+            "application/scim+json",
+            format!("{{\"userName\": \"{}\"}}", "x".repeat(2 << 20)),
+        )
+        .await,
+        413,
+    );
 
     // Deletion answers no body; the user is then gone (an error document).
     let gone = app.delete(&user).await;
