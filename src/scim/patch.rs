@@ -668,6 +668,16 @@ fn filtered(
                         }
                     }
                 }
+                // A value without its `value` (`add aliases[type eq "email"].primary` when no
+                // alias has that type) would be dropped as incomplete: say so instead of
+                // answering 200 for nothing (issue 15 item 2).
+                if attr.sub("value").is_some()
+                    && !new.keys().any(|k| k.eq_ignore_ascii_case("value"))
+                {
+                    return Err(ScimError::NoTarget(format!(
+                        "no value of '{name}' matches the filter, and the value it would create has no 'value'"
+                    )));
+                }
                 items.push(Value::Object(new));
             } else {
                 for &i in &matched {

@@ -387,6 +387,22 @@ fn target(body: &Value, urns: &[String], path: &str) -> Value {
         Some(u) => (&body[u.as_str()], &path[u.len() + 1..]),
         None => (body, path),
     };
+    // `attr[type eq "work"].sub`: the sub-attribute of each value the filter selects.
+    if let Some((name, filtered)) = rest.split_once("[type eq \"") {
+        let (kind, sub) = filtered.split_once("\"].").unwrap();
+        let found: Vec<Value> = holder[name]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["type"] == kind && !v[sub].is_null())
+            .map(|v| v[sub].clone())
+            .collect();
+        return if found.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(found)
+        };
+    }
     rest.split('.').fold(holder.clone(), |v, k| v[k].clone())
 }
 
@@ -461,6 +477,31 @@ async fn no_patch_answers_2xx_leaving_its_target_unchanged() {
             for a in writable {
                 let name = a["name"].as_str().unwrap();
                 paths.push((format!("{prefix}{name}"), a.clone()));
+                // A value path (`emails[type eq "work"].value`) for each writable
+                // sub-attribute of a multi-valued attribute with canonical types.
+                let kinds = a["subAttributes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|s| s["name"] == "type")
+                    .and_then(|t| t["canonicalValues"].as_array())
+                    .and_then(|c| c.first())
+                    .and_then(Value::as_str);
+                if let (Some(kind), true) = (kinds, a["multiValued"] == true) {
+                    for sub in a["subAttributes"].as_array().unwrap() {
+                        if sub["mutability"] == "readWrite" && sub["name"] != "type" {
+                            let mut sub = sub.clone();
+                            sub["parent"] = json!(name);
+                            paths.push((
+                                format!(
+                                    "{prefix}{name}[type eq \"{kind}\"].{}",
+                                    sub["name"].as_str().unwrap()
+                                ),
+                                sub,
+                            ));
+                        }
+                    }
+                }
                 if a["type"] == "complex" && a["multiValued"] == false {
                     for sub in a["subAttributes"].as_array().unwrap() {
                         if sub["mutability"] == "readWrite" {
@@ -517,6 +558,9 @@ async fn no_patch_answers_2xx_leaving_its_target_unchanged() {
                 let already = match value {
                     // A group with no members shows `"members": []`.
                     None => tb.is_null() || tb == json!([]),
+                    Some(v) if path.contains('[') => tb
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(|t| covers(t, v))),
                     Some(v) => covers(&tb, v),
                 };
                 if !already {
