@@ -83,21 +83,18 @@ pub struct Created {
 /// The longest integration name.
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// How long an authenticated integration (its settings and token digest) is reused without
-/// reading the database again: every SCIM request authenticates, and this saves a database
-/// round trip on each. Changes made in this process (the admin pages) take effect at once;
-/// changes made by another process on the same file (the `scimgate integration` commands
-/// while `serve` runs) within this time.
-pub const AUTH_CACHE_FOR: Duration = Duration::from_secs(1);
-
-/// A cached authentication: the integration and what its tokens are judged by. The times are
-/// compared with the directory's clock on every request, so a token stops at its overlap end
-/// or expiry, not up to [`AUTH_CACHE_FOR`] later.
+/// A cached authentication: the integration and what its tokens are judged by, as read when
+/// the database's [`Store::data_version`](crate::store::Store::data_version) was `version`.
+/// Every SCIM request authenticates, and the cache saves a database read on each; it holds
+/// while `data_version` has not moved, so a change committed by anyone — the admin pages, or
+/// the `scimgate integration` commands from another process while `serve` runs — applies to
+/// the very next request (issue 15 item 3). The token times are compared with the directory's
+/// clock on every request, so a token stops at its overlap end or expiry.
 #[derive(Debug, Clone)]
 pub(crate) struct CachedAuth {
     integration: Integration,
     credentials: Credentials,
-    at: Instant,
+    version: i64,
 }
 
 /// The tokens an integration accepts, and until when.
@@ -274,11 +271,14 @@ impl Directory {
             let _ = TokenDigest::of("").matches(presented);
             return Err(Error::Unauthorized);
         };
+        // Asked before the read below: a commit that lands after it moves the version, and
+        // the next request reads again.
+        let version = self.store.data_version()?;
         let cached = {
             let cache = self.auth_cache.lock().unwrap_or_else(|p| p.into_inner());
             cache
                 .get(id.as_str())
-                .filter(|c| c.at.elapsed() < AUTH_CACHE_FOR)
+                .filter(|c| c.version == version)
                 .map(|c| (c.integration.clone(), c.credentials.clone()))
         };
         if let Some((integration, credentials)) = cached {
@@ -290,7 +290,7 @@ impl Directory {
         let lookup = id.0.clone();
         let row = self
             .store
-            .read(move |conn| integrations::find(conn, &lookup).map_err(Error::from))
+            .read_now(move |conn| integrations::find(conn, &lookup).map_err(Error::from))
             .await?;
         let Some(row) = row else {
             let _ = TokenDigest::of("").matches(presented);
@@ -309,7 +309,7 @@ impl Directory {
                     CachedAuth {
                         integration: integration.clone(),
                         credentials: credentials.clone(),
-                        at: Instant::now(),
+                        version,
                     },
                 );
             }

@@ -150,7 +150,7 @@ pub struct Directory {
     store: Store,
     /// When each integration's token use was last recorded (throttles those writes).
     token_touched: Mutex<HashMap<String, std::time::Instant>>,
-    /// Integrations recently authenticated (see `integration::AUTH_CACHE_FOR`).
+    /// Integrations authenticated since the database last changed (see `integration::CachedAuth`).
     auth_cache: Mutex<HashMap<String, integration::CachedAuth>>,
     /// Bumped by every in-process change to an integration, so that a lookup that raced with
     /// the change does not cache what it read before it.

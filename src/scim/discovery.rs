@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 
 use crate::scim::bulk::MAX_OPERATIONS as MAX_BULK_OPERATIONS;
 use crate::scim::list::list_response;
-use crate::scim::patch::MAX_OPERATIONS;
 use crate::scim::schema::{self, Schema};
 
 /// What the server supports, for `/ServiceProviderConfig`.
@@ -20,7 +19,7 @@ pub struct Capabilities {
 
 pub fn service_provider_config(base_url: &str, caps: Capabilities) -> Value {
     json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        "schemas": [schema::SERVICE_PROVIDER_CONFIG_URN],
         "patch": {"supported": true},
         "bulk": {"supported": true, "maxOperations": MAX_BULK_OPERATIONS, "maxPayloadSize": caps.max_body_bytes},
         "filter": {"supported": true, "maxResults": caps.max_results},
@@ -46,23 +45,17 @@ pub fn service_provider_config(base_url: &str, caps: Capabilities) -> Value {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{base_url}/ServiceProviderConfig"),
         },
-        "urn:scimgate:params:limits": {
-            "maxBodyBytes": caps.max_body_bytes,
-            "maxPatchOperations": MAX_OPERATIONS,
-            "maxFilterLength": crate::scim::filter::MAX_FILTER_LEN,
-            "maxFilterDepth": crate::scim::filter::MAX_DEPTH,
-            "maxFilterTerms": crate::scim::filter::MAX_TERMS,
-        },
     })
 }
 
-/// Every schema served, core schemas first.
-/// Every schema served, each once (an extension may serve several resource types).
+/// Every schema served, each once (an extension may serve several resource types): each
+/// resource type's core schema and extensions, then the discovery documents' own schemas.
 pub fn schemas() -> Vec<&'static Schema> {
     let mut out: Vec<&'static Schema> = Vec::new();
     for s in schema::resource_types()
         .into_iter()
         .flat_map(|rt| std::iter::once(&rt.core).chain(rt.extensions.iter().map(|(s, _)| s)))
+        .chain(schema::discovery_schemas())
     {
         if !out.iter().any(|o| o.id == s.id) {
             out.push(s);

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::scim::ScimError;
 use crate::scim::filter::{self, AttrPath, Filter, PatchPath, parse_path};
 use crate::scim::resource::Document;
-use crate::scim::schema::{Attribute, Mutability, ResourceType};
+use crate::scim::schema::{self, Attribute, Mutability, ResourceType, Schema};
 
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
@@ -136,9 +136,134 @@ fn parse_op(i: usize, op: &Value) -> Result<PatchOp, ScimError> {
 pub fn apply(rt: &ResourceType, doc: &mut Document, ops: &[PatchOp]) -> Result<(), ScimError> {
     for op in ops {
         match &op.path {
-            Some(path) => apply_path(rt, doc, op.kind, path, op.value.as_ref(), true)?,
+            Some(path) => match whole_schema(rt, path)? {
+                Some(schema) if schema.id == rt.core.id => {
+                    apply_core(rt, doc, op.kind, schema.id, op.value.as_ref())?;
+                }
+                Some(ext) => apply_extension(rt, doc, op.kind, ext, op.value.as_ref())?,
+                None => apply_path(rt, doc, op.kind, path, op.value.as_ref(), true)?,
+            },
             None => apply_pathless(rt, doc, op.kind, op.value.as_ref())?,
         }
+    }
+    Ok(())
+}
+
+/// The schema a path names as a whole (`"path": "urn:…:enterprise:2.0:User"`), which the
+/// path syntax reads as URN `urn:…:enterprise:2.0` and attribute `User`. A path that names,
+/// whole or as a prefix, a schema this server knows but not for `rt` (the enterprise extension
+/// on a Group) is `invalidPath` (RFC 7644 §3.5.2: the path does not apply to this resource).
+fn whole_schema<'a>(
+    rt: &'a ResourceType,
+    path: &PatchPath,
+) -> Result<Option<&'a Schema>, ScimError> {
+    let Some(urn) = path.attr.urn.as_deref() else {
+        return Ok(None);
+    };
+    let whole = (path.filter.is_none() && path.sub.is_none() && path.attr.sub.is_none())
+        .then(|| format!("{urn}:{}", path.attr.name));
+    let own = |id: &str| {
+        std::iter::once(&rt.core)
+            .chain(rt.extensions.iter().map(|(s, _)| s))
+            .find(|s| s.id.eq_ignore_ascii_case(id))
+    };
+    if let Some(s) = whole.as_deref().and_then(own) {
+        return Ok(Some(s));
+    }
+    let foreign = schema::resource_types()
+        .into_iter()
+        .flat_map(|t| std::iter::once(&t.core).chain(t.extensions.iter().map(|(s, _)| s)))
+        .find(|s| {
+            whole
+                .as_deref()
+                .is_some_and(|w| s.id.eq_ignore_ascii_case(w))
+                || s.id.eq_ignore_ascii_case(urn)
+        });
+    match foreign {
+        Some(s) if own(s.id).is_none() => Err(ScimError::InvalidPath(format!(
+            "'{}' is not a schema of the {} resource type",
+            s.id, rt.name
+        ))),
+        _ => Ok(None),
+    }
+}
+
+/// A path naming the resource's own core schema: add and replace take the value object as a
+/// path-less operation would; remove would remove the resource, which PATCH does not do.
+fn apply_core(
+    rt: &ResourceType,
+    doc: &mut Document,
+    kind: OpKind,
+    urn: &str,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    if kind == OpKind::Remove {
+        return Err(ScimError::InvalidPath(format!(
+            "'{urn}' is the resource itself; remove its attributes one by one, or DELETE it"
+        )));
+    }
+    apply_pathless(rt, doc, kind, value)
+}
+
+/// An operation on a whole extension (issue 15 item 2): `add` merges the value's attributes
+/// into the extension object, creating it; `replace` makes the extension exactly the value's
+/// writable attributes; `remove` removes it. The extension's `schemas` entry follows from its
+/// presence ([`schemas_of`](crate::scim::resource::schemas_of)). An extension whose every
+/// attribute is read-only (the provisioning extension) cannot be written: `mutability`.
+/// Attributes of the value that are read-only or unknown are ignored, as in a path-less value.
+fn apply_extension(
+    rt: &ResourceType,
+    doc: &mut Document,
+    kind: OpKind,
+    ext: &Schema,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    if ext
+        .attributes
+        .iter()
+        .all(|a| a.mutability == Mutability::ReadOnly)
+    {
+        return Err(ScimError::Mutability(format!("'{}' is read-only", ext.id)));
+    }
+    let obj = match (kind, value) {
+        (OpKind::Remove, _) => None,
+        (_, Some(Value::Object(obj))) => Some(obj),
+        _ => {
+            return Err(ScimError::InvalidValue(format!(
+                "the value for '{}' must be an object of its attributes",
+                ext.id
+            )));
+        }
+    };
+    let attr_path = |name: &str| PatchPath {
+        attr: AttrPath {
+            urn: Some(ext.id.to_owned()),
+            name: name.to_owned(),
+            sub: None,
+        },
+        filter: None,
+        sub: None,
+    };
+    if kind != OpKind::Add {
+        // Clear what the extension lets a client write; read-only and immutable values stay.
+        for a in ext
+            .attributes
+            .iter()
+            .filter(|a| matches!(a.mutability, Mutability::ReadWrite | Mutability::WriteOnly))
+        {
+            apply_path(rt, doc, OpKind::Remove, &attr_path(a.name), None, false)?;
+        }
+    }
+    for (k, v) in obj.into_iter().flatten() {
+        apply_path(rt, doc, OpKind::Add, &attr_path(k), Some(v), false)?;
+    }
+    // An extension left with nothing in it is not present (and leaves `schemas`).
+    let empty = doc
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(ext.id))
+        .is_some_and(|(_, v)| v.as_object().is_some_and(Map::is_empty));
+    if empty {
+        doc.retain(|k, _| !k.eq_ignore_ascii_case(ext.id));
     }
     Ok(())
 }
@@ -543,6 +668,16 @@ fn filtered(
                         }
                     }
                 }
+                // A value without its `value` (`add aliases[type eq "email"].primary` when no
+                // alias has that type) would be dropped as incomplete: say so instead of
+                // answering 200 for nothing (issue 15 item 2).
+                if attr.sub("value").is_some()
+                    && !new.keys().any(|k| k.eq_ignore_ascii_case("value"))
+                {
+                    return Err(ScimError::NoTarget(format!(
+                        "no value of '{name}' matches the filter, and the value it would create has no 'value'"
+                    )));
+                }
                 items.push(Value::Object(new));
             } else {
                 for &i in &matched {
@@ -613,6 +748,62 @@ mod tests {
     fn base() -> Value {
         json!({"userName": "u", "active": true, "name": {"givenName": "G", "familyName": "F"},
                "emails": [{"value": "u@work.example", "type": "work", "primary": true}, {"value": "u@home.example", "type": "home"}]})
+    }
+
+    /// Issue 15 item 2: a whole extension as the path.
+    #[test]
+    fn whole_extension_add_replace_remove() {
+        let ext = |d: &Value| d[ENTERPRISE_USER_URN].clone();
+        let d = run(
+            base(),
+            ops(json!([{"op": "add", "path": ENTERPRISE_USER_URN, "value": {"employeeNumber": "42", "costCenter": "cc"}}])),
+        )
+        .unwrap();
+        assert_eq!(ext(&d), json!({"employeeNumber": "42", "costCenter": "cc"}));
+        let d = run(
+            d,
+            ops(json!([{"op": "add", "path": ENTERPRISE_USER_URN, "value": {"department": "D"}}])),
+        )
+        .unwrap();
+        assert_eq!(
+            ext(&d),
+            json!({"employeeNumber": "42", "costCenter": "cc", "department": "D"})
+        );
+        let d = run(
+            d,
+            ops(
+                json!([{"op": "replace", "path": ENTERPRISE_USER_URN, "value": {"division": "x"}}]),
+            ),
+        )
+        .unwrap();
+        assert_eq!(ext(&d), json!({"division": "x"}));
+        let d = run(
+            d,
+            ops(json!([{"op": "remove", "path": ENTERPRISE_USER_URN}])),
+        )
+        .unwrap();
+        assert!(d.get(ENTERPRISE_USER_URN).is_none());
+        let e = run(
+            base(),
+            ops(json!([{"op": "add", "path": schema::PROVISIONING_URN, "value": {}}])),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ScimError::Mutability(_)), "{e:?}");
+        let e = run(
+            base(),
+            ops(json!([{"op": "add", "path": ENTERPRISE_USER_URN, "value": "42"}])),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ScimError::InvalidValue(_)), "{e:?}");
+        // On a Group, the enterprise extension is no schema of the resource type.
+        let g = schema::group();
+        let mut doc = normalize(g, &json!({"displayName": "G"})).unwrap();
+        let op = parse(&ops(
+            json!([{"op": "add", "path": ENTERPRISE_USER_URN, "value": {}}]),
+        ))
+        .unwrap();
+        let e = apply(g, &mut doc, &op).unwrap_err();
+        assert!(matches!(e, ScimError::InvalidPath(_)), "{e:?}");
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct StoreOptions {
 pub struct Store {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    /// A connection of its own that only asks `PRAGMA data_version` (see [`Store::data_version`]).
+    watch: std::sync::Arc<std::sync::Mutex<Connection>>,
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -237,16 +239,48 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(StoreError::from)?;
+        let watch = Connection::open_with_flags(
+            &opts.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|c| {
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            c.pragma_update(None, "query_only", "ON")?;
+            Ok(c)
+        })
+        .map_err(StoreError::from)?;
+        let watch = std::sync::Arc::new(std::sync::Mutex::new(watch));
         let (writer, mut thread) = writer::spawn(conn)
             .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
         thread.hold(lock);
-        Ok((Store { writer, readers }, thread, prepared))
+        Ok((
+            Store {
+                writer,
+                readers,
+                watch,
+            },
+            thread,
+            prepared,
+        ))
     }
 
     /// The writer's change counter ([`Writer::changes`]): read before a read starts; while it
     /// has not moved, that read's results still hold.
     pub fn changes(&self) -> u64 {
         self.writer.changes()
+    }
+
+    /// SQLite's `PRAGMA data_version` on one connection kept for asking only this: it changes
+    /// whenever any other connection commits — this process's writer, or another process on
+    /// the same file (the `scimgate` operator commands while `serve` runs). Two equal answers
+    /// mean nothing was committed in between, so what was read before the first still holds.
+    /// It reads a counter from the WAL index in shared memory, a few microseconds, on the
+    /// calling thread.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        let conn = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+        conn.prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(StoreError::from)
     }
 
     pub fn writer(&self) -> &Writer {
@@ -358,6 +392,29 @@ mod tests {
 
     fn count(c: &Connection) -> Result<i64, StoreError> {
         Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
+    }
+
+    /// `data_version` moves on every commit, by this process's writer or by another connection
+    /// to the file (another process), and stays while nothing is committed (issue 15 item 3).
+    #[tokio::test(flavor = "current_thread")]
+    async fn data_version_moves_on_any_commit() {
+        let (dir, store, thread) = open_temp(Synchronous::Normal);
+        let v0 = store.data_version().unwrap();
+        assert_eq!(store.data_version().unwrap(), v0);
+        store
+            .write(|c| Ok::<_, StoreError>(c.execute_batch("CREATE TABLE t (k INTEGER)")?))
+            .await
+            .unwrap();
+        let v1 = store.data_version().unwrap();
+        assert_ne!(v1, v0);
+        assert_eq!(store.data_version().unwrap(), v1);
+        let other = Connection::open(dir.path().join("t.db")).unwrap();
+        other.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        let v2 = store.data_version().unwrap();
+        assert_ne!(v2, v1);
+        assert_eq!(store.data_version().unwrap(), v2);
+        drop(store);
+        thread.stop();
     }
 
     /// A read runs in one transaction, which ends however the read ends: the next read on the

@@ -314,3 +314,107 @@ async fn integration_set_and_mail_test_with_the_binary() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 15 item 3: a setting changed with `scimgate integration set` from another process
+/// while `serve` runs applies to the very next SCIM request (no waiting).
+#[actix_web::test]
+async fn cli_settings_apply_to_the_next_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |name: &str| -> (String, String) {
+        let out = scimgate(dir.path())
+            .args(["integration", "create", "--name", name, "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            v["id"].as_str().unwrap().to_owned(),
+            v["token"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (id, token) = create("okta");
+    let (other_id, other_token) = create("entra");
+    let out = scimgate(dir.path())
+        .args(["user", "add", "--user-name", "manual@example.com", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let manual: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manual_id = manual["id"].as_str().unwrap().to_owned();
+    let set = |flag: &str, value: &str| {
+        let out = scimgate(dir.path())
+            .args(["integration", "set", "okta", flag, value])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    let client = awc::Client::default();
+    let (mut child, addr) = serve(dir.path());
+    let base = format!("http://{addr}/scim/v2/{id}");
+    let auth = ("Authorization", format!("Bearer {token}"));
+    let r = send(
+        client
+            .post(format!("http://{addr}/scim/v2/{other_id}/Users"))
+            .insert_header(("Authorization", format!("Bearer {other_token}"))),
+        Some(&okta_user("theirs@example.com")),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    let theirs = r.body["id"].as_str().unwrap().to_owned();
+    let status_of = |user: String| {
+        let req = client
+            .get(format!("{base}/Users/{user}"))
+            .insert_header(auth.clone());
+        async move { send(req, None).await.status.as_u16() }
+    };
+
+    // Each check runs twice before the change, so the authentication is cached when the
+    // setting changes.
+    for (flag, user) in [
+        ("--include-manual-users", &manual_id),
+        ("--read-all-users", &theirs),
+    ] {
+        assert_eq!(status_of(user.clone()).await, 404, "{flag} off");
+        assert_eq!(status_of(user.clone()).await, 404, "{flag} off");
+        set(flag, "on");
+        assert_eq!(status_of(user.clone()).await, 200, "{flag} on");
+        assert_eq!(status_of(user.clone()).await, 200, "{flag} on");
+        set(flag, "off");
+        assert_eq!(status_of(user.clone()).await, 404, "{flag} off again");
+    }
+
+    // Send enrollment emails: the user created by the next request has an email queued with
+    // it (in the same commit), or not.
+    let queued_to = |email: &str| -> i64 {
+        let conn = rusqlite::Connection::open(dir.path().join("appliance.db")).unwrap();
+        conn.query_row(
+            "SELECT count(*) FROM outbox WHERE recipient = ?1",
+            [email],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let create_user = |email: &'static str| {
+        let req = client
+            .post(format!("{base}/Users"))
+            .insert_header(auth.clone());
+        async move {
+            let r = send(req, Some(&okta_user(email))).await;
+            assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+        }
+    };
+    create_user("first@example.com").await;
+    assert_eq!(queued_to("first@example.com"), 0);
+    set("--send-enrollment-emails", "on");
+    create_user("second@example.com").await;
+    assert_eq!(queued_to("second@example.com"), 1);
+    set("--send-enrollment-emails", "off");
+    create_user("third@example.com").await;
+    assert_eq!(queued_to("third@example.com"), 0);
+    sigterm(&mut child);
+}

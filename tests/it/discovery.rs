@@ -36,7 +36,7 @@ async fn discovery_documents() {
         .assert_error(404, None);
 
     let schemas = app.get("/Schemas").await;
-    assert_eq!(schemas.body["totalResults"], 4);
+    assert_eq!(schemas.body["totalResults"], 7);
     let prov = app
         .get("/Schemas/urn:scimgate:params:scim:schemas:extension:2.0:Provisioning")
         .await

@@ -7,6 +7,7 @@ mod admin_mfa;
 mod aliases;
 mod binary;
 mod concurrency;
+mod conformance;
 mod discovery;
 mod enroll;
 mod errors;

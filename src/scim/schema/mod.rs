@@ -3,6 +3,7 @@
 //! `/Schemas` documents, validation of incoming resources, the filter evaluator and the PATCH
 //! engine all read this one model. Imports nothing outside `crate::scim`.
 
+mod discovery;
 mod group;
 mod provisioning;
 mod user;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::scim::filter::{AttrInfo, AttrKind, AttrTypes};
 
+pub use discovery::{RESOURCE_TYPE_URN, SCHEMA_URN, SERVICE_PROVIDER_CONFIG_URN};
 pub use group::GROUP_URN;
 pub use provisioning::PROVISIONING_URN;
 pub use user::{ENTERPRISE_USER_URN, USER_URN};
@@ -82,6 +84,9 @@ impl Attribute {
     }
     pub(crate) fn binary(name: &'static str, description: &'static str) -> Self {
         Self::new(name, AttrKind::Binary, description)
+    }
+    pub(crate) fn integer(name: &'static str, description: &'static str) -> Self {
+        Self::new(name, AttrKind::Integer, description)
     }
     pub(crate) fn datetime(name: &'static str, description: &'static str) -> Self {
         Self::new(name, AttrKind::DateTime, description)
@@ -236,7 +241,7 @@ impl Schema {
     /// The `/Schemas/{id}` document; `base_url` makes `meta.location`.
     pub fn to_json(&self, base_url: &str) -> Value {
         json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+            "schemas": [SCHEMA_URN],
             "id": self.id,
             "name": self.name,
             "description": self.description,
@@ -337,7 +342,7 @@ impl ResourceType {
     /// The `/ResourceTypes/{name}` document.
     pub fn to_json(&self, base_url: &str) -> Value {
         json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+            "schemas": [RESOURCE_TYPE_URN],
             "id": self.name,
             "name": self.name,
             "endpoint": self.endpoint,
@@ -442,6 +447,19 @@ pub fn group() -> &'static ResourceType {
         common: common_attributes(),
     });
     &GROUP
+}
+
+/// The schemas of the discovery documents (`/ServiceProviderConfig`, `/ResourceTypes`,
+/// `/Schemas`), served in `/Schemas` after the resources' schemas.
+pub fn discovery_schemas() -> &'static [Schema] {
+    static SCHEMAS: LazyLock<Vec<Schema>> = LazyLock::new(|| {
+        vec![
+            discovery::service_provider_config(),
+            discovery::resource_type(),
+            discovery::schema(),
+        ]
+    });
+    &SCHEMAS
 }
 
 /// Every resource type this server serves.
