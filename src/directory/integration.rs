@@ -247,13 +247,15 @@ impl Directory {
         let Some(id) = IntegrationId::parse(id) else {
             return Ok(false);
         };
-        // A flood of bad tokens at a real Base URL costs no read: `authenticate` cached it.
+        // A flood of bad tokens at a real Base URL costs no read: `authenticate` cached it,
+        // and the entry holds while nothing has been committed since.
+        let version = self.store.data_version()?;
         let cached = self
             .auth_cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(id.as_str())
-            .is_some_and(|c| c.at.elapsed() < AUTH_CACHE_FOR);
+            .is_some_and(|c| c.version == version);
         if cached {
             return Ok(true);
         }
