@@ -236,7 +236,10 @@ async fn the_guides_path_in_a_browser() {
     fill(&c, "family_name", "Fox").await;
     fill(&c, "aliases", "dfox@example.com").await;
     click(&c, "create-user").await;
+    // Add user lands on the new user's page; the list finds it by alias.
     wait_text(&c, "#notice", "was added").await;
+    wait_text(&c, "h1", "dana.fox@example.com").await;
+    c.goto(&app.url("/admin/users")).await.unwrap();
     fill(&c, "q", "DFOX").await;
     click(&c, "search").await;
     expect_query(&c, "q=DFOX").await;
