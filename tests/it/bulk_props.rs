@@ -173,11 +173,18 @@ fn bulk_resolution_terminates_reports_cycles_and_respects_dependencies() {
     let system = actix_web::rt::System::new();
     let app = system.block_on(TestApp::spawn());
     let case = Cell::new(0u32);
-    TestRunner::new(config(64))
+    let seen = Cell::new((0u32, 0u32, 0u32));
+    TestRunner::new(config(256))
         .run(&graph(), |ops| {
             case.set(case.get() + 1);
             let c = case.get();
             let want = expected(&ops);
+            let (cyclic, refused, resolved) = seen.get();
+            seen.set((
+                cyclic + u32::from(has_cycle(&ops)),
+                refused + u32::from(want.contains(&End::Refused)),
+                resolved + u32::from(want.iter().filter(|e| **e == End::Done).count() > 1),
+            ));
             system.block_on(async {
                 let r = tokio::time::timeout(
                     Duration::from_secs(30),
@@ -299,6 +306,29 @@ fn bulk_resolution_terminates_reports_cycles_and_respects_dependencies() {
             })
         })
         .unwrap();
+    let (cyclic, refused, resolved) = seen.get();
+    let cases = case.get();
+    assert!(
+        cyclic * 10 >= cases && refused * 10 >= cases && resolved * 4 >= cases,
+        "too few cases with a cycle ({cyclic}), a refusal ({refused}) or resolved references \
+         ({resolved}) of {cases}"
+    );
+}
+
+/// Whether some creation refers, through others, to itself.
+fn has_cycle(ops: &[Kind]) -> bool {
+    fn reaches(from: usize, to: usize, ops: &[Kind], seen: &mut Vec<bool>) -> bool {
+        ops[from].refs().into_iter().any(|r| match r {
+            Ref::Op(j) if matches!(ops[j], Kind::Patch(..)) => false,
+            Ref::Op(j) if j == to => true,
+            Ref::Op(j) if !seen[j] => {
+                seen[j] = true;
+                reaches(j, to, ops, seen)
+            }
+            _ => false,
+        })
+    }
+    (0..ops.len()).any(|i| reaches(i, i, ops, &mut vec![false; ops.len()]))
 }
 
 /// The model itself: references resolve in any order; a cycle, a missing id and everything
