@@ -219,12 +219,10 @@ fn bulk_resolution_terminates_reports_cycles_and_respects_dependencies() {
                             ops,
                             r.body
                         );
-                        if let Some(id) =
-                            res["location"].as_str().and_then(|l| l.rsplit('/').next())
-                        {
-                            if !matches!(k, Kind::Patch(..)) {
-                                created.insert(i, id.to_owned());
-                            }
+                        if !matches!(k, Kind::Patch(..)) {
+                            let id = res["location"].as_str().and_then(|l| l.rsplit('/').next());
+                            prop_assert!(id.is_some(), "no location: {}", r.body);
+                            created.insert(i, id.unwrap_or_default().to_owned());
                         }
                     } else {
                         let code = if want[i] == End::Refused {

@@ -845,4 +845,4 @@ fn largest_filters_run() {
     select(&conn, &k);
 }
 
-mod proptests;
+mod props;
