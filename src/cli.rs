@@ -218,13 +218,19 @@ pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 pub fn init_logging(config: &Config) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .finish()
+        .with(crate::log_levels::ClientFaultsBelowError);
+    if subscriber.try_init().is_ok() {
+        crate::log_levels::ClientFaultsBelowError::register_callsite();
+    }
 }
 
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {

@@ -28,8 +28,8 @@ fn serve(dir: &std::path::Path) -> (Child, String) {
 /// The log lines a running `serve` has written to standard error so far.
 pub(crate) type Log = Arc<Mutex<Vec<String>>>;
 
-/// Starts `cmd serve`: the child, the address from its "listening on" line, and every line it
-/// writes to standard error (its whole log) as it comes.
+/// Starts `cmd serve`: the child, the address from its "listening on" line (`http` or
+/// `https`), and every line it writes to standard error (its whole log) as it comes.
 pub(crate) fn serve_logged(mut cmd: Command) -> (Child, String, Log) {
     let mut child = cmd
         .arg("serve")
@@ -44,7 +44,10 @@ pub(crate) fn serve_logged(mut cmd: Command) -> (Child, String, Log) {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            if let Some(rest) = line.split("listening on http://").nth(1) {
+            if let Some(rest) = ["listening on http://", "listening on https://"]
+                .iter()
+                .find_map(|l| line.split(l).nth(1))
+            {
                 let addr = rest
                     .split_whitespace()
                     .next()

@@ -46,7 +46,7 @@ fn tls_config(dir: &Path, cert: &Path, key: &Path, redirect: bool) -> Config {
 }
 
 /// A TLS client that trusts exactly `certs`, offering `versions`.
-struct Client {
+pub(crate) struct Client {
     connector: tokio_rustls::TlsConnector,
 }
 
@@ -72,11 +72,11 @@ impl Client {
         }
     }
 
-    fn trusting(certs: &[&Path]) -> Client {
+    pub(crate) fn trusting(certs: &[&Path]) -> Client {
         Self::new(certs, rustls::DEFAULT_VERSIONS)
     }
 
-    async fn connect(&self, addr: SocketAddr) -> TlsStream<TcpStream> {
+    pub(crate) async fn connect(&self, addr: SocketAddr) -> TlsStream<TcpStream> {
         let tcp = TcpStream::connect(addr).await.unwrap();
         self.connector
             .connect(ServerName::try_from("localhost").unwrap(), tcp)
@@ -91,8 +91,8 @@ fn peer_cert(s: &TlsStream<TcpStream>) -> CertificateDer<'static> {
         .into_owned()
 }
 
-struct Response {
-    status: u16,
+pub(crate) struct Response {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -112,7 +112,7 @@ impl Response {
 
 /// One HTTP/1.1 request on an open (keep-alive) connection; the response is read by its
 /// Content-Length, so the connection can carry another request.
-async fn request<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+pub(crate) async fn request<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     s: &mut S,
     method: &str,
     path: &str,

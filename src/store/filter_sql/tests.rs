@@ -709,6 +709,46 @@ fn random_filter(r: &mut StdRng, depth: u32) -> String {
     }
 }
 
+/// About 300 random users stored in `conn` (some updated at a later time): their ids and their
+/// resources as the evaluator sees them.
+fn population(conn: &Connection, r: &mut StdRng) -> Vec<(String, Value)> {
+    let mut resources = Vec::new();
+    for i in 0..300 {
+        let body = random_user(r, i);
+        let Ok(doc) = resource::normalize(schema::user(), &body) else {
+            continue;
+        };
+        let now = *TIMES.choose(r).unwrap();
+        let id = uuid::Uuid::new_v4().to_string();
+        let Ok(mut row) = users::insert(
+            conn,
+            NewUser {
+                id: &id,
+                source: None,
+                now,
+                doc: &doc,
+            },
+        ) else {
+            continue;
+        };
+        if maybe(r, 0.3) {
+            let mut doc2 = doc.clone();
+            doc2.insert("title".into(), json!(word(r)));
+            let later = *TIMES.choose(r).unwrap();
+            if let Ok(updated) = users::update(conn, &row, None, doc2, later) {
+                row = updated;
+            }
+        }
+        resources.push((row.id.clone(), resource_of(&row)));
+    }
+    assert!(
+        resources.len() > 250,
+        "only {} users inserted",
+        resources.len()
+    );
+    resources
+}
+
 /// Issue 3 item 4. `SCIMGATE_DIFF_SEED` replays a seed; `SCIMGATE_DIFF_FILTERS` sets the
 /// number of filters (default 10,000).
 #[test]
@@ -724,40 +764,7 @@ fn sql_agrees_with_the_evaluator_on_random_filters() {
     eprintln!("differential test seed {seed} (replay with SCIMGATE_DIFF_SEED={seed})");
     let mut r = StdRng::seed_from_u64(seed);
     let conn = db();
-    let mut resources = Vec::new();
-    for i in 0..300 {
-        let body = random_user(&mut r, i);
-        let Ok(doc) = resource::normalize(schema::user(), &body) else {
-            continue;
-        };
-        let now = *TIMES.choose(&mut r).unwrap();
-        let id = uuid::Uuid::new_v4().to_string();
-        let Ok(mut row) = users::insert(
-            &conn,
-            NewUser {
-                id: &id,
-                source: None,
-                now,
-                doc: &doc,
-            },
-        ) else {
-            continue;
-        };
-        if maybe(&mut r, 0.3) {
-            let mut doc2 = doc.clone();
-            doc2.insert("title".into(), json!(word(&mut r)));
-            let later = *TIMES.choose(&mut r).unwrap();
-            if let Ok(updated) = users::update(&conn, &row, None, doc2, later) {
-                row = updated;
-            }
-        }
-        resources.push((row.id.clone(), resource_of(&row)));
-    }
-    assert!(
-        resources.len() > 250,
-        "only {} users inserted",
-        resources.len()
-    );
+    let resources = population(&conn, &mut r);
     let rt = schema::user();
     let (mut nontrivial, mut parsed) = (0, 0);
     for n in 0..filters {
@@ -837,3 +844,5 @@ fn largest_filters_run() {
     let k = compile_filter(users_map(), LOCATION, &parsed).unwrap();
     select(&conn, &k);
 }
+
+mod props;

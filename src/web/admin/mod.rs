@@ -149,16 +149,29 @@ pub enum PageError {
     /// Over a rate limit (issue 14 item 1): 429 with `Retry-After`.
     #[error("{}", .0.limit)]
     TooManyRequests(crate::web::limits::Refused),
+    /// A request refused for what it asked (an invalid value, a name taken, a stale version)
+    /// that no form of the page reports next to a field: the client's fault, so a 4xx page and
+    /// no ERROR line (issue 14 item 4).
+    #[error("{1}")]
+    Refused(StatusCode, String),
     #[error("{0}")]
     Internal(String),
 }
 
 impl From<Error> for PageError {
     fn from(e: Error) -> Self {
+        let refused = |status: StatusCode, e: &Error| PageError::Refused(status, e.to_string());
         match e {
             Error::NotFound => PageError::NotFound,
             Error::Forbidden(m) => PageError::Forbidden(m),
             Error::Unavailable => PageError::Unavailable("the service is shutting down".into()),
+            Error::Invalid(_) => refused(StatusCode::BAD_REQUEST, &e),
+            Error::Conflict { .. } => refused(StatusCode::CONFLICT, &e),
+            Error::PreconditionFailed { .. } => refused(StatusCode::PRECONDITION_FAILED, &e),
+            Error::Scim(ref s) if s.status() < 500 => refused(
+                StatusCode::from_u16(s.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                &e,
+            ),
             other => PageError::Internal(other.to_string()),
         }
     }
@@ -181,6 +194,7 @@ impl ResponseError for PageError {
             PageError::Forbidden(_) => StatusCode::FORBIDDEN,
             PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             PageError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Refused(status, _) => *status,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -201,6 +215,10 @@ impl ResponseError for PageError {
             PageError::Forbidden(m) => ("Request refused", m.clone()),
             PageError::Unavailable(m) => ("Service unavailable", m.clone()),
             PageError::TooManyRequests(r) => ("Too many attempts", too_many_message(r)),
+            PageError::Refused(status, m) => {
+                tracing::debug!(request_id, status = status.as_u16(), reason = %m, "admin request refused");
+                ("Request refused", m.clone())
+            }
             PageError::Internal(m) => {
                 tracing::error!(request_id, error = %m, "admin page failed");
                 (
@@ -356,6 +374,38 @@ pub fn enc(s: &str) -> String {
 /// The `page` query parameter (1-based), bounded.
 pub fn page_param(p: Option<u64>) -> u64 {
     p.unwrap_or(1).clamp(1, 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::ScimError;
+
+    /// Issue 14 item 4: what a request got wrong is a 4xx page, not a 500 with an ERROR line.
+    #[test]
+    fn refusals_are_client_errors_and_faults_server_errors() {
+        let status = |e: Error| PageError::from(e).status_code().as_u16();
+        assert_eq!(status(Error::Invalid("bad name".into())), 400);
+        assert_eq!(
+            status(Error::Scim(ScimError::InvalidValue("too long".into()))),
+            400
+        );
+        assert_eq!(
+            status(Error::Conflict {
+                attribute: "userName",
+                value: "ana".into()
+            }),
+            409
+        );
+        assert_eq!(
+            status(Error::PreconditionFailed {
+                current: "W/\"2\"".into()
+            }),
+            412
+        );
+        assert_eq!(status(Error::Internal("disk full".into())), 500);
+        assert_eq!(status(Error::Scim(ScimError::Internal("bug".into()))), 500);
+    }
 }
 
 #[cfg(test)]
