@@ -1434,3 +1434,95 @@ async fn pages_warn_when_no_smtp_server_is_configured() {
     let page = b.get(&format!("/admin/users/{id}")).await;
     assert!(!page.body.contains("id=\"smtp-off\""));
 }
+
+/// Issue 15: the sign-in page says why you are there (a session that ended), takes you back to
+/// the page you asked for (paths of these pages only, never another site), and after a wrong
+/// password puts the cursor in the password field.
+#[actix_web::test]
+async fn sign_in_returns_to_the_page_asked_for() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::admin(&app).await;
+    let cookie = b.cookies.get("scimgate_session").cloned().unwrap();
+    // The session ends (here: signed out from elsewhere); the page asked for is kept.
+    app.directory.sign_out(&cookie).await.unwrap();
+    let p = b.get("/admin/users?q=ann&status=active").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let to = p.location.clone().unwrap();
+    assert_eq!(
+        to,
+        "/admin/login?ended=1&next=%2Fadmin%2Fusers%3Fq%3Dann%26status%3Dactive"
+    );
+    let login = b.get(&to).await;
+    assert!(login.body.contains("Your session ended"), "{}", login.body);
+    assert!(
+        login
+            .body
+            .contains("name=\"next\" value=\"/admin/users?q=ann&#38;status=active\""),
+        "{}",
+        login.body
+    );
+    // A wrong password: the username is kept, the cursor goes to the password.
+    let csrf = login.csrf();
+    let wrong = b
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", &csrf),
+                ("username", "admin"),
+                ("password", "not the password"),
+                ("next", "/admin/users?q=ann&status=active"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let password_tag = wrong.body.split("id=\"password\"").nth(1).unwrap();
+    assert!(password_tag[..password_tag.find('>').unwrap()].contains("autofocus"));
+    let username_tag = wrong.body.split("id=\"username\"").nth(1).unwrap();
+    assert!(!username_tag[..username_tag.find('>').unwrap()].contains("autofocus"));
+    // The right one: back to the page asked for.
+    let ok = b
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", &wrong.csrf()),
+                ("username", "admin"),
+                ("password", "correct horse battery"),
+                ("next", "/admin/users?q=ann&status=active"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(
+        ok.location.as_deref(),
+        Some("/admin/users?q=ann&status=active")
+    );
+    // Never to another site, nor back to the sign-in pages.
+    for evil in [
+        "//evil.example/admin/",
+        "https://evil.example/",
+        "/admin/login",
+        "/\\evil.example",
+    ] {
+        let mut other = Browser::new(&app);
+        let form = other.get("/admin/login").await;
+        let p = other
+            .post(
+                "/admin/login",
+                &[
+                    ("csrf", &form.csrf()),
+                    ("username", "admin"),
+                    ("password", "correct horse battery"),
+                    ("next", evil),
+                ],
+            )
+            .await;
+        assert_eq!(p.location.as_deref(), Some("/admin/provisioning"), "{evil}");
+    }
+    // Without a session at all: no "ended" notice, the page is still kept.
+    let mut fresh = Browser::new(&app);
+    let p = fresh.get("/admin/groups").await;
+    assert_eq!(
+        p.location.as_deref(),
+        Some("/admin/login?next=%2Fadmin%2Fgroups")
+    );
+}

@@ -16,7 +16,7 @@ use crate::web::admin::session::{
     AnySession, CODE_PATH, PendingSignIn, REGISTER_PATH, check_form_token, clear_session_cookie,
     form_token, session_cookie,
 };
-use crate::web::admin::{PageError, redirect, render, retry_after, too_many_message};
+use crate::web::admin::{PageError, redirect, render, retry_after, safe_next, too_many_message};
 use crate::web::limits::{Refused, Surface};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -36,6 +36,20 @@ struct LoginPage {
     username: String,
     error: Option<String>,
     notice: Option<String>,
+    /// The page to go to after signing in (checked by `safe_next`; empty for the default).
+    next: String,
+}
+
+impl LoginPage {
+    /// After a wrong password the cursor goes to the password, the username being kept.
+    fn focus_password(&self) -> bool {
+        self.error.is_some() && !self.username.is_empty()
+    }
+}
+
+/// Where a signed-in administrator goes: the page asked for, else User Provisioning.
+fn landing(next: &str) -> String {
+    safe_next(next).unwrap_or("/admin/provisioning").to_owned()
 }
 
 fn with_cookie(mut res: HttpResponse, c: Option<Cookie<'static>>) -> HttpResponse {
@@ -49,10 +63,15 @@ fn with_cookie(mut res: HttpResponse, c: Option<Cookie<'static>>) -> HttpRespons
 struct LoginQuery {
     signed_out: Option<String>,
     expired: Option<String>,
+    /// The session ended (idle or maximum age) while the administrator was away.
+    ended: Option<String>,
+    #[serde(default)]
+    next: String,
 }
 
 async fn login_form(
     req: HttpRequest,
+    state: web::Data<AppState>,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (csrf, cookie) = form_token(&req)?;
@@ -60,14 +79,19 @@ async fn login_form(
         csrf,
         username: String::new(),
         error: None,
-        notice: match (&q.signed_out, &q.expired) {
-            (Some(_), _) => Some("You are signed out.".to_owned()),
-            (None, Some(_)) => Some(
+        notice: match (&q.signed_out, &q.expired, &q.ended) {
+            (Some(_), _, _) => Some("You are signed out.".to_owned()),
+            (None, Some(_), _) => Some(
                 "The sign-in expired before the code was entered. Enter your password again."
                     .to_owned(),
             ),
-            (None, None) => None,
+            (None, None, Some(_)) => Some(format!(
+                "Your session ended: sessions end after {} minutes without activity, and {} hours after signing in. Sign in again to continue.",
+                state.config.admin.session_idle_minutes, state.config.admin.session_max_hours
+            )),
+            (None, None, None) => None,
         },
+        next: safe_next(&q.next).unwrap_or_default().to_owned(),
     };
     Ok(with_cookie(render(StatusCode::OK, &page)?, cookie))
 }
@@ -80,6 +104,8 @@ struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    next: String,
 }
 
 async fn login(
@@ -95,6 +121,7 @@ async fn login(
             username: form.username.clone(),
             error: Some(error),
             notice: None,
+            next: safe_next(&form.next).unwrap_or_default().to_owned(),
         };
         Ok(with_cookie(render(status, &page)?, cookie.clone()))
     };
@@ -116,10 +143,10 @@ async fn login(
     {
         Ok(new) => {
             // A pending session (second factor registered) grants only the code page.
-            let mut res = redirect(if new.session.pending {
-                CODE_PATH
-            } else {
-                "/admin/provisioning"
+            let mut res = redirect(&match (new.session.pending, safe_next(&form.next)) {
+                (true, Some(n)) => format!("{CODE_PATH}?next={}", super::enc(n)),
+                (true, None) => CODE_PATH.to_owned(),
+                (false, _) => landing(&form.next),
             });
             let _ = res.add_cookie(&session_cookie(&state, new.cookie));
             Ok(res)
@@ -309,13 +336,24 @@ struct CodePage {
     csrf: String,
     username: String,
     error: Option<String>,
+    next: String,
 }
 
-async fn code_form(PendingSignIn(me): PendingSignIn) -> Result<HttpResponse, PageError> {
+#[derive(Deserialize)]
+struct CodeQuery {
+    #[serde(default)]
+    next: String,
+}
+
+async fn code_form(
+    PendingSignIn(me): PendingSignIn,
+    q: web::Query<CodeQuery>,
+) -> Result<HttpResponse, PageError> {
     let page = CodePage {
         csrf: me.session.csrf.clone(),
         username: me.session.username.clone(),
         error: None,
+        next: safe_next(&q.next).unwrap_or_default().to_owned(),
     };
     render(StatusCode::OK, &page)
 }
@@ -326,6 +364,8 @@ struct CodeForm {
     csrf: String,
     #[serde(default)]
     code: String,
+    #[serde(default)]
+    next: String,
 }
 
 /// The second step: a right code (or an unused recovery code) turns the pending session into a
@@ -342,6 +382,7 @@ async fn code(
             csrf: me.session.csrf.clone(),
             username: me.session.username.clone(),
             error: Some(error),
+            next: safe_next(&form.next).unwrap_or_default().to_owned(),
         };
         render(status, &page)
     };
@@ -360,10 +401,10 @@ async fn code(
         .await
     {
         Ok((new, accepted)) => {
-            let mut res = redirect(match accepted {
-                Accepted::Authenticator => "/admin/provisioning",
+            let mut res = redirect(&match accepted {
+                Accepted::Authenticator => landing(&form.next),
                 // The account page says how many recovery codes remain.
-                Accepted::RecoveryCode { .. } => "/admin/account?recovery_used=1",
+                Accepted::RecoveryCode { .. } => "/admin/account?recovery_used=1".to_owned(),
             });
             let _ = res.add_cookie(&session_cookie(&state, new.cookie));
             Ok(res)

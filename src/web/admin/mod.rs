@@ -134,9 +134,10 @@ pub fn redirect(to: &str) -> HttpResponse {
 pub enum PageError {
     #[error("not found")]
     NotFound,
-    /// No valid session: go to the sign-in page.
+    /// No valid session: go to the sign-in page, saying whether a session just ended, and come
+    /// back to `next` (the page asked for, a GET) after signing in.
     #[error("sign-in required")]
-    SignInRequired,
+    SignInRequired { ended: bool, next: Option<String> },
     /// The session may not see this page yet: go to the second step of sign-in or to
     /// registration of an authenticator.
     #[error("redirect to {0}")]
@@ -190,7 +191,7 @@ impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
             PageError::NotFound => StatusCode::NOT_FOUND,
-            PageError::SignInRequired | PageError::Redirect(_) => StatusCode::SEE_OTHER,
+            PageError::SignInRequired { .. } | PageError::Redirect(_) => StatusCode::SEE_OTHER,
             PageError::Forbidden(_) => StatusCode::FORBIDDEN,
             PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             PageError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -201,7 +202,20 @@ impl ResponseError for PageError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            PageError::SignInRequired => return redirect("/admin/login"),
+            PageError::SignInRequired { ended, next } => {
+                let mut to = "/admin/login".to_owned();
+                let mut sep = '?';
+                if *ended {
+                    to.push_str("?ended=1");
+                    sep = '&';
+                }
+                if let Some(n) = next {
+                    to.push(sep);
+                    to.push_str("next=");
+                    to.push_str(&enc(n));
+                }
+                return redirect(&to);
+            }
             PageError::Redirect(to) => return redirect(to),
             _ => {}
         }
@@ -227,7 +241,7 @@ impl ResponseError for PageError {
                         .to_owned(),
                 )
             }
-            PageError::SignInRequired | PageError::Redirect(_) => ("", String::new()),
+            PageError::SignInRequired { .. } | PageError::Redirect(_) => ("", String::new()),
         };
         if let PageError::Forbidden(m) = self {
             tracing::warn!(request_id, reason = %m, "admin request refused");
@@ -288,6 +302,21 @@ pub fn show_time(t: &str) -> String {
         (Some(d), Some(h)) => format!("{d} {h} UTC"),
         _ => t.to_owned(),
     }
+}
+
+/// `next` if it is a page of these admin pages to come back to after signing in: a path on
+/// this site only (never `//host` or a URL, which would make the sign-in page an open
+/// redirect), and not the sign-in pages themselves.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with("/admin/")
+        && !next.starts_with("/admin/login")
+        && !next.starts_with("/admin/logout")
+        && !next.starts_with("/admin/setup")
+        && next.len() <= 2048
+        && !next.contains(['\\', '\r', '\n'])
+        && !next.contains("/../")
+        && !next.chars().any(char::is_control);
+    ok.then_some(next)
 }
 
 /// A "last used" time at the granularity it is stored with: uses are written at most once a
@@ -405,6 +434,29 @@ mod tests {
         );
         assert_eq!(status(Error::Internal("disk full".into())), 500);
         assert_eq!(status(Error::Scim(ScimError::Internal("bug".into()))), 500);
+    }
+}
+
+#[cfg(test)]
+mod next_tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_admin_pages_of_this_site() {
+        assert_eq!(safe_next("/admin/users?q=ann"), Some("/admin/users?q=ann"));
+        for bad in [
+            "//evil.example/admin/",
+            "https://evil.example/admin/users",
+            "/admin/login",
+            "/admin/logout",
+            "/admin/setup/x",
+            "/admin/../x",
+            "/enroll/x",
+            "/admin/\\evil",
+            "",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad}");
+        }
     }
 }
 

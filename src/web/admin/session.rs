@@ -119,11 +119,21 @@ enum Need {
 async fn extract(req: HttpRequest, need: Need) -> Result<AdminSession, PageError> {
     let state = state(&req)?;
     let name = cookie_name(&state, SESSION, SESSION_SECURE);
+    // Back to the page asked for after signing in (a GET only: a form post cannot be
+    // replayed).
+    let next = (req.method() == actix_web::http::Method::GET)
+        .then(|| {
+            let uri = req.uri();
+            uri.path_and_query()
+                .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned())
+        })
+        .filter(|n| crate::web::admin::safe_next(n).is_some());
     let Some(cookie) = req.cookie(name).map(|c| c.value().to_owned()) else {
-        return Err(PageError::SignInRequired);
+        return Err(PageError::SignInRequired { ended: false, next });
     };
     let Some(session) = state.directory.session(&cookie, state.sessions).await? else {
-        return Err(PageError::SignInRequired);
+        // A cookie without a live session: it ended (idle, maximum age, signed out elsewhere).
+        return Err(PageError::SignInRequired { ended: true, next });
     };
     match need {
         Need::Any => {}

@@ -49,6 +49,10 @@ pub fn config_in(dir: &std::path::Path) -> Config {
     // Tests about other pages sign in with a password alone; tests/it/admin_mfa.rs turns the
     // installation default (true) back on.
     config.admin.require_second_factor = false;
+    // Tests that send requests as fast as they can (PATCH tables, property tests) are not about
+    // the per-integration rate limit; tests/it/limits.rs sets the limits it tests.
+    config.limits.scim_per_second = 1_000_000;
+    config.limits.scim_burst = 1_000_000;
     config
 }
 
