@@ -711,6 +711,57 @@ async fn every_page_fits_the_window() {
             std::fs::write(dir.join(format!("fit-{w}-{slug}.png")), png).unwrap();
         }
     }
+    // Headings and labels as a screen reader reads them: the page's button is not part of its
+    // heading, the radio button has its label, a request's heading is not smaller than its
+    // breadcrumb.
+    c.set_window_size(1280, 800).await.unwrap();
+    for (page, button) in [
+        ("/admin/provisioning", "add-provisioning"),
+        ("/admin/users", "add-user"),
+        ("/admin/groups", "add-group"),
+    ] {
+        c.goto(&app.url(page)).await.unwrap();
+        wait_text(&c, "h1", "").await;
+        let inside = c
+            .execute(
+                "return document.getElementById(arguments[0]).closest('h1') !== null;",
+                vec![json!(button)],
+            )
+            .await
+            .unwrap();
+        if inside != json!(false) {
+            wrong.push(format!("{page}: #{button} is inside the heading"));
+        }
+    }
+    c.goto(&app.url("/admin/provisioning/new")).await.unwrap();
+    wait_text(&c, "h1", "Add Provisioning").await;
+    let labelled = c
+        .execute(
+            "const r = document.querySelector('input[type=radio][name=kind]');
+             return [r.labels.length, r.closest('fieldset')?.querySelector('legend')?.textContent];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    if labelled != json!([1, "Provisioning type"]) {
+        wrong.push(format!("the provisioning type radio: {labelled}"));
+    }
+    c.goto(&app.url(&pages[9])).await.unwrap();
+    wait_text(&c, "h1", "").await;
+    let sizes = c
+        .execute(
+            "const px = e => parseFloat(getComputedStyle(e).fontSize);
+             return [px(document.querySelector('h1 code') || document.querySelector('h1')),
+                     px(document.querySelector('.crumbs'))];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    if sizes[0].as_f64().unwrap() <= sizes[1].as_f64().unwrap() * 1.2 {
+        wrong.push(format!(
+            "a request's heading is not larger than its breadcrumb: {sizes}"
+        ));
+    }
     c.close().await.unwrap();
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
