@@ -765,3 +765,37 @@ async fn every_page_fits_the_window() {
     c.close().await.unwrap();
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Issue 15: sign-in in a browser: back to the page asked for, the cursor in the password
+/// after a wrong one, and a notice when the session ended.
+#[actix_web::test]
+async fn sign_in_returns_where_you_were() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let app = Appliance::start().await;
+    app.directory.create_admin("admin", PASSWORD).await.unwrap();
+    let c = driver.browser(true).await;
+    c.goto(&app.url("/admin/users?q=bo")).await.unwrap();
+    expect_path(&c, "/admin/login").await;
+    fill(&c, "username", "admin").await;
+    fill(&c, "password", "not the password").await;
+    click_at(&c, Locator::Css("button[type=submit]")).await;
+    wait_text(&c, "#error", "wrong").await;
+    let focused = c
+        .execute("return document.activeElement.id;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, json!("password"));
+    fill(&c, "password", PASSWORD).await;
+    click_at(&c, Locator::Css("button[type=submit]")).await;
+    expect_path(&c, "/admin/users").await;
+    expect_query(&c, "q=bo").await;
+    // The session ends while the page is open; the next page says so.
+    let cookie = c.get_named_cookie("scimgate_session").await.unwrap();
+    app.directory.sign_out(cookie.value()).await.unwrap();
+    c.goto(&app.url("/admin/groups")).await.unwrap();
+    expect_path(&c, "/admin/login").await;
+    wait_text(&c, ".notice", "Your session ended").await;
+    c.close().await.unwrap();
+}
