@@ -180,6 +180,7 @@ impl App {
             key_reveals: Default::default(),
             token_reveal: Default::default(),
             recovery_reveal: Default::default(),
+            settings_outcome: Default::default(),
             limits,
         });
         let https_policy = tls.as_ref().map(|_| {

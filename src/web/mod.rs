@@ -47,6 +47,9 @@ pub struct AppState {
     pub token_reveal: admin::reveal::Reveal<crate::auth::ApiToken>,
     /// Freshly issued recovery codes of an administrator, waiting to be shown once.
     pub recovery_reveal: admin::reveal::Reveal<Vec<crate::auth::recovery::RecoveryCode>>,
+    /// The outcome of a Settings action (TLS reload, test email), shown once on the page the
+    /// POST redirects to: (succeeded, message, the address typed).
+    pub settings_outcome: admin::reveal::Reveal<(bool, String, String)>,
     /// Rate limits and the client address (`web::limits`).
     pub limits: Arc<limits::Limits>,
 }

@@ -1246,7 +1246,13 @@ async fn outbox_page_user_enrollment_and_test_email() {
             &[("csrf", &csrf), ("to", "ops@mail.test")],
         )
         .await;
+    // POST → redirect → GET: the answer is shown once; a reload sends nothing again.
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = b.get(p.location.as_deref().unwrap()).await;
     assert!(p.body.contains("The server answered: 250"), "{}", p.body);
+    assert_eq!(sink.count_to("ops@mail.test"), 1);
+    let again = b.get("/admin/settings").await;
+    assert!(!again.body.contains("The server answered"));
     assert_eq!(sink.count_to("ops@mail.test"), 1);
     let p = b
         .post(

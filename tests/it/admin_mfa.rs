@@ -212,7 +212,7 @@ async fn a_new_admin_registers_first_then_signs_in_with_password_and_code() {
         .cookies
         .insert("scimgate_session".into(), pending.clone());
     let p = stale.get("/admin/provisioning").await;
-    assert_eq!(p.location.as_deref(), Some("/admin/login"));
+    assert_eq!(p.location.as_deref(), Some("/admin/login?ended=1"));
     sign_out(&mut b).await;
 
     // The same code (same time step) is not accepted twice.
@@ -413,9 +413,10 @@ async fn reset_second_factor_with_the_binary() {
             && said.contains("ended 1 session(s)"),
         "{said}"
     );
-    // Signed out; the password alone now signs in, straight into registration.
+    // Signed out (the reset ended the session); the password alone now signs in, straight
+    // into registration.
     let p = b.get("/admin/provisioning").await;
-    assert_eq!(p.location.as_deref(), Some("/admin/login"));
+    assert_eq!(p.location.as_deref(), Some("/admin/login?ended=1"));
     let p = b.sign_in("admin", PASSWORD).await;
     assert_eq!(p.location.as_deref(), Some("/admin/provisioning"));
     let p = b.get("/admin/provisioning").await;

@@ -127,7 +127,8 @@ async fn extract(req: HttpRequest, need: Need) -> Result<AdminSession, PageError
             uri.path_and_query()
                 .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned())
         })
-        .filter(|n| crate::web::admin::safe_next(n).is_some());
+        // The landing page needs no `next`.
+        .filter(|n| n != "/admin/provisioning" && crate::web::admin::safe_next(n).is_some());
     let Some(cookie) = req.cookie(name).map(|c| c.value().to_owned()) else {
         return Err(PageError::SignInRequired { ended: false, next });
     };

@@ -10,7 +10,7 @@ use crate::config::{Config, ENV_VARS};
 use crate::web::AppState;
 use crate::web::admin::session::AdminSession;
 use crate::web::admin::verifier_keys::{CardInput, CardQuery, VerifierCard, card};
-use crate::web::admin::{Chrome, Nav, PageError, render, show_time};
+use crate::web::admin::{Chrome, Nav, PageError, redirect, render, show_time};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(show))
@@ -188,7 +188,11 @@ async fn show(
     q: web::Query<CardQuery>,
 ) -> Result<HttpResponse, PageError> {
     let input = q.input(&state, &me);
-    page_with(&state, &me, None, String::new(), input, StatusCode::OK).await
+    let (outcome, to) = match state.settings_outcome.take(&me.cookie, Some("settings")) {
+        Some((_, (ok, message, to))) => (Some((ok, message)), to),
+        None => (None, String::new()),
+    };
+    page_with(&state, &me, outcome, to, input, StatusCode::OK).await
 }
 
 #[derive(serde::Deserialize)]
@@ -232,7 +236,16 @@ async fn reload_tls(
             Err(e) => (false, format!("Not reloaded: {e}")),
         },
     };
-    page(&state, &me, Some(outcome)).await
+    Ok(done(&state, &me, outcome, String::new()))
+}
+
+/// POST → redirect → GET: the outcome waits for this session's next view of the page, so a
+/// reload neither reloads the certificate nor sends another email.
+fn done(state: &AppState, me: &AdminSession, outcome: (bool, String), to: String) -> HttpResponse {
+    state
+        .settings_outcome
+        .put(&me.cookie, "settings", (outcome.0, outcome.1, to));
+    redirect("/admin/settings#result")
 }
 
 #[derive(serde::Deserialize)]
@@ -256,9 +269,19 @@ async fn test_email(
         .split_once('@')
         .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
         && !to.contains(char::is_whitespace);
-    let outcome = if !looks_like_address {
-        (false, format!("\"{to}\" is not an email address."))
-    } else {
+    if !looks_like_address {
+        // Nothing was done: the form again, with what was typed.
+        return page_with(
+            &state,
+            &me,
+            Some((false, format!("\"{to}\" is not an email address."))),
+            to,
+            CardInput::default(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let outcome = {
         match crate::mail::Mailer::from_config(&state.config.smtp, &state.public_url) {
             Ok(None) => (
                 false,
@@ -284,31 +307,7 @@ async fn test_email(
             }
         }
     };
-    page_with(
-        &state,
-        &me,
-        Some(outcome),
-        to,
-        CardInput::default(),
-        StatusCode::OK,
-    )
-    .await
-}
-
-async fn page(
-    state: &AppState,
-    me: &AdminSession,
-    reloaded: Option<(bool, String)>,
-) -> Result<HttpResponse, PageError> {
-    page_with(
-        state,
-        me,
-        reloaded,
-        String::new(),
-        CardInput::default(),
-        StatusCode::OK,
-    )
-    .await
+    Ok(done(&state, &me, outcome, to))
 }
 
 pub(super) async fn page_with(
