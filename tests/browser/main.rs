@@ -711,6 +711,68 @@ async fn every_page_fits_the_window() {
             std::fs::write(dir.join(format!("fit-{w}-{slug}.png")), png).unwrap();
         }
     }
+    // One word for one thing: the pages say "provisioning", never "integration" (Okta's own
+    // menu item "Configure API Integration" aside).
+    c.set_window_size(1280, 800).await.unwrap();
+    for p in &pages {
+        c.goto(&app.url(p)).await.unwrap();
+        wait_text(&c, "h1", "").await;
+        let text = c
+            .execute("return document.body.innerText;", vec![])
+            .await
+            .unwrap();
+        let text = text
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .replace("api integration", "");
+        if let Some(at) = text.find("integration") {
+            let from = text[..at]
+                .char_indices()
+                .rev()
+                .nth(40)
+                .map_or(0, |(i, _)| i);
+            wrong.push(format!("{p} says: …{}…", &text[from..(at + 11)]));
+        }
+    }
+    // Activity rows are one line high at 1280 px.
+    c.goto(&app.url("/admin/activity")).await.unwrap();
+    wait_text(&c, "#activity", "GET").await;
+    let heights = c
+        .execute(
+            "return [...document.querySelectorAll('#activity tbody tr')].map(r => r.offsetHeight);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    if heights
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h.as_u64().unwrap() > 48)
+    {
+        wrong.push(format!("Activity rows taller than one line: {heights}"));
+    }
+    // No SMTP server and Send enrollment emails on: both pages say so.
+    for p in [&pages[1], &pages[4]] {
+        c.goto(&app.url(p)).await.unwrap();
+        if wait_text(&c, "#smtp-off", "No SMTP server")
+            .await
+            .is_empty()
+        {
+            wrong.push(format!("{p}: no SMTP warning"));
+        }
+    }
+    // A token used a moment ago, at the granularity it is written with.
+    c.goto(&app.url("/admin/provisioning")).await.unwrap();
+    wait_text(&c, "table", "within the last minute").await;
+    c.goto(&app.url("/admin/outbox")).await.unwrap();
+    wait_text(&c, "#outbox", "Pending").await;
+    screenshot(&c, "17-email-outbox").await;
+    c.set_window_size(375, 812).await.unwrap();
+    c.goto(&app.url(&pages[4])).await.unwrap();
+    wait_text(&c, "h1", "alexandra").await;
+    screenshot(&c, "13b-user-phone").await;
     // Headings and labels as a screen reader reads them: the page's button is not part of its
     // heading, the radio button has its label, a request's heading is not smaller than its
     // breadcrumb.
