@@ -38,7 +38,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 struct Row {
     i: Integration,
-    created: String,
     token_last_used: String,
     /// When the token expires ("never"), and whether that is within the warning period.
     token_expires: String,
@@ -114,7 +113,6 @@ async fn list(
                 .find(|(id, _, _)| id == i.id.as_str())
                 .map_or((String::new(), 0), |(_, at, st)| (show_time(at), *st));
             Row {
-                created: show_time(&i.created),
                 token_last_used: super::show_last_used(
                     i.token_last_used.as_deref(),
                     time::OffsetDateTime::now_utc(),
