@@ -119,14 +119,20 @@ async fn chained_bulk_resolves_in_either_order() {
     let groups = groups["Resources"].as_array().unwrap();
     assert_eq!(groups.len(), 200);
     for g in groups {
-        let i = g["displayName"].as_str().unwrap().trim_start_matches("team");
+        let i = g["displayName"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("team");
         let members: Vec<&str> = g["members"]
             .as_array()
             .unwrap()
             .iter()
             .map(|m| m["value"].as_str().unwrap())
             .collect();
-        assert_eq!(members, [users[&format!("member{i}@example.com")].0.as_str()]);
+        assert_eq!(
+            members,
+            [users[&format!("member{i}@example.com")].0.as_str()]
+        );
     }
 }
 
@@ -288,8 +294,14 @@ async fn user_limits_on_post_put_patch_and_bulk() {
             over(&|u| u["name"]["givenName"] = json!(chars(1025))),
             "name.givenName",
         ),
-        (over(&|u| u["displayName"] = json!(chars(1025))), "displayName"),
-        (over(&|u| u["externalId"] = json!(chars(1025))), "externalId"),
+        (
+            over(&|u| u["displayName"] = json!(chars(1025))),
+            "displayName",
+        ),
+        (
+            over(&|u| u["externalId"] = json!(chars(1025))),
+            "externalId",
+        ),
         (over(&|u| u["title"] = json!(chars(8193))), "title"),
         (
             over(&|u| u["emails"] = json!(emails(101, "over"))),
@@ -353,7 +365,10 @@ async fn user_limits_on_post_put_patch_and_bulk() {
         .await;
     assert_eq!(r.status.as_u16(), 200, "{}", r.body);
     assert_eq!(
-        app.get(&path).await.body["emails"].as_array().unwrap().len(),
+        app.get(&path).await.body["emails"]
+            .as_array()
+            .unwrap()
+            .len(),
         100
     );
 
@@ -406,7 +421,10 @@ async fn group_limits_on_post_put_patch_and_bulk() {
         "displayName",
     );
     let r = app
-        .put(&path, &json!({"displayName": "ok", "externalId": chars(1024)}))
+        .put(
+            &path,
+            &json!({"displayName": "ok", "externalId": chars(1024)}),
+        )
         .await;
     assert_eq!(r.status.as_u16(), 200, "{}", r.body);
     assert_names(
