@@ -17,6 +17,9 @@ use crate::web::AppState;
 use crate::web::scim::extract::{Caller, ScimBody};
 use crate::web::scim::respond::{self, ApiError};
 
+/// Operations run between two yields to the other requests of the HTTP worker.
+const YIELD_EVERY: usize = 32;
+
 /// The outcome of one operation: status, new resource id, location, version.
 type Outcome = Result<(u16, Option<String>, Option<String>, Option<String>), ScimError>;
 
@@ -107,7 +110,12 @@ pub async fn bulk(
     let mut results: Vec<Option<Value>> = vec![None; req.ops.len()];
     let mut errors = 0usize;
     let mut stopped = false;
-    for &i in &order.run {
+    for (k, &i) in order.run.iter().enumerate() {
+        // Operations that fail before reaching the store do not await anything: yield now
+        // and then, so that a long run of them does not hold the HTTP worker (issue 14).
+        if k % YIELD_EVERY == YIELD_EVERY - 1 {
+            tokio::task::yield_now().await;
+        }
         let op = &req.ops[i];
         // Every operation this one refers to has run: a reference missing from `ids` names
         // no operation, or one that failed or created nothing.
