@@ -8,8 +8,9 @@
 //!     cargo bench --bench provisioning                 # N = 10,000
 //!     cargo bench --bench provisioning -- --n 100000   # or 1000000
 //!     options: --concurrency 1,8,32  --mixed-secs 10  --synchronous full|normal  --c1-max 2000
-//!              --phases get,put,patch,groups,list,cursor,filters,lookup1,mixed  (okta-import always runs:
-//!              the other phases read what it created; handy under a profiler)
+//!              --phases get,put,patch,groups,list,cursor,filters,lookup1,mixed,bulk  (okta-import
+//!              always runs: the other phases read what it created; handy under a profiler;
+//!              bulk runs at the last concurrency only)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::cell::RefCell;
@@ -66,9 +67,9 @@ fn opts() -> Opts {
             "--mixed-secs" => o.mixed_secs = val.parse().expect("--mixed-secs takes a number"),
             "--c1-max" => o.c1_max = val.parse().expect("--c1-max takes a number"),
             "--phases" => {
-                const KNOWN: [&str; 9] = [
+                const KNOWN: [&str; 10] = [
                     "get", "put", "patch", "groups", "list", "cursor", "filters", "lookup1",
-                    "mixed",
+                    "mixed", "bulk",
                 ];
                 let p: Vec<String> = val
                     .split(',')
@@ -403,6 +404,95 @@ impl Report {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct BulkReply {
+    #[serde(rename = "Operations")]
+    ops: Vec<BulkResult>,
+}
+
+#[derive(serde::Deserialize)]
+struct BulkResult {
+    status: String,
+}
+
+/// Issue 14's stall: integration A sends eight concurrent Bulk requests, each 1,000
+/// `POST /Groups` chained by bulkId (operation i's member is `bulkId:c<i+1>`, the last has
+/// none), while integration B reads `GET /Users?count=1` one request after the other. Prints
+/// B's latency while A runs, and how long A took.
+async fn bulk_phase(a_base: &str, a_token: &str, b_base: &str, b_token: &str) {
+    const REQUESTS: usize = 8;
+    const OPS: usize = 1_000;
+    let a = Client::new(a_base.to_owned(), a_token, REQUESTS);
+    let b = Client::new(b_base.to_owned(), b_token, 1);
+    let bodies: Vec<Value> = (0..REQUESTS)
+        .map(|r| {
+            let ops: Vec<Value> = (0..OPS)
+                .map(|i| {
+                    let mut data = json!({
+                        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName": format!("bulk{r}-c{i}"),
+                    });
+                    if i + 1 < OPS {
+                        data["members"] = json!([{"value": format!("bulkId:c{}", i + 1)}]);
+                    }
+                    json!({"method": "POST", "path": "/Groups", "bulkId": format!("c{i}"), "data": data})
+                })
+                .collect();
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops})
+        })
+        .collect();
+    let done = Rc::new(std::cell::Cell::new(false));
+    let (b2, done2) = (b.clone(), done.clone());
+    let reader = actix_web::rt::spawn(async move {
+        let mut lat = Vec::new();
+        let start = Instant::now();
+        while !done2.get() {
+            let t = Instant::now();
+            b2.call("GET", "/Users?count=1", None, 200).await;
+            lat.push(t.elapsed());
+        }
+        Run {
+            ops: lat.len(),
+            elapsed: start.elapsed(),
+            lat,
+        }
+    });
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for body in bodies {
+        let a = a.clone();
+        tasks.push(actix_web::rt::spawn(async move {
+            let t = Instant::now();
+            let reply: BulkReply = a.call("POST", "/Bulk", Some(&body), 200).await.get();
+            let created = reply.ops.iter().filter(|o| o.status == "201").count();
+            (t.elapsed(), created, reply.ops.len())
+        }));
+    }
+    let mut slowest = Duration::ZERO;
+    let (mut created, mut results) = (0, 0);
+    for t in tasks {
+        let (d, c, n) = t.await.unwrap();
+        slowest = slowest.max(d);
+        created += c;
+        results += n;
+    }
+    let a_elapsed = start.elapsed();
+    done.set(true);
+    let b_run = reader.await.unwrap();
+    println!(
+        "| bulk: A {REQUESTS} concurrent chained {OPS}-op Bulk requests: all done in {:.0} ms (slowest request {:.0} ms; {results} results, {created} created: a group is no member, so each chain ends after its last group, with 400 and then 409 for the operations that refer to a failed one)",
+        a_elapsed.as_secs_f64() * 1000.0,
+        slowest.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| bulk: B GET /Users?count=1 meanwhile: {} requests, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (target p99 < 50 ms)",
+        b_run.ops,
+        b_run.pct(0.50),
+        b_run.pct(0.99),
+        b_run.pct(1.0)
+    );
+}
+
 fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -472,6 +562,9 @@ async fn run(o: Opts) {
         .unwrap();
         let created = app.directory.create_integration("bench").await.unwrap();
         let base = format!("{}/scim/v2/{}", app.public_url, created.integration.id);
+        // A second integration, B, for the bulk phase: its reads must not wait on A's Bulk.
+        let b_created = app.directory.create_integration("bench-b").await.unwrap();
+        let b_base = format!("{}/scim/v2/{}", app.public_url, b_created.integration.id);
         let handle = app.handle();
         let writer = app.directory.store().writer().clone();
         let task = actix_web::rt::spawn(app.run());
@@ -871,6 +964,15 @@ async fn run(o: Opts) {
                 None,
                 ceiling,
             );
+        }
+        if o.wants("bulk") && c == *o.concurrency.last().unwrap() {
+            bulk_phase(
+                &base,
+                created.token.expose(),
+                &b_base,
+                b_created.token.expose(),
+            )
+            .await;
         }
         println!(
             "|   (process resident memory after c={c}: {:.0} MB)",

@@ -126,7 +126,7 @@ impl App {
             &config.public_url_for(config.server.listen),
         )?;
         let (directory, writer) = open_directory(config)?;
-        let directory = Arc::new(directory);
+        let directory = Arc::new(directory.with_limits(config.scim.limits()));
         let addr = config.server.listen;
         let listener =
             TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;

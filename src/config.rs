@@ -246,6 +246,26 @@ pub struct Scim {
     pub max_results: u64,
     /// The largest request body accepted, in bytes; larger bodies get 413.
     pub max_body_bytes: usize,
+    /// Characters in a name (userName, displayName, name parts, externalId, an alias).
+    pub max_name_chars: usize,
+    /// Characters in any other string attribute.
+    pub max_string_chars: usize,
+    /// Values of one multi-valued attribute other than a group's members.
+    pub max_multi_values: usize,
+    /// Aliases of one user.
+    pub max_aliases: usize,
+}
+
+impl Scim {
+    /// The per-attribute limits written documents are held to.
+    pub fn limits(&self) -> crate::scim::limits::Limits {
+        crate::scim::limits::Limits {
+            name_chars: self.max_name_chars,
+            string_chars: self.max_string_chars,
+            multi_values: self.max_multi_values,
+            aliases: self.max_aliases,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -344,6 +364,10 @@ impl Default for Scim {
         Scim {
             max_results: 1000,
             max_body_bytes: 1024 * 1024,
+            max_name_chars: 1024,
+            max_string_chars: 8192,
+            max_multi_values: 100,
+            max_aliases: 100,
         }
     }
 }
@@ -460,6 +484,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("SCIMGATE_SCIM_MAX_RESULTS", "scim.max_results"),
     ("SCIMGATE_SCIM_MAX_BODY_BYTES", "scim.max_body_bytes"),
+    ("SCIMGATE_SCIM_MAX_NAME_CHARS", "scim.max_name_chars"),
+    ("SCIMGATE_SCIM_MAX_STRING_CHARS", "scim.max_string_chars"),
+    ("SCIMGATE_SCIM_MAX_MULTI_VALUES", "scim.max_multi_values"),
+    ("SCIMGATE_SCIM_MAX_ALIASES", "scim.max_aliases"),
     (
         "SCIMGATE_ADMIN_SESSION_IDLE_MINUTES",
         "admin.session_idle_minutes",
@@ -623,6 +651,14 @@ impl Config {
                 }
                 "scim.max_results" => self.scim.max_results = parse_num(v).map_err(err)?,
                 "scim.max_body_bytes" => self.scim.max_body_bytes = parse_num(v).map_err(err)?,
+                "scim.max_name_chars" => self.scim.max_name_chars = parse_num(v).map_err(err)?,
+                "scim.max_string_chars" => {
+                    self.scim.max_string_chars = parse_num(v).map_err(err)?
+                }
+                "scim.max_multi_values" => {
+                    self.scim.max_multi_values = parse_num(v).map_err(err)?
+                }
+                "scim.max_aliases" => self.scim.max_aliases = parse_num(v).map_err(err)?,
                 "admin.session_idle_minutes" => {
                     self.admin.session_idle_minutes = parse_num(v).map_err(err)?
                 }
@@ -750,6 +786,23 @@ impl Config {
                 key: "scim.max_body_bytes",
                 message: "must be between 1024 and 67108864".into(),
             });
+        }
+        for (key, value, max) in [
+            ("scim.max_name_chars", self.scim.max_name_chars, 1_000_000),
+            (
+                "scim.max_string_chars",
+                self.scim.max_string_chars,
+                1_000_000,
+            ),
+            ("scim.max_multi_values", self.scim.max_multi_values, 100_000),
+            ("scim.max_aliases", self.scim.max_aliases, 100_000),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: format!("must be between 1 and {max}"),
+                });
+            }
         }
         self.validate_tls()?;
         if !(1..=7 * 24 * 60).contains(&self.admin.session_idle_minutes) {

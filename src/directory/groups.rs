@@ -323,6 +323,7 @@ impl Directory {
     ) -> Result<Group, Error> {
         let mut doc = resource::normalize(schema::group(), body)?;
         let members = split_members(&mut doc);
+        self.limits.check(&doc)?;
         let me = me.clone();
         self.store
             .write(move |conn| {
@@ -410,6 +411,7 @@ impl Directory {
     ) -> Result<Group, Error> {
         let mut doc = resource::normalize(schema::group(), body)?;
         let members = split_members(&mut doc).unwrap_or(Value::Array(Vec::new()));
+        self.limits.check(&doc)?;
         let (me, id) = (me.clone(), id.to_owned());
         self.store
             .write(move |conn| {
@@ -432,7 +434,7 @@ impl Directory {
         if_match: Option<IfMatch>,
         with_members: bool,
     ) -> Result<Group, Error> {
-        let (me, id) = (me.clone(), id.to_owned());
+        let (me, id, limits) = (me.clone(), id.to_owned(), self.limits);
         self.store
             .write(move |conn| {
                 let row = load(conn, &me, &id, if_match.as_ref())?;
@@ -481,6 +483,7 @@ impl Directory {
                     }
                 }
                 let doc = resource::normalize(rt, &Value::Object(doc))?;
+                limits.check(&doc)?;
                 let row = finish(conn, &me, row, doc, changed)?;
                 full(conn, row, with_members)
             })

@@ -171,6 +171,8 @@ pub struct Directory {
     secrets: SecretsKey,
     /// The time token overlaps and expiry are judged by (see `clock`).
     clock: clock::Clock,
+    /// Sizes a written user or group document may not exceed (`[scim]` limits).
+    limits: crate::scim::limits::Limits,
 }
 
 impl Directory {
@@ -190,7 +192,14 @@ impl Directory {
             mail_wake: tokio::sync::Notify::new(),
             verifier_key_use: verifier_keys::KeyUse::default(),
             clock: clock::Clock::default(),
+            limits: crate::scim::limits::Limits::default(),
         }
+    }
+
+    /// The per-attribute limits written documents are held to (default: `Limits::default`).
+    pub fn with_limits(mut self, limits: crate::scim::limits::Limits) -> Directory {
+        self.limits = limits;
+        self
     }
 
     pub fn store(&self) -> &Store {

@@ -316,6 +316,7 @@ fn write(
 impl Directory {
     pub async fn create_user(&self, me: &Integration, body: &Value) -> Result<User, Error> {
         let doc = tidy_aliases(resource::normalize(schema::user(), body)?);
+        self.limits.check(&doc)?;
         let source = me.id.as_str().to_owned();
         let sends = me.settings.send_enrollment_emails;
         let (row, queued) = self
@@ -425,6 +426,7 @@ impl Directory {
         if_match: Option<IfMatch>,
     ) -> Result<User, Error> {
         let doc = tidy_aliases(resource::normalize(schema::user(), body)?);
+        self.limits.check(&doc)?;
         let (me, id) = (me.clone(), id.to_owned());
         let row = self
             .store
@@ -445,7 +447,7 @@ impl Directory {
         ops: Vec<PatchOp>,
         if_match: Option<IfMatch>,
     ) -> Result<User, Error> {
-        let (me, id) = (me.clone(), id.to_owned());
+        let (me, id, limits) = (me.clone(), id.to_owned(), self.limits);
         let row = self
             .store
             .write(move |conn| {
@@ -454,6 +456,8 @@ impl Directory {
                 let mut doc = row.doc.clone();
                 patch::apply(rt, &mut doc, &ops)?;
                 let doc = tidy_aliases(resource::normalize(rt, &Value::Object(doc))?);
+                // The result is held to the limits, whatever the operations were.
+                limits.check(&doc)?;
                 let row = write(conn, &me, row, doc)?;
                 with_groups(conn, &me, row)
             })

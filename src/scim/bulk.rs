@@ -213,6 +213,72 @@ pub fn references(op: &BulkOp) -> Vec<String> {
     out
 }
 
+/// For each operation, the operations it refers to: indices of the operations that declare
+/// the bulkIds in its path or data, found by one map lookup each. A reference to a bulkId no
+/// operation declares is left out here; execution reports it (it cannot resolve).
+pub fn dependencies(ops: &[BulkOp]) -> Vec<Vec<usize>> {
+    let by_id: HashMap<&str, usize> = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| op.bulk_id.as_deref().map(|b| (b, i)))
+        .collect();
+    ops.iter()
+        .map(|op| {
+            let mut deps: Vec<usize> = references(op)
+                .iter()
+                .filter_map(|r| by_id.get(r.as_str()).copied())
+                .collect();
+            deps.sort_unstable();
+            deps.dedup();
+            deps
+        })
+        .collect()
+}
+
+/// The order [`order`] found: `run` lists operations so that each comes after every operation
+/// it depends on; `blocked` lists those in a reference cycle or depending on one (ascending).
+/// Together they hold every index once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Order {
+    pub run: Vec<usize>,
+    pub blocked: Vec<usize>,
+}
+
+/// Kahn's topological sort over `deps` (`deps[i]`: the operations operation `i` refers to), in
+/// O(operations + references). RFC 7644 §3.7.2: the server processes operations so that
+/// references resolve, whatever their order in the request. Operations that are ready run in
+/// request order; one that waits runs once the operations it refers to have run. What is left
+/// when nothing is ready is a cycle, or waits on one (§3.7.3: those fail). Indices out of range
+/// are ignored.
+pub fn order(deps: &[Vec<usize>]) -> Order {
+    let n = deps.len();
+    let mut waiting_on = vec![0usize; n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, ds) in deps.iter().enumerate() {
+        let mut seen: Vec<usize> = ds.iter().copied().filter(|&d| d < n).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        waiting_on[i] = seen.len();
+        for d in seen {
+            dependents[d].push(i);
+        }
+    }
+    let mut ready: std::collections::VecDeque<usize> =
+        (0..n).filter(|&i| waiting_on[i] == 0).collect();
+    let mut run = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_front() {
+        run.push(i);
+        for &j in &dependents[i] {
+            waiting_on[j] -= 1;
+            if waiting_on[j] == 0 {
+                ready.push_back(j);
+            }
+        }
+    }
+    let blocked = (0..n).filter(|&i| waiting_on[i] > 0).collect();
+    Order { run, blocked }
+}
+
 /// Replaces `bulkId:x` references with the ids the server assigned.
 pub fn substitute(op: &mut BulkOp, ids: &HashMap<String, String>) {
     fn walk(v: &mut Value, ids: &HashMap<String, String>) {
@@ -298,6 +364,70 @@ mod tests {
         assert_eq!(op.path, "/Groups/GID");
         assert_eq!(target("/Groups/GID").unwrap(), Target::Group("GID".into()));
         assert!(target("/Widgets").is_err());
+    }
+
+    fn is_valid(deps: &[Vec<usize>], o: &Order) {
+        let mut pos = vec![None; deps.len()];
+        for (k, &i) in o.run.iter().enumerate() {
+            assert!(pos[i].is_none(), "{i} runs twice");
+            pos[i] = Some(k);
+        }
+        for &i in &o.blocked {
+            assert!(pos[i].is_none(), "{i} both runs and is blocked");
+        }
+        assert_eq!(o.run.len() + o.blocked.len(), deps.len());
+        for &i in &o.run {
+            for &d in &deps[i] {
+                assert!(pos[d] < pos[i], "{i} runs before {d}, which it refers to");
+            }
+        }
+    }
+
+    #[test]
+    fn order_puts_references_first() {
+        // No references: request order.
+        let deps = vec![vec![], vec![], vec![]];
+        assert_eq!(order(&deps).run, [0, 1, 2]);
+        // A chain pointing forward (the issue 14 Bulk): 0 -> 1 -> ... -> 999.
+        let chain: Vec<Vec<usize>> = (0..1000)
+            .map(|i| if i < 999 { vec![i + 1] } else { vec![] })
+            .collect();
+        let o = order(&chain);
+        assert_eq!(o.run, (0..1000).rev().collect::<Vec<_>>());
+        assert!(o.blocked.is_empty());
+        // Ready operations keep request order; a waiting one follows what it waits on.
+        let deps = vec![vec![3], vec![], vec![0], vec![]];
+        let o = order(&deps);
+        is_valid(&deps, &o);
+        assert_eq!(o.run, [1, 3, 0, 2]);
+        // Duplicate and out-of-range references change nothing.
+        let deps = vec![vec![1, 1, 7], vec![]];
+        assert_eq!(order(&deps).run, [1, 0]);
+    }
+
+    #[test]
+    fn order_blocks_cycles_and_what_waits_on_them() {
+        // 1 <-> 2 is a cycle, 3 waits on it, 0 and 4 are free, 5 refers to itself.
+        let deps = vec![vec![], vec![2], vec![1], vec![2], vec![0], vec![5]];
+        let o = order(&deps);
+        is_valid(&deps, &o);
+        assert_eq!(o.run, [0, 4]);
+        assert_eq!(o.blocked, [1, 2, 3, 5]);
+        // A long reversed cycle: everything blocked, in linear time.
+        let ring: Vec<Vec<usize>> = (0..1000).map(|i| vec![(i + 1) % 1000]).collect();
+        assert_eq!(order(&ring).blocked.len(), 1000);
+    }
+
+    #[test]
+    fn dependencies_by_bulk_id() {
+        let body = json!({"Operations": [
+            {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"displayName": "G", "members": [{"value": "bulkId:u"}, {"value": "bulkId:u"}, {"value": "bulkId:nobody"}]}},
+            {"method": "POST", "path": "/Users", "bulkId": "u", "data": {"userName": "a"}},
+            {"method": "PATCH", "path": "/Groups/bulkId:g", "data": {"Operations": []}},
+        ]});
+        let req = parse(&body).unwrap();
+        assert_eq!(dependencies(&req.ops), vec![vec![1], vec![], vec![0]]);
+        assert_eq!(order(&dependencies(&req.ops)).run, [1, 0, 2]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod limits;
 pub mod list;
 pub mod patch;
 pub mod project;

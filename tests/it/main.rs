@@ -6,6 +6,7 @@ mod admin;
 mod admin_mfa;
 mod aliases;
 mod binary;
+mod bounds;
 mod bulk_props;
 mod concurrency;
 mod conformance;

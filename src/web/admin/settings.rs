@@ -93,6 +93,10 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                 "database.read_connections" => c.database.read_connections.to_string(),
                 "scim.max_results" => c.scim.max_results.to_string(),
                 "scim.max_body_bytes" => c.scim.max_body_bytes.to_string(),
+                "scim.max_name_chars" => c.scim.max_name_chars.to_string(),
+                "scim.max_string_chars" => c.scim.max_string_chars.to_string(),
+                "scim.max_multi_values" => c.scim.max_multi_values.to_string(),
+                "scim.max_aliases" => c.scim.max_aliases.to_string(),
                 "admin.session_idle_minutes" => c.admin.session_idle_minutes.to_string(),
                 "admin.session_max_hours" => c.admin.session_max_hours.to_string(),
                 "admin.setup_link_minutes" => c.admin.setup_link_minutes.to_string(),
@@ -137,7 +141,9 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                     .tls
                     .redirect_listen
                     .map_or_else(|| "(none)".to_owned(), |a| a.to_string()),
-                "limits.scim_per_second" => format!("{} per provisioning", c.limits.scim_per_second),
+                "limits.scim_per_second" => {
+                    format!("{} per provisioning", c.limits.scim_per_second)
+                }
                 "limits.scim_burst" => c.limits.scim_burst.to_string(),
                 "limits.auth_failures_per_minute" => format!(
                     "{} per client address and surface",

@@ -1,6 +1,7 @@
 //! `POST /Bulk` (RFC 7644 §3.7): runs each operation through the same use-cases as the single
-//! endpoints, in order, resolving `bulkId` references; an operation whose references are not
-//! resolved yet waits for a later pass, and one that can never be resolved fails with 409.
+//! endpoints, in the order [`bulk::order`] computes once (request order, except that an
+//! operation runs after those it refers to), resolving `bulkId` references by map lookup; a
+//! reference that cannot be resolved (unknown, failed, or circular) fails with 409.
 //! Operations are not one transaction (the RFC does not ask for it): each commits on its own.
 
 use std::collections::HashMap;
@@ -15,6 +16,9 @@ use crate::scim::{ScimError, patch};
 use crate::web::AppState;
 use crate::web::scim::extract::{Caller, ScimBody};
 use crate::web::scim::respond::{self, ApiError};
+
+/// Operations run between two yields to the other requests of the HTTP worker.
+const YIELD_EVERY: usize = 32;
 
 /// The outcome of one operation: status, new resource id, location, version.
 type Outcome = Result<(u16, Option<String>, Option<String>, Option<String>), ScimError>;
@@ -94,38 +98,39 @@ pub async fn bulk(
     me: Caller,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
-    let req = bulk::parse(&body.0)?;
+    // Parsing a 1,000-operation body and ordering it is CPU work: off the HTTP worker.
+    let (req, order) = web::block(move || {
+        let req = bulk::parse(&body.0)?;
+        let order = bulk::order(&bulk::dependencies(&req.ops));
+        Ok::<_, ScimError>((req, order))
+    })
+    .await
+    .map_err(|e| ScimError::Internal(format!("bulk planning did not finish: {e}")))??;
     let mut ids: HashMap<String, String> = HashMap::new();
-    let mut failed_ids: Vec<String> = Vec::new();
     let mut results: Vec<Option<Value>> = vec![None; req.ops.len()];
     let mut errors = 0usize;
-    let mut pending: Vec<usize> = (0..req.ops.len()).collect();
-    'passes: loop {
-        let mut progressed = false;
-        let mut still = Vec::new();
-        for i in pending {
-            let op = &req.ops[i];
-            let refs = bulk::references(op);
-            if let Some(bad) = refs.iter().find(|r| {
-                failed_ids.contains(r)
-                    || !req
-                        .ops
-                        .iter()
-                        .any(|o| o.bulk_id.as_deref() == Some(r.as_str()))
-            }) {
+    let mut stopped = false;
+    for (k, &i) in order.run.iter().enumerate() {
+        // Operations that fail before reaching the store do not await anything: yield now
+        // and then, so that a long run of them does not hold the HTTP worker (issue 14).
+        if k % YIELD_EVERY == YIELD_EVERY - 1 {
+            tokio::task::yield_now().await;
+        }
+        let op = &req.ops[i];
+        // Every operation this one refers to has run: a reference missing from `ids` names
+        // no operation, or one that failed or created nothing.
+        let unresolved = bulk::references(op)
+            .into_iter()
+            .find(|r| !ids.contains_key(r));
+        let result = match unresolved {
+            Some(bad) => {
                 let e = ScimError::InvalidValue(format!(
                     "bulkId '{bad}' does not name a successful POST in this request"
                 ));
-                results[i] = Some(bulk::op_result(op, 409, None, None, Some(&e)));
-                if let Some(b) = &op.bulk_id {
-                    failed_ids.push(b.clone());
-                }
-                errors += 1;
-                progressed = true;
-            } else if refs.iter().any(|r| !ids.contains_key(r)) {
-                still.push(i);
-                continue;
-            } else {
+                // An unresolved reference conflicts with the rest of the request: 409.
+                Err(bulk::op_result(op, 409, None, None, Some(&e)))
+            }
+            None => {
                 let mut op = op.clone();
                 bulk::substitute(&mut op, &ids);
                 match run(&state, &me, &op).await {
@@ -133,39 +138,35 @@ pub async fn bulk(
                         if let (Some(b), Some(id)) = (&op.bulk_id, new_id) {
                             ids.insert(b.clone(), id);
                         }
-                        results[i] = Some(bulk::op_result(
+                        Ok(bulk::op_result(
                             &op,
                             status,
                             location.as_deref(),
                             version.as_deref(),
                             None,
-                        ));
+                        ))
                     }
-                    Err(e) => {
-                        results[i] = Some(bulk::op_result(&op, e.status(), None, None, Some(&e)));
-                        if let Some(b) = &op.bulk_id {
-                            failed_ids.push(b.clone());
-                        }
-                        errors += 1;
-                    }
+                    Err(e) => Err(bulk::op_result(&op, e.status(), None, None, Some(&e))),
                 }
-                progressed = true;
             }
-            if req.fail_on_errors.is_some_and(|limit| errors >= limit) {
-                break 'passes;
+        };
+        results[i] = Some(match result {
+            Ok(v) => v,
+            Err(v) => {
+                errors += 1;
+                v
             }
-        }
-        pending = still;
-        if pending.is_empty() {
+        });
+        if req.fail_on_errors.is_some_and(|limit| errors >= limit) {
+            stopped = true;
             break;
         }
-        if !progressed {
-            // Circular references (RFC 7644 §3.7.2): what is left cannot be resolved.
-            for i in pending {
-                let e = ScimError::InvalidValue("circular or unresolvable bulkId reference".into());
-                results[i] = Some(bulk::op_result(&req.ops[i], 409, None, None, Some(&e)));
-            }
-            break;
+    }
+    if !stopped {
+        // Circular references (RFC 7644 §3.7.2): these can never be resolved.
+        for &i in &order.blocked {
+            let e = ScimError::InvalidValue("circular or unresolvable bulkId reference".into());
+            results[i] = Some(bulk::op_result(&req.ops[i], 409, None, None, Some(&e)));
         }
     }
     let done: Vec<Value> = results.into_iter().flatten().collect();

@@ -2,13 +2,14 @@
 //! `excludedAttributes=members` (as Entra asks) stays fast on large groups.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::directory::groups::Group;
 use crate::scim::list::{ListBody, ListQuery, Paging, parse_query, search_params};
 use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::project::Projection;
-use crate::scim::schema;
+use crate::scim::{ScimError, schema};
 use crate::web::AppState;
 use crate::web::scim::activity::note;
 use crate::web::scim::extract::{Caller, ScimBody, if_match, none_match, prefers_minimal, query};
@@ -18,15 +19,41 @@ use crate::web::scim::users::projection;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-fn one(
+/// Renders on the blocking pool: a group of 10,000 members takes hundreds of milliseconds to
+/// render and serialise, which must not hold an HTTP worker while other integrations wait
+/// (issue 14, item 3).
+async fn one(
     state: &AppState,
     me: &Caller,
-    g: &Group,
-    p: &Projection,
+    g: Group,
+    p: Projection,
     status: StatusCode,
-) -> HttpResponse {
-    let body = render::group(&state.base_url(me.0.id.as_str()), g, p);
-    respond::resource(status, &body, &g.meta.etag())
+) -> Result<HttpResponse> {
+    let base = state.base_url(me.0.id.as_str());
+    let etag = g.meta.etag();
+    let (body, location) = off_worker(move || {
+        let body = render::group(&base, &g, &p);
+        let location = body
+            .pointer("/meta/location")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        (body.to_string().into_bytes(), location)
+    })
+    .await?;
+    let mut res = respond::resource_bytes(status, body, &etag);
+    if status == StatusCode::CREATED
+        && let Some(Ok(loc)) = location.map(|l| HeaderValue::from_str(&l))
+    {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(res)
+}
+
+/// Runs CPU work (rendering) on the blocking pool.
+async fn off_worker<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    web::block(work)
+        .await
+        .map_err(|e| ScimError::Internal(format!("rendering did not finish: {e}")).into())
 }
 
 pub async fn list(
@@ -58,14 +85,18 @@ async fn run_list(state: &AppState, me: &Caller, q: &ListQuery) -> Result<HttpRe
         .directory
         .list_groups(&me.0, q, &base, q.projection.returns("members"))
         .await?;
-    let mut body = ListBody::new();
-    for g in &page.groups {
-        body.push(&render::group(&base, g, &q.projection));
-    }
-    let body = match q.paging {
-        Paging::Index(_) => body.index(page.total, page.start_index),
-        Paging::Cursor(_) => body.cursor(page.total, page.next_cursor.as_deref()),
-    };
+    let (projection, paging) = (q.projection.clone(), q.paging.clone());
+    let body = off_worker(move || {
+        let mut body = ListBody::new();
+        for g in &page.groups {
+            body.push(&render::group(&base, g, &projection));
+        }
+        match paging {
+            Paging::Index(_) => body.index(page.total, page.start_index),
+            Paging::Cursor(_) => body.cursor(page.total, page.next_cursor.as_deref()),
+        }
+    })
+    .await?;
     Ok(respond::json_bytes(StatusCode::OK, body))
 }
 
@@ -80,8 +111,9 @@ pub async fn create(
         .directory
         .create_group(&me.0, &body.0, p.returns("members"))
         .await?;
-    let mut res = one(&state, &me, &g, &p, StatusCode::CREATED);
-    note(&mut res, format!("created group {}", group_name(&g)), None);
+    let name = group_name(&g);
+    let mut res = one(&state, &me, g, p, StatusCode::CREATED).await?;
+    note(&mut res, format!("created group {name}"), None);
     Ok(res)
 }
 
@@ -99,7 +131,7 @@ pub async fn get(
     if none_match(&req, &g.meta.etag()) {
         return Ok(respond::not_modified(&g.meta.etag()));
     }
-    Ok(one(&state, &me, &g, &p, StatusCode::OK))
+    one(&state, &me, g, p, StatusCode::OK).await
 }
 
 pub async fn replace(
@@ -114,8 +146,9 @@ pub async fn replace(
         .directory
         .replace_group(&me.0, &id.1, &body.0, if_match(&req), p.returns("members"))
         .await?;
-    let mut res = one(&state, &me, &g, &p, StatusCode::OK);
-    note(&mut res, format!("replaced group {}", group_name(&g)), None);
+    let name = group_name(&g);
+    let mut res = one(&state, &me, g, p, StatusCode::OK).await?;
+    note(&mut res, format!("replaced group {name}"), None);
     Ok(res)
 }
 
@@ -140,12 +173,13 @@ pub async fn patch(
             !minimal && p.returns("members"),
         )
         .await?;
+    let name = group_name(&g);
     let mut res = if minimal {
         respond::no_content(&g.meta.etag())
     } else {
-        one(&state, &me, &g, &p, StatusCode::OK)
+        one(&state, &me, g, p, StatusCode::OK).await?
     };
-    note(&mut res, changes.summary(&group_name(&g)), None);
+    note(&mut res, changes.summary(&name), None);
     Ok(res)
 }
 
