@@ -161,6 +161,9 @@ impl App {
                 }
             })
         };
+        let outbox_alive = mailer
+            .as_ref()
+            .map(|_| Arc::new(std::sync::atomic::AtomicBool::new(true)));
         let state = web::Data::new(AppState {
             directory: directory.clone(),
             public_url: public_url.clone(),
@@ -182,6 +185,7 @@ impl App {
             recovery_reveal: Default::default(),
             settings_outcome: Default::default(),
             limits,
+            outbox_alive: outbox_alive.clone(),
         });
         let https_policy = tls.as_ref().map(|_| {
             web::Data::new(HttpsPolicy {
@@ -251,8 +255,13 @@ impl App {
                     ),
                 };
                 let (stop, stopped) = tokio::sync::watch::channel(false);
-                let task =
-                    actix_web::rt::spawn(drain_mail(directory.clone(), mailer, delivery, stopped));
+                // Cleared when the task ends however it ends (a panic unwinds through it).
+                let alive = ClearOnDrop(outbox_alive.clone().unwrap_or_default());
+                let drain = drain_mail(directory.clone(), mailer, delivery, stopped);
+                let task = actix_web::rt::spawn(async move {
+                    let _alive = alive;
+                    drain.await;
+                });
                 Some((stop, task))
             }
             None => {
@@ -334,6 +343,15 @@ const MAIL_POLL: Duration = Duration::from_secs(15);
 /// Sends queued emails until told to stop: a pass whenever a message is queued (the directory
 /// wakes it) or every [`MAIL_POLL`] for retries that fall due. A stop during a pass abandons
 /// it; a message whose send was interrupted is sent again after the restart (at least once).
+/// Sets the flag to false when dropped: the email drainer's "alive" for `/readyz`.
+struct ClearOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
 async fn drain_mail(
     directory: Arc<Directory>,
     mailer: crate::mail::Mailer,

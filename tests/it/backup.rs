@@ -306,3 +306,79 @@ async fn check_fails_on_damage_and_on_a_wrong_key() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("newer than this binary"));
 }
+
+async fn readyz(app: &TestApp, json: bool) -> (u16, String) {
+    let mut req = app.client.get(format!("http://{}/readyz", app.addr));
+    if json {
+        req = req.insert_header(("Accept", "application/json"));
+    }
+    let mut resp = req.send().await.unwrap();
+    let body = resp.body().await.unwrap();
+    (
+        resp.status().as_u16(),
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+/// `/readyz` is 200 while the writer commits and 503, saying why, while it cannot (another
+/// connection holds the write lock: the writer is stuck behind it), in text and in JSON.
+#[actix_web::test]
+async fn readyz_fails_while_the_writer_cannot_commit() {
+    let mut app = TestApp::spawn().await;
+    assert_eq!(readyz(&app, false).await, (200, "ok\n".to_owned()));
+    let (status, body) = readyz(&app, true).await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "ok");
+    for check in ["database", "writer", "schema", "outbox"] {
+        assert_eq!(v["checks"][check], "ok", "{v}");
+    }
+
+    let blocker = rusqlite::Connection::open(app.db_path()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let (status, body) = readyz(&app, false).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.starts_with("writer: the writer did not commit"),
+        "{body}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let (status, body) = readyz(&app, true).await;
+    assert_eq!(status, 503);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "unavailable");
+    assert_eq!(v["checks"]["database"], "ok", "reads go on: {v}");
+    assert!(
+        v["checks"]["writer"]
+            .as_str()
+            .unwrap()
+            .contains("did not commit")
+    );
+    // Liveness is not readiness: the process still answers.
+    let health = app
+        .client
+        .get(format!("http://{}/healthz", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+
+    blocker.execute_batch("COMMIT").unwrap();
+    drop(blocker);
+    // The writer's stuck batch gives up after SQLite's busy timeout (10 s) at the latest.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, body) = readyz(&app, false).await;
+        if status == 200 {
+            assert_eq!(body, "ok\n");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still not ready: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+}
