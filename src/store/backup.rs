@@ -217,3 +217,102 @@ pub fn replace_with(db: &Path, from: &Path) -> Result<Option<PathBuf>, StoreErro
         .map_err(|e| task("sync the directory of", db, e))?;
     Ok(had_db.then_some(kept))
 }
+
+/// The outcome of the last scheduled backup, for the Settings page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastBackup {
+    /// When it finished (RFC 3339, UTC).
+    pub at: String,
+    pub ok: bool,
+    /// The file and its counts, or what went wrong.
+    pub message: String,
+}
+
+const SCHEDULED_PREFIX: &str = "scimgate-";
+const SCHEDULED_SUFFIX: &str = ".db";
+
+/// A scheduled backup of `db` into `dir` (created `0700`) as `scimgate-<stamp>.db`, checked as
+/// `scimgate backup` checks; after a good one, only the newest `keep` scheduled backups stay
+/// (the names sort by time). A failed backup is kept for inspection and removes nothing.
+pub fn scheduled(
+    db: &Path,
+    dir: &Path,
+    stamp: &str,
+    keep: usize,
+) -> Result<Inspection, StoreError> {
+    crate::private_fs::create_dir_all(dir).map_err(|e| {
+        StoreError::Task(format!(
+            "cannot create the directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let to = dir.join(format!("{SCHEDULED_PREFIX}{stamp}{SCHEDULED_SUFFIX}"));
+    copy_to(db, &to)?;
+    let inspection = inspect(&to)?;
+    if !inspection.problems.is_empty() {
+        return Err(StoreError::Corrupt(format!(
+            "the backup {} failed its checks: {}",
+            to.display(),
+            inspection.problems.join("; ")
+        )));
+    }
+    rotate(dir, keep)?;
+    Ok(inspection)
+}
+
+/// Removes all but the newest `keep` files named `scimgate-*.db` in `dir`; returns how many.
+pub fn rotate(dir: &Path, keep: usize) -> Result<usize, StoreError> {
+    let io = |e: std::io::Error| StoreError::Task(format!("cannot list {}: {e}", dir.display()));
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(SCHEDULED_PREFIX) && n.ends_with(SCHEDULED_SUFFIX))
+        .collect();
+    names.sort();
+    let excess = names.len().saturating_sub(keep);
+    for n in &names[..excess] {
+        let p = dir.join(n);
+        std::fs::remove_file(&p)
+            .map_err(|e| StoreError::Task(format!("cannot remove {}: {e}", p.display())))?;
+    }
+    Ok(excess)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_the_newest_and_nothing_else_is_touched() {
+        let t = tempfile::tempdir().unwrap();
+        for n in [
+            "scimgate-20260101T000000Z.db",
+            "scimgate-20260103T000000Z.db",
+            "scimgate-20260102T000000Z.db",
+            "scimgate-20251231T000000Z.db",
+            "other.db",
+            "scimgate-notes.txt",
+        ] {
+            std::fs::write(t.path().join(n), b"x").unwrap();
+        }
+        assert_eq!(rotate(t.path(), 2).unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "other.db",
+                "scimgate-20260102T000000Z.db",
+                "scimgate-20260103T000000Z.db",
+                "scimgate-notes.txt"
+            ]
+        );
+        assert_eq!(rotate(t.path(), 2).unwrap(), 0);
+    }
+}

@@ -55,6 +55,8 @@ pub struct AppState {
     /// True while the email drainer task runs; `None` when `[smtp]` is not configured (no
     /// drainer). Read by `/readyz`.
     pub outbox_alive: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// The outcome of the last scheduled backup (`[backup]`), for the Settings page.
+    pub last_backup: Arc<std::sync::Mutex<Option<crate::store::backup::LastBackup>>>,
 }
 
 impl AppState {

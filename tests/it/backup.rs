@@ -382,3 +382,64 @@ async fn readyz_fails_while_the_writer_cannot_commit() {
     }
     app.stop().await;
 }
+
+/// `[backup] dir`: the server backs up at start (0600, checked), and the Settings page says
+/// when and how it went.
+#[actix_web::test]
+async fn scheduled_backup_at_start_shown_on_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    let backups = dir.path().join("backups");
+    config.backup.dir = backups.clone();
+    config.backup.keep = 2;
+    let mut app = TestApp::spawn_with(dir, config).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let file = loop {
+        let found: Vec<_> = std::fs::read_dir(&backups)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        // Not `…db-journal`, which exists a moment while the copy is made.
+        if let Some(f) = found.into_iter().find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("scimgate-") && n.ends_with(".db")
+        }) {
+            break f;
+        }
+        assert!(std::time::Instant::now() < deadline, "no scheduled backup");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        std::fs::metadata(&backups).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let mut b = crate::support::admin::Browser::admin(&app).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let page = b.get("/admin/settings").await;
+        if page.body.contains("id=\"last-backup\" class=\"ok\"") {
+            assert!(
+                page.body.contains(&file.display().to_string()),
+                "{}",
+                page.body
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let check = scimgate_on(&app.db_path())
+        .args(["check", "--file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    app.stop().await;
+}
