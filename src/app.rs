@@ -390,8 +390,9 @@ async fn backup_on_schedule(
                 (
                     true,
                     format!(
-                        "{} ({} bytes): {} users, {} groups, {} integrations, {} authenticators.",
-                        i.path, i.size_bytes, i.users, i.groups, i.integrations, i.authenticators
+                        // The pages say "provisioning", never "integration" (browser test).
+                        "{} ({} bytes): {} users, {} groups, {} authenticators.",
+                        i.path, i.size_bytes, i.users, i.groups, i.authenticators
                     ),
                 )
             }
