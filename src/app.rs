@@ -17,6 +17,7 @@ use crate::directory::admins::SessionPolicy;
 use crate::directory::outbox::Delivery;
 use crate::directory::secrets::SecretsError;
 use crate::scim::discovery::Capabilities;
+use crate::store::backup::LastBackup;
 use crate::store::{LockMode, Store, StoreError, StoreOptions, WriterThread};
 use crate::tls::{Tls, TlsError};
 use crate::web::AppState;
@@ -69,6 +70,8 @@ pub struct App {
         tokio::sync::watch::Sender<bool>,
         tokio::task::JoinHandle<()>,
     )>,
+    /// The scheduled backups (`[backup] dir`), when on.
+    backups: Option<tokio::task::JoinHandle<()>>,
 }
 
 fn store_options(config: &Config) -> StoreOptions {
@@ -161,6 +164,19 @@ impl App {
                 }
             })
         };
+        let outbox_alive = mailer
+            .as_ref()
+            .map(|_| Arc::new(std::sync::atomic::AtomicBool::new(true)));
+        let last_backup = Arc::<std::sync::Mutex<Option<LastBackup>>>::default();
+        let backups = (!config.backup.dir.as_os_str().is_empty()).then(|| {
+            actix_web::rt::spawn(backup_on_schedule(
+                config.database.path.clone(),
+                config.backup.dir.clone(),
+                Duration::from_secs(config.backup.interval_hours * 3600),
+                config.backup.keep as usize,
+                last_backup.clone(),
+            ))
+        });
         let state = web::Data::new(AppState {
             directory: directory.clone(),
             public_url: public_url.clone(),
@@ -182,6 +198,8 @@ impl App {
             recovery_reveal: Default::default(),
             settings_outcome: Default::default(),
             limits,
+            outbox_alive: outbox_alive.clone(),
+            last_backup: last_backup.clone(),
         });
         let https_policy = tls.as_ref().map(|_| {
             web::Data::new(HttpsPolicy {
@@ -251,8 +269,13 @@ impl App {
                     ),
                 };
                 let (stop, stopped) = tokio::sync::watch::channel(false);
-                let task =
-                    actix_web::rt::spawn(drain_mail(directory.clone(), mailer, delivery, stopped));
+                // Cleared when the task ends however it ends (a panic unwinds through it).
+                let alive = ClearOnDrop(outbox_alive.clone().unwrap_or_default());
+                let drain = drain_mail(directory.clone(), mailer, delivery, stopped);
+                let task = actix_web::rt::spawn(async move {
+                    let _alive = alive;
+                    drain.await;
+                });
                 Some((stop, task))
             }
             None => {
@@ -272,6 +295,7 @@ impl App {
             writer,
             flusher,
             drainer,
+            backups,
         })
     }
 
@@ -309,9 +333,13 @@ impl App {
             activity,
             flusher,
             drainer,
+            backups,
             ..
         } = self;
         let result = server.await;
+        if let Some(b) = backups {
+            b.abort();
+        }
         if let Some((stop, task)) = drainer {
             let _ = stop.send(true);
             let _ = task.await;
@@ -334,6 +362,66 @@ const MAIL_POLL: Duration = Duration::from_secs(15);
 /// Sends queued emails until told to stop: a pass whenever a message is queued (the directory
 /// wakes it) or every [`MAIL_POLL`] for retries that fall due. A stop during a pass abandons
 /// it; a message whose send was interrupted is sent again after the restart (at least once).
+/// `[backup]`: a backup at start, then one every `every`, each checked, rotating to `keep`.
+async fn backup_on_schedule(
+    db: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    every: Duration,
+    keep: usize,
+    last: Arc<std::sync::Mutex<Option<LastBackup>>>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let stamp_format =
+        time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    loop {
+        tick.tick().await;
+        let stamp = time::OffsetDateTime::now_utc()
+            .format(&stamp_format)
+            .unwrap_or_else(|_| "unknown".to_owned());
+        let (db, dir) = (db.clone(), dir.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            crate::store::backup::scheduled(&db, &dir, &stamp, keep)
+        })
+        .await;
+        let (ok, message) = match done {
+            Ok(Ok(i)) => {
+                tracing::info!(file = %i.path, bytes = i.size_bytes, "scheduled backup done");
+                (
+                    true,
+                    format!(
+                        // The pages say "provisioning", never "integration" (browser test).
+                        "{} ({} bytes): {} users, {} groups, {} authenticators.",
+                        i.path, i.size_bytes, i.users, i.groups, i.authenticators
+                    ),
+                )
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "scheduled backup failed");
+                (false, e.to_string())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "scheduled backup failed");
+                (false, e.to_string())
+            }
+        };
+        *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(LastBackup {
+            at: crate::directory::now(),
+            ok,
+            message,
+        });
+    }
+}
+
+/// Sets the flag to false when dropped: the email drainer's "alive" for `/readyz`.
+struct ClearOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
 async fn drain_mail(
     directory: Arc<Directory>,
     mailer: crate::mail::Mailer,

@@ -11,6 +11,7 @@ use crate::app::{App, RunOptions, open_directory};
 use crate::config::Config;
 use crate::directory::rotation::{Target, TokenLifetime, parse_overlap};
 
+mod backup;
 mod verifier_keys;
 
 #[derive(Debug, Parser)]
@@ -54,6 +55,37 @@ pub enum Command {
     /// The key that seals TOTP secrets in the database (secrets.key_file).
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Copy the database to a new file (0600) while `serve` runs, then check the copy. The
+    /// copy holds neither the secrets key file nor the TLS private key: keep those apart.
+    Backup {
+        /// The file to write; an existing file is refused.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Print the checks and counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a database: integrity, foreign keys, schema version, and that every sealed
+    /// secret opens with the configured secrets key. Exits non-zero on any problem.
+    Check {
+        /// The file to check [default: database.path]
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Print the checks and counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the database with a backup, after checking it (with the configured secrets
+    /// key). Refused while `scimgate serve` runs; the replaced database is kept as
+    /// <database>.before-restore.
+    Restore {
+        /// The backup to restore.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Print the checks and counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,6 +275,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Mail(cmd) => mail(&config, cmd).await,
         Command::VerifierKey(cmd) => verifier_keys::run(&config, cmd).await,
         Command::Secrets(cmd) => secrets(&config, cmd).await,
+        Command::Backup { to, json } => backup::backup(&config, &to, json),
+        Command::Check { file, json } => backup::check(&config, file, json),
+        Command::Restore { from, json } => backup::restore(&config, &from, json),
     }
 }
 

@@ -23,6 +23,29 @@ pub struct Config {
     pub enrollment: Enrollment,
     pub secrets: Secrets,
     pub limits: Limits,
+    pub backup: Backup,
+}
+
+/// Backups made by the server itself on a schedule (issue 16 item 1).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backup {
+    /// The directory backups are written to (created `0700`). Empty: no scheduled backups.
+    pub dir: PathBuf,
+    /// Hours between two backups; the first is made when the server starts.
+    pub interval_hours: u64,
+    /// How many scheduled backups are kept; older ones are removed after a good backup.
+    pub keep: u32,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup {
+            dir: PathBuf::new(),
+            interval_hours: 24,
+            keep: 7,
+        }
+    }
 }
 
 /// The key that seals TOTP secrets in the database (issue 13 item 2).
@@ -538,6 +561,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "enrollment.retry_base_secs",
     ),
     ("SCIMGATE_SECRETS_KEY_FILE", "secrets.key_file"),
+    ("SCIMGATE_BACKUP_DIR", "backup.dir"),
+    ("SCIMGATE_BACKUP_INTERVAL_HOURS", "backup.interval_hours"),
+    ("SCIMGATE_BACKUP_KEEP", "backup.keep"),
     ("SCIMGATE_LIMITS_SCIM_PER_SECOND", "limits.scim_per_second"),
     ("SCIMGATE_LIMITS_SCIM_BURST", "limits.scim_burst"),
     (
@@ -713,6 +739,11 @@ impl Config {
                     self.enrollment.retry_base_secs = parse_num(v).map_err(err)?
                 }
                 "secrets.key_file" => self.secrets.key_file = PathBuf::from(v),
+                "backup.dir" => self.backup.dir = PathBuf::from(v),
+                "backup.interval_hours" => {
+                    self.backup.interval_hours = parse_num(v).map_err(err)?
+                }
+                "backup.keep" => self.backup.keep = parse_num(v).map_err(err)?,
                 k if k.starts_with("limits.") => {
                     let n = parse_num(v).map_err(err)?;
                     let l = &mut self.limits;
@@ -763,6 +794,18 @@ impl Config {
             }
         }
         self.server.public_url = url;
+        if self.backup.interval_hours == 0 || self.backup.interval_hours > 24 * 366 {
+            return Err(ConfigError::Invalid {
+                key: "backup.interval_hours",
+                message: "must be between 1 and 8784 (a year)".into(),
+            });
+        }
+        if self.backup.keep == 0 {
+            return Err(ConfigError::Invalid {
+                key: "backup.keep",
+                message: "must be at least 1".into(),
+            });
+        }
         if self.database.path.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "database.path",

@@ -197,6 +197,67 @@ fn scrub(conn: &Connection) -> Result<(), SecretsError> {
     Ok(())
 }
 
+/// What [`verify`] found: how many sealed secrets opened, and how many are still plaintext
+/// (left by a version before sealing; `serve` seals them when it starts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Verified {
+    pub key_id: Option<String>,
+    pub opened: usize,
+    pub plaintext: usize,
+}
+
+/// `scimgate check` and `restore`: every sealed secret of the database opens with the key in
+/// `key_file`, and the database records that key. Reads only: creates no key file and does not
+/// finish an interrupted rotation (a key in `<key_file>.new` is accepted when it is the
+/// recorded one, as start-up would take it).
+pub fn verify(conn: &Connection, key_file: &Path) -> Result<Verified, SecretsError> {
+    let recorded = secrets::key_id(conn)?;
+    let stored = secrets::all(conn)?;
+    let sealed: Vec<&StoredSecret> = stored
+        .iter()
+        .filter(|s| seal::is_sealed(&s.value))
+        .collect();
+    let mut out = Verified {
+        key_id: recorded.clone(),
+        opened: 0,
+        plaintext: stored.len() - sealed.len(),
+    };
+    if recorded.is_none() && sealed.is_empty() {
+        return Ok(out);
+    }
+    let pending = keyfile::load(&new_key_path(key_file))?
+        .filter(|k| recorded.as_deref() == Some(k.id().as_str()));
+    let key = match (pending, keyfile::load(key_file)?) {
+        (Some(k), _) => k,
+        (None, Some(k)) => k,
+        (None, None) => {
+            return Err(SecretsError::KeyMissing {
+                key_file: key_file.to_owned(),
+                key_id: recorded.unwrap_or_else(|| "(not recorded)".into()),
+            });
+        }
+    };
+    if let Some(id) = &recorded
+        && *id != key.id()
+    {
+        return Err(SecretsError::WrongKey {
+            key_file: key_file.to_owned(),
+            found: key.id(),
+            key_id: id.clone(),
+        });
+    }
+    for s in sealed {
+        key.open(&s.value, &row_aad(s.slot, &s.user_id))
+            .map_err(|source| SecretsError::Open {
+                what: what(s.slot),
+                user_id: s.user_id.clone(),
+                source,
+            })?;
+        out.opened += 1;
+    }
+    Ok(out)
+}
+
 /// The end of a rotation a crash interrupted: when `<key_file>.new` holds the recorded key,
 /// it becomes the key file (the current one, if any, becomes `.old`).
 fn finish_rotation(key_file: &Path, recorded: &str) -> Result<Option<SecretsKey>, SecretsError> {

@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod admins;
+pub mod backup;
 pub mod enrollment;
 mod error;
 pub mod filter_sql;
@@ -55,7 +56,7 @@ pub struct Store {
     watch: std::sync::Arc<std::sync::Mutex<Connection>>,
 }
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const STATEMENT_CACHE: usize = 256;
 
 fn configure(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
@@ -105,7 +106,7 @@ pub fn lock_path(db: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn take_lock(db: &Path, mode: LockMode) -> Result<std::fs::File, StoreError> {
+pub(crate) fn take_lock(db: &Path, mode: LockMode) -> Result<std::fs::File, StoreError> {
     use std::os::unix::fs::OpenOptionsExt;
     let path = lock_path(db);
     let file = std::fs::OpenOptions::new()

@@ -52,6 +52,11 @@ pub struct AppState {
     pub settings_outcome: admin::reveal::Reveal<(bool, String, String)>,
     /// Rate limits and the client address (`web::limits`).
     pub limits: Arc<limits::Limits>,
+    /// True while the email drainer task runs; `None` when `[smtp]` is not configured (no
+    /// drainer). Read by `/readyz`.
+    pub outbox_alive: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// The outcome of the last scheduled backup (`[backup]`), for the Settings page.
+    pub last_backup: Arc<std::sync::Mutex<Option<crate::store::backup::LastBackup>>>,
 }
 
 impl AppState {

@@ -5,6 +5,7 @@
 mod admin;
 mod admin_mfa;
 mod aliases;
+mod backup;
 mod binary;
 mod bounds;
 mod bulk_props;

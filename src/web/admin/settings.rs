@@ -129,6 +129,12 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                     c.secrets_key_file().display()
                 ),
                 "secrets.key_file" => c.secrets.key_file.display().to_string(),
+                "backup.dir" if c.backup.dir.as_os_str().is_empty() => {
+                    "(not set: no scheduled backups)".to_owned()
+                }
+                "backup.dir" => c.backup.dir.display().to_string(),
+                "backup.interval_hours" => c.backup.interval_hours.to_string(),
+                "backup.keep" => c.backup.keep.to_string(),
                 "tls.certificate" if c.tls.certificate.as_os_str().is_empty() => {
                     "(not set: plain HTTP)".to_owned()
                 }
@@ -186,6 +192,11 @@ struct SettingsPage {
     test_to: String,
     /// The verifier keys card.
     vk: VerifierCard,
+    /// `backup.dir`, when scheduled backups are on, and the last one's outcome.
+    backup_dir: Option<String>,
+    c_interval: u64,
+    c_keep: u32,
+    last_backup: Option<crate::store::backup::LastBackup>,
 }
 
 async fn show(
@@ -357,6 +368,19 @@ pub(super) async fn page_with(
             smtp: !state.config.smtp.host.is_empty(),
             test_to,
             vk,
+            backup_dir: (!state.config.backup.dir.as_os_str().is_empty())
+                .then(|| state.config.backup.dir.display().to_string()),
+            c_interval: state.config.backup.interval_hours,
+            c_keep: state.config.backup.keep,
+            last_backup: state
+                .last_backup
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+                .map(|mut b| {
+                    b.at = show_time(&b.at);
+                    b
+                }),
         },
     )
 }
