@@ -14,6 +14,7 @@ mod enroll;
 mod errors;
 mod groups;
 mod limits;
+mod log_format;
 mod logs;
 mod mail;
 mod okta;
