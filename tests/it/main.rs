@@ -27,4 +27,5 @@ mod secrets;
 mod support;
 mod tls;
 mod tokens;
+mod upgrade;
 mod verifier_keys;
