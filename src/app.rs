@@ -218,6 +218,7 @@ impl App {
             }
             app.wrap(middleware::Compress::default())
                 .wrap(middleware::from_fn(https::enforce))
+                .wrap(middleware::from_fn(crate::web::request_id::assign))
                 .wrap(crate::web::access_log::logger())
                 .configure(crate::web::configure)
         })

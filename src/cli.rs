@@ -254,13 +254,26 @@ pub fn init_logging(config: &Config) {
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let subscriber = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .finish()
-        .with(crate::log_levels::ClientFaultsBelowError);
-    if subscriber.try_init().is_ok() {
+        .with_writer(std::io::stderr);
+    // The re-levelling layer goes on top in both formats (see `log_levels`).
+    let installed = match config.log.format {
+        crate::config::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .finish()
+            .with(crate::log_levels::ClientFaultsBelowError)
+            .try_init(),
+        crate::config::LogFormat::Json => builder
+            .json()
+            .with_ansi(false)
+            .with_current_span(false)
+            .with_span_list(false)
+            .finish()
+            .with(crate::log_levels::ClientFaultsBelowError)
+            .try_init(),
+    };
+    if installed.is_ok() {
         crate::log_levels::ClientFaultsBelowError::register_callsite();
     }
 }

@@ -321,6 +321,20 @@ pub struct Log {
     /// A level (`error`, `warn`, `info`, `debug`, `trace`) or a tracing filter directive
     /// such as `info,scimgate=debug`.
     pub level: String,
+    /// How each line is written.
+    pub format: LogFormat,
+}
+
+/// The log's line format (issue 16 item 5).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `time LEVEL target: message field=value`, for people.
+    #[default]
+    Text,
+    /// One JSON object a line (`timestamp`, `level`, `target`, `fields.message` and the
+    /// event's other fields), for log collectors.
+    Json,
 }
 
 /// HTTPS from the binary itself. With `certificate` and `private_key` set, `server.listen`
@@ -420,6 +434,7 @@ impl Default for Log {
     fn default() -> Self {
         Log {
             level: "info".into(),
+            format: LogFormat::Text,
         }
     }
 }
@@ -537,6 +552,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "activity.max_body_bytes",
     ),
     ("SCIMGATE_LOG", "log.level"),
+    ("SCIMGATE_LOG_FORMAT", "log.format"),
     ("SCIMGATE_TLS_CERTIFICATE", "tls.certificate"),
     ("SCIMGATE_TLS_PRIVATE_KEY", "tls.private_key"),
     ("SCIMGATE_TLS_REDIRECT_LISTEN", "tls.redirect_listen"),
@@ -709,6 +725,13 @@ impl Config {
                     self.activity.max_body_bytes = parse_num(v).map_err(err)?
                 }
                 "log.level" => self.log.level = v.to_owned(),
+                "log.format" => {
+                    self.log.format = match v.to_ascii_lowercase().as_str() {
+                        "text" => LogFormat::Text,
+                        "json" => LogFormat::Json,
+                        _ => return Err(err(format!("'{v}' is not text or json"))),
+                    }
+                }
                 "tls.certificate" => self.tls.certificate = PathBuf::from(v),
                 "tls.private_key" => self.tls.private_key = PathBuf::from(v),
                 "tls.redirect_listen" => {
@@ -1155,6 +1178,14 @@ mod tests {
         .unwrap();
         c.validate().unwrap();
         assert_eq!(c.smtp.tls, SmtpTls::Tls);
+        assert_eq!(c.log.format, LogFormat::Text);
+        c.apply_env(&env(&[("SCIMGATE_LOG_FORMAT", "JSON")]))
+            .unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert!(
+            c.apply_env(&env(&[("SCIMGATE_LOG_FORMAT", "xml")]))
+                .is_err()
+        );
         assert_eq!(c.smtp.port, 465);
         assert_eq!(c.enrollment.link_lifetime_hours, 24);
         let e = Config::default()

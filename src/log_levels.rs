@@ -213,4 +213,31 @@ mod tests {
         assert_eq!(lines.len(), 1, "{lines:#?}");
         assert!(lines[0].contains(" ERROR "), "{lines:#?}");
     }
+
+    /// The JSON format (issue 16 item 5) keeps the re-levelling.
+    #[test]
+    fn the_json_format_is_relevelled_too() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(move || writer.clone())
+            .json()
+            .finish()
+            .with(ClientFaultsBelowError);
+        tracing::subscriber::with_default(subscriber, || {
+            ClientFaultsBelowError::register_callsite();
+            tracing::error!(target: "actix_http::h1::dispatcher", "stream error: {}", "request parse error: invalid Header provided");
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["level"], "DEBUG", "{text}");
+        assert_eq!(v["target"], DISPATCHER, "{text}");
+        assert_eq!(
+            v["fields"]["message"],
+            "stream error: request parse error: invalid Header provided"
+        );
+    }
 }

@@ -15,9 +15,10 @@ pub const SECRET_PARAM: &str = "token";
 const KEPT: usize = 4;
 
 /// The request logger: client address (`web::limits`: the peer, or the forwarded address
-/// when the peer is a trusted proxy), the masked request line, status, size, latency.
+/// when the peer is a trusted proxy), the masked request line, status, size, latency, and the
+/// request id (`web::request_id`, read from the response's `X-Request-Id`).
 pub fn logger() -> Logger {
-    Logger::new("%{client}xi \"%{request}xo\" %s %b %Dms")
+    Logger::new("%{client}xi \"%{request}xo\" %s %b %Dms id=%{x-request-id}o")
         .log_target("scimgate::http")
         .custom_request_replace("client", client)
         .custom_response_replace("request", request_line)

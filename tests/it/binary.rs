@@ -48,8 +48,9 @@ pub(crate) fn serve_logged(mut cmd: Command) -> (Child, String, Log) {
                 .iter()
                 .find_map(|l| line.split(l).nth(1))
             {
+                // In a JSON log the address is followed by the closing quote of the message.
                 let addr = rest
-                    .split_whitespace()
+                    .split(|c: char| c.is_whitespace() || c == '"')
                     .next()
                     .unwrap_or_default()
                     .to_owned();

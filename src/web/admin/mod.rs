@@ -219,7 +219,7 @@ impl ResponseError for PageError {
             PageError::Redirect(to) => return redirect(to),
             _ => {}
         }
-        let request_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let request_id = crate::web::request_id::current().as_str().to_owned();
         let (title, message) = match self {
             PageError::NotFound => (
                 "Page not found",

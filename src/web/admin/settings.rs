@@ -105,6 +105,7 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                 "activity.max_entries" => c.activity.max_entries.to_string(),
                 "activity.max_body_bytes" => c.activity.max_body_bytes.to_string(),
                 "log.level" => c.log.level.clone(),
+                "log.format" => format!("{:?}", c.log.format).to_lowercase(),
                 "smtp.host" if c.smtp.host.is_empty() => "(not set: no emails are sent)".to_owned(),
                 "smtp.host" => c.smtp.host.clone(),
                 "smtp.port" => c.smtp.port.to_string(),
