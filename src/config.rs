@@ -23,6 +23,17 @@ pub struct Config {
     pub enrollment: Enrollment,
     pub secrets: Secrets,
     pub limits: Limits,
+    pub metrics: Metrics,
+}
+
+/// The Prometheus endpoint (issue 16 item 2): `/metrics` on a listener of its own, so it can
+/// stay on a private interface while `server.listen` faces the IdPs.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// Where `/metrics` is served (plain HTTP). Empty: no metrics listener.
+    #[serde(deserialize_with = "empty_or_addr")]
+    pub listen: Option<SocketAddr>,
 }
 
 /// The key that seals TOTP secrets in the database (issue 13 item 2).
@@ -510,6 +521,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "enrollment.retry_base_secs",
     ),
     ("SCIMGATE_SECRETS_KEY_FILE", "secrets.key_file"),
+    ("SCIMGATE_METRICS_LISTEN", "metrics.listen"),
     ("SCIMGATE_LIMITS_SCIM_PER_SECOND", "limits.scim_per_second"),
     ("SCIMGATE_LIMITS_SCIM_BURST", "limits.scim_burst"),
     (
@@ -677,6 +689,7 @@ impl Config {
                     self.enrollment.retry_base_secs = parse_num(v).map_err(err)?
                 }
                 "secrets.key_file" => self.secrets.key_file = PathBuf::from(v),
+                "metrics.listen" => self.metrics.listen = parse_opt_addr(v).map_err(err)?,
                 k if k.starts_with("limits.") => {
                     let n = parse_num(v).map_err(err)?;
                     let l = &mut self.limits;
@@ -888,6 +901,18 @@ impl Config {
                     ),
                 });
             }
+        }
+        if let Some(m) = self.metrics.listen
+            && m.port() != 0
+            && (m.port() == self.server.listen.port()
+                || tls.redirect_listen.is_some_and(|r| r.port() == m.port()))
+        {
+            return Err(ConfigError::Invalid {
+                key: "metrics.listen",
+                message: format!(
+                    "{m} uses the port of another listener; pick another (usually 9090)"
+                ),
+            });
         }
         if tls.enabled() && self.server.public_url.starts_with("http://") {
             return Err(ConfigError::Invalid {

@@ -9,6 +9,7 @@ pub mod assets;
 pub mod enroll;
 pub mod https;
 pub mod limits;
+pub mod metrics;
 pub mod ops;
 pub mod scim;
 pub mod verify;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub settings_outcome: admin::reveal::Reveal<(bool, String, String)>,
     /// Rate limits and the client address (`web::limits`).
     pub limits: Arc<limits::Limits>,
+    /// The Prometheus metrics (`web::metrics`), counted whether or not `metrics.listen` is set.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {

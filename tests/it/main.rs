@@ -16,6 +16,7 @@ mod groups;
 mod limits;
 mod logs;
 mod mail;
+mod metrics;
 mod okta;
 mod ownership;
 mod patch;

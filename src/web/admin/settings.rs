@@ -137,7 +137,9 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                     .tls
                     .redirect_listen
                     .map_or_else(|| "(none)".to_owned(), |a| a.to_string()),
-                "limits.scim_per_second" => format!("{} per provisioning", c.limits.scim_per_second),
+                "limits.scim_per_second" => {
+                    format!("{} per provisioning", c.limits.scim_per_second)
+                }
                 "limits.scim_burst" => c.limits.scim_burst.to_string(),
                 "limits.auth_failures_per_minute" => format!(
                     "{} per client address and surface",
