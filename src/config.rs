@@ -1139,6 +1139,22 @@ mod tests {
         assert_eq!(c.server.listen.port(), 0);
         assert_eq!(c.database.path, PathBuf::from("/tmp/x.db"));
         assert_eq!(c.server.public_url, "https://mfa.example.com");
+        // metrics.listen: off by default, set by its variable, "" turns it off again.
+        assert_eq!(c.metrics.listen, None);
+        c.apply_env(&env(&[("SCIMGATE_METRICS_LISTEN", "127.0.0.1:9090")]))
+            .unwrap();
+        assert_eq!(c.metrics.listen, Some("127.0.0.1:9090".parse().unwrap()));
+        c.apply_env(&env(&[("SCIMGATE_METRICS_LISTEN", "")]))
+            .unwrap();
+        assert_eq!(c.metrics.listen, None);
+        let bad = Config::default()
+            .apply_env(&env(&[("SCIMGATE_METRICS_LISTEN", "nine")]))
+            .unwrap_err();
+        assert!(bad.to_string().contains("metrics.listen"), "{bad}");
+        let mut same_port = Config::default();
+        same_port.metrics.listen = Some(same_port.server.listen);
+        let e = same_port.validate().unwrap_err();
+        assert!(e.to_string().contains("metrics.listen"), "{e}");
         let e = Config::default()
             .apply_env(&env(&[("SCIMGATE_LISTN", "x")]))
             .unwrap_err();

@@ -455,6 +455,37 @@ async fn the_metrics_listener_stops_with_the_app() {
     assert!(gone.is_err(), "still answering after stop: {gone:?}");
 }
 
+#[actix_web::test]
+async fn the_certificate_expiry_is_exported_with_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = scimgate::tls::self_signed::generate(&["localhost".into()], 90).unwrap();
+    let (cp, kp) = (dir.path().join("m.crt"), dir.path().join("m.key"));
+    std::fs::write(&cp, cert).unwrap();
+    std::fs::write(&kp, key).unwrap();
+    let mut config = config_in(dir.path());
+    config.tls.certificate = cp;
+    config.tls.private_key = kp;
+    config.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
+    let app = TestApp::spawn_with(dir, config).await;
+    let (text, e) = scrape(&app).await;
+    let not_after = app
+        .tls
+        .as_ref()
+        .unwrap()
+        .status()
+        .not_after
+        .unix_timestamp() as f64;
+    assert_eq!(
+        e.types["scimgate_tls_certificate_expiry_timestamp_seconds"],
+        "gauge"
+    );
+    assert_eq!(
+        e.sum("scimgate_tls_certificate_expiry_timestamp_seconds", &[]),
+        not_after,
+        "{text}"
+    );
+}
+
 /// Metric names a PromQL expression uses (identifiers starting with `scimgate_`).
 fn metric_names(expr: &str) -> Vec<String> {
     let mut names = Vec::new();
