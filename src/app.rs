@@ -251,7 +251,6 @@ impl App {
                         tls: tls.clone(),
                     },
                 )?;
-                tracing::info!(addr = %bound, "serving /metrics");
                 (Some(server), Some(bound))
             }
             None => (None, None),
