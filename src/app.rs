@@ -165,7 +165,10 @@ impl App {
                 }
             })
         };
-        let metrics = Arc::new(crate::web::metrics::Metrics::new(tls.is_some()));
+        let metrics = Arc::new(crate::web::metrics::Metrics::new(
+            directory.clone(),
+            tls.is_some(),
+        ));
         let state = web::Data::new(AppState {
             directory: directory.clone(),
             public_url: public_url.clone(),

@@ -14,8 +14,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
@@ -73,6 +74,48 @@ fn latency_histogram() -> Histogram {
     ))
 }
 
+/// The writer's counters (`store::writer`), read at each scrape: committed transactions,
+/// jobs run (jobs / commits is the mean group-commit batch) and the time spent in batches
+/// (over commits, the mean commit latency).
+struct WriterCollector {
+    directory: Arc<Directory>,
+}
+
+impl std::fmt::Debug for WriterCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriterCollector")
+    }
+}
+
+impl Collector for WriterCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let writer = self.directory.store().writer();
+        let (commits, jobs) = writer.stats();
+        for (name, help, value) in [
+            (
+                "scimgate_writer_commits",
+                "Write transactions committed by the single writer",
+                commits as f64,
+            ),
+            (
+                "scimgate_writer_jobs",
+                "Write jobs run by the writer (divided by commits: the mean group-commit batch)",
+                jobs as f64,
+            ),
+            (
+                "scimgate_writer_batch_seconds",
+                "Seconds the writer spent running batches, BEGIN to COMMIT (divided by commits: the mean commit latency)",
+                writer.batch_seconds(),
+            ),
+        ] {
+            let counter = ConstCounter::new(value);
+            let m = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(m)?;
+        }
+        Ok(())
+    }
+}
+
 /// Every metric of the appliance, registered once; shared by the workers of both servers.
 pub struct Metrics {
     registry: Registry,
@@ -97,8 +140,9 @@ impl std::fmt::Debug for Metrics {
 
 impl Metrics {
     /// `tls`: whether the appliance serves a certificate (its expiry is exported then).
-    pub fn new(tls: bool) -> Metrics {
+    pub fn new(directory: Arc<Directory>, tls: bool) -> Metrics {
         let mut registry = Registry::default();
+        registry.register_collector(Box::new(WriterCollector { directory }));
         let requests = Family::<RequestLabels, Counter>::default();
         // The counter's name gets `_total` from the encoder (OpenMetrics).
         registry.register(

@@ -420,6 +420,15 @@ async fn requests_move_the_counters_with_templates_not_ids() {
         after.types["scimgate_http_request_duration_seconds"],
         "histogram"
     );
+    // The writer committed the user and the verifier key at least.
+    let commits = after.sum("scimgate_writer_commits_total", &[]);
+    assert!(
+        commits > before.sum("scimgate_writer_commits_total", &[]),
+        "{text}"
+    );
+    assert!(after.sum("scimgate_writer_jobs_total", &[]) >= commits);
+    assert!(after.sum("scimgate_writer_batch_seconds_total", &[]) > 0.0);
+    assert_eq!(after.types["scimgate_writer_commits"], "counter");
     // No id, token or secret anywhere in the exposition.
     for leak in [
         id.as_str(),
