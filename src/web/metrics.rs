@@ -32,7 +32,7 @@ use crate::web::AppState;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     surface: &'static str,
-    method: String,
+    method: &'static str,
     route: String,
     status_class: &'static str,
     integration: String,
@@ -41,7 +41,7 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
     surface: &'static str,
-    method: String,
+    method: &'static str,
     route: String,
 }
 
@@ -235,7 +235,7 @@ impl Metrics {
     fn request(
         &self,
         surface: &'static str,
-        method: &str,
+        method: &'static str,
         route: &str,
         status: u16,
         integration: String,
@@ -251,7 +251,7 @@ impl Metrics {
         self.requests
             .get_or_create(&RequestLabels {
                 surface,
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
                 status_class,
                 integration,
@@ -260,7 +260,7 @@ impl Metrics {
         self.latency
             .get_or_create(&LatencyLabels {
                 surface,
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
             })
             .observe(secs);
@@ -337,7 +337,17 @@ pub async fn track(
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
-    let method = req.method().as_str().to_owned();
+    // Any token is a valid method: one outside the standard set would be a new series.
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    };
     // The request is not cloned before the call: the router needs it uniquely owned.
     let res = next.call(req).await;
     let Some(metrics) = metrics else {
@@ -364,7 +374,7 @@ pub async fn track(
     };
     metrics.request(
         surface,
-        &method,
+        method,
         &route,
         status,
         integration,

@@ -292,6 +292,15 @@ async fn requests_move_the_counters_with_templates_not_ids() {
             .await
             .unwrap();
     }
+    // A made-up method is not a label value of its own.
+    awc::Client::default()
+        .request(
+            awc::http::Method::from_bytes(b"BREW").unwrap(),
+            format!("http://{}/healthz", app.addr),
+        )
+        .send()
+        .await
+        .unwrap();
     // A wrong token on SCIM: counted with no integration name.
     let r = awc::Client::default()
         .get(app.url("/Users"))
@@ -366,6 +375,7 @@ async fn requests_move_the_counters_with_templates_not_ids() {
         1.0,
         "{text}"
     );
+    assert!(after.sum(total, &[("method", "OTHER")]) >= 1.0, "{text}");
     // The latency histogram counted the same requests.
     let latency = [
         ("surface", "scim"),
@@ -439,6 +449,7 @@ async fn requests_move_the_counters_with_templates_not_ids() {
         "no-such-user",
         "nobody@example.test",
         "metrics.user",
+        "BREW",
     ] {
         assert!(!text.contains(leak), "{leak} leaked into /metrics:\n{text}");
     }
