@@ -55,6 +55,8 @@ pub struct App {
     pub addr: SocketAddr,
     /// The plain-HTTP listener that only redirects to HTTPS (`tls.redirect_listen`).
     pub redirect_addr: Option<SocketAddr>,
+    /// The `/metrics` listener (`metrics.listen`), when configured.
+    pub metrics_addr: Option<SocketAddr>,
     /// The served certificate (reload, status), when TLS is configured.
     pub tls: Option<Arc<Tls>>,
     pub public_url: String,
@@ -62,6 +64,8 @@ pub struct App {
     pub activity: Arc<ActivityLog>,
     setup_link_ttl: Duration,
     server: Server,
+    /// The `/metrics` server: stopped when the main server stops.
+    metrics_server: Option<Server>,
     writer: WriterThread,
     flusher: actix_web::rt::task::JoinHandle<()>,
     /// The email drainer, when `[smtp]` is configured: told to stop, then awaited, before the
@@ -177,6 +181,10 @@ impl App {
                 last_backup.clone(),
             ))
         });
+        let metrics = Arc::new(crate::web::metrics::Metrics::new(
+            directory.clone(),
+            tls.is_some(),
+        ));
         let state = web::Data::new(AppState {
             directory: directory.clone(),
             public_url: public_url.clone(),
@@ -200,6 +208,7 @@ impl App {
             limits,
             outbox_alive: outbox_alive.clone(),
             last_backup: last_backup.clone(),
+            metrics: metrics.clone(),
         });
         let https_policy = tls.as_ref().map(|_| {
             web::Data::new(HttpsPolicy {
@@ -220,6 +229,7 @@ impl App {
                 .wrap(middleware::from_fn(https::enforce))
                 .wrap(middleware::from_fn(crate::web::request_id::assign))
                 .wrap(crate::web::access_log::logger())
+                .wrap(middleware::from_fn(crate::web::metrics::track))
                 .configure(crate::web::configure)
         })
         .on_connect(https::on_connect)
@@ -253,6 +263,20 @@ impl App {
                 .map_err(|source| StartError::Bind { addr, source })?,
         }
         .run();
+        let (metrics_server, metrics_addr) = match config.metrics.listen {
+            Some(maddr) => {
+                let (server, bound) = metrics_server(
+                    maddr,
+                    crate::web::metrics::Scrape {
+                        metrics,
+                        directory: directory.clone(),
+                        tls: tls.clone(),
+                    },
+                )?;
+                (Some(server), Some(bound))
+            }
+            None => (None, None),
+        };
         if opts.handle_signals {
             actix_web::rt::spawn(reload_on_sighup(tls.clone()));
         }
@@ -287,12 +311,14 @@ impl App {
         Ok(App {
             addr: bound,
             redirect_addr,
+            metrics_addr,
             tls,
             public_url,
             directory,
             activity,
             setup_link_ttl: Duration::from_secs(config.admin.setup_link_minutes * 60),
             server,
+            metrics_server,
             writer,
             flusher,
             drainer,
@@ -329,6 +355,7 @@ impl App {
     pub async fn run(self) -> std::io::Result<()> {
         let App {
             server,
+            metrics_server,
             writer,
             directory,
             activity,
@@ -337,9 +364,18 @@ impl App {
             backups,
             ..
         } = self;
+        // The metrics server runs beside the main one and stops with it.
+        let metrics_handle = metrics_server.map(|m| {
+            let handle = m.handle();
+            (handle, actix_web::rt::spawn(m))
+        });
         let result = server.await;
         if let Some(b) = backups {
             b.abort();
+        }
+        if let Some((handle, task)) = metrics_handle {
+            handle.stop(false).await;
+            let _ = task.await;
         }
         if let Some((stop, task)) = drainer {
             let _ = stop.send(true);
@@ -355,6 +391,30 @@ impl App {
             .map_err(std::io::Error::other)?;
         result
     }
+}
+
+/// The `/metrics` server on its own listener: one worker, plain HTTP, no signals (the main
+/// server's shutdown stops it, in [`App::run`]).
+fn metrics_server(
+    addr: SocketAddr,
+    scrape: crate::web::metrics::Scrape,
+) -> Result<(Server, SocketAddr), StartError> {
+    let bind_err = |source| StartError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).map_err(bind_err)?;
+    let bound = listener.local_addr().map_err(bind_err)?;
+    let scrape = web::Data::new(scrape);
+    let server = HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(scrape.clone())
+            .configure(crate::web::metrics::configure_metrics_listener)
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)
+    .map_err(bind_err)?
+    .run();
+    Ok((server, bound))
 }
 
 /// How often the drainer looks for due retries when nothing wakes it.

@@ -403,6 +403,9 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     if let Some(r) = app.redirect_addr {
         tracing::info!("redirecting plain HTTP on http://{r} to HTTPS");
     }
+    if let Some(m) = app.metrics_addr {
+        tracing::info!("Prometheus metrics on http://{m}/metrics");
+    }
     if let Some(tls) = &app.tls {
         let host = public_url_host(&app.public_url);
         let status = tls.status();

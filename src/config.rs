@@ -24,6 +24,7 @@ pub struct Config {
     pub secrets: Secrets,
     pub limits: Limits,
     pub backup: Backup,
+    pub metrics: Metrics,
 }
 
 /// Backups made by the server itself on a schedule (issue 16 item 1).
@@ -46,6 +47,16 @@ impl Default for Backup {
             keep: 7,
         }
     }
+}
+
+/// The Prometheus endpoint (issue 16 item 2): `/metrics` on a listener of its own, so it can
+/// stay on a private interface while `server.listen` faces the IdPs.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// Where `/metrics` is served (plain HTTP). Empty: no metrics listener.
+    #[serde(deserialize_with = "empty_or_addr")]
+    pub listen: Option<SocketAddr>,
 }
 
 /// The key that seals TOTP secrets in the database (issue 13 item 2).
@@ -580,6 +591,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("SCIMGATE_BACKUP_DIR", "backup.dir"),
     ("SCIMGATE_BACKUP_INTERVAL_HOURS", "backup.interval_hours"),
     ("SCIMGATE_BACKUP_KEEP", "backup.keep"),
+    ("SCIMGATE_METRICS_LISTEN", "metrics.listen"),
     ("SCIMGATE_LIMITS_SCIM_PER_SECOND", "limits.scim_per_second"),
     ("SCIMGATE_LIMITS_SCIM_BURST", "limits.scim_burst"),
     (
@@ -767,6 +779,7 @@ impl Config {
                     self.backup.interval_hours = parse_num(v).map_err(err)?
                 }
                 "backup.keep" => self.backup.keep = parse_num(v).map_err(err)?,
+                "metrics.listen" => self.metrics.listen = parse_opt_addr(v).map_err(err)?,
                 k if k.starts_with("limits.") => {
                     let n = parse_num(v).map_err(err)?;
                     let l = &mut self.limits;
@@ -1008,6 +1021,18 @@ impl Config {
                 });
             }
         }
+        if let Some(m) = self.metrics.listen
+            && m.port() != 0
+            && (m.port() == self.server.listen.port()
+                || tls.redirect_listen.is_some_and(|r| r.port() == m.port()))
+        {
+            return Err(ConfigError::Invalid {
+                key: "metrics.listen",
+                message: format!(
+                    "{m} uses the port of another listener; pick another (usually 9090)"
+                ),
+            });
+        }
         if tls.enabled() && self.server.public_url.starts_with("http://") {
             return Err(ConfigError::Invalid {
                 key: "server.public_url",
@@ -1241,6 +1266,22 @@ mod tests {
         assert_eq!(c.server.listen.port(), 0);
         assert_eq!(c.database.path, PathBuf::from("/tmp/x.db"));
         assert_eq!(c.server.public_url, "https://mfa.example.com");
+        // metrics.listen: off by default, set by its variable, "" turns it off again.
+        assert_eq!(c.metrics.listen, None);
+        c.apply_env(&env(&[("SCIMGATE_METRICS_LISTEN", "127.0.0.1:9090")]))
+            .unwrap();
+        assert_eq!(c.metrics.listen, Some("127.0.0.1:9090".parse().unwrap()));
+        c.apply_env(&env(&[("SCIMGATE_METRICS_LISTEN", "")]))
+            .unwrap();
+        assert_eq!(c.metrics.listen, None);
+        let bad = Config::default()
+            .apply_env(&env(&[("SCIMGATE_METRICS_LISTEN", "nine")]))
+            .unwrap_err();
+        assert!(bad.to_string().contains("metrics.listen"), "{bad}");
+        let mut same_port = Config::default();
+        same_port.metrics.listen = Some(same_port.server.listen);
+        let e = same_port.validate().unwrap_err();
+        assert!(e.to_string().contains("metrics.listen"), "{e}");
         let e = Config::default()
             .apply_env(&env(&[("SCIMGATE_LISTN", "x")]))
             .unwrap_err();

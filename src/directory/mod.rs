@@ -50,6 +50,7 @@ pub mod outbox;
 pub mod policy;
 pub mod rotation;
 pub mod secrets;
+pub mod stats;
 pub mod users;
 pub mod verifier_keys;
 pub mod verify;

@@ -204,3 +204,22 @@ pub fn delete(conn: &Connection, id: &str) -> Result<i64, StoreError> {
     }
     Ok(owned)
 }
+
+/// Users (`groups == false`) or groups per owner, for `/metrics`: (integration name, count)
+/// for every integration (zero included), then (None, count) for the manual ones. One
+/// grouped COUNT.
+pub fn owned_counts(
+    conn: &Connection,
+    groups: bool,
+) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+    let table = if groups { "groups" } else { "users" };
+    let mut stmt = conn.prepare_cached(&format!(
+        "WITH c AS (SELECT source, count(*) AS n FROM {table} GROUP BY source) \
+         SELECT i.name, COALESCE(c.n, 0) FROM integrations i LEFT JOIN c ON c.source = i.id \
+         UNION ALL SELECT NULL, COALESCE((SELECT n FROM c WHERE source IS NULL), 0)"
+    ))?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

@@ -162,3 +162,13 @@ pub fn counts(conn: &Connection) -> Result<(i64, i64, i64), StoreError> {
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?)
 }
+
+/// The outbox at a glance, in one read for `/metrics`: (pending, sent, failed, `created` of
+/// the oldest pending message).
+pub fn stats(conn: &Connection) -> Result<(i64, i64, i64, Option<String>), StoreError> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'sent'), 0), COALESCE(SUM(status = 'failed'), 0), MIN(CASE WHEN status = 'pending' THEN created END) FROM outbox",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?)
+}

@@ -43,6 +43,9 @@ pub struct Writer {
 pub struct Stats {
     pub commits: AtomicU64,
     pub jobs: AtomicU64,
+    /// Nanoseconds spent running batches, from `BEGIN` to the end of `COMMIT` (the latency a
+    /// batch adds to its jobs), for `/metrics`.
+    pub batch_nanos: AtomicU64,
     changes: AtomicU64,
 }
 
@@ -129,6 +132,11 @@ impl Writer {
         )
     }
 
+    /// Seconds spent running batches (`BEGIN` to the end of `COMMIT`) so far.
+    pub fn batch_seconds(&self) -> f64 {
+        self.stats.batch_nanos.load(Ordering::Relaxed) as f64 / 1e9
+    }
+
     /// Runs `f` on the writer thread inside a savepoint of the current batch; resolves after the
     /// batch committed. If `f` fails, its changes are rolled back and its error returned.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
@@ -178,7 +186,11 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats) {
         if !batch.is_empty() {
             stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
             let changes_before = stats.changes.load(Ordering::Relaxed);
-            if run_batch(&conn, batch) {
+            let started = std::time::Instant::now();
+            let committed = run_batch(&conn, batch);
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            stats.batch_nanos.fetch_add(nanos, Ordering::Relaxed);
+            if committed {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
             }
             // A reader that read the counter after a change was made but before it committed
@@ -332,6 +344,7 @@ mod tests {
         assert_eq!(rows, expected);
         // 21 jobs in at most 3 commits: the queued twenty shared one.
         let (commits, jobs) = store.writer().stats();
+        assert!(store.writer().batch_seconds() > 0.0);
         assert!(
             commits - commits_before <= 3,
             "{} commits",

@@ -9,6 +9,7 @@ pub mod assets;
 pub mod enroll;
 pub mod https;
 pub mod limits;
+pub mod metrics;
 pub mod ops;
 pub mod request_id;
 pub mod scim;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub outbox_alive: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// The outcome of the last scheduled backup (`[backup]`), for the Settings page.
     pub last_backup: Arc<std::sync::Mutex<Option<crate::store::backup::LastBackup>>>,
+    /// The Prometheus metrics (`web::metrics`), counted whether or not `metrics.listen` is set.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {

@@ -133,12 +133,18 @@ async fn verify(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         return too_many(&r);
     }
     match state.directory.verify_code(&r.user, &r.code).await {
-        Ok(Verdict::Allow) => HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-store"))
-            .json(json!({"result": "allow"})),
-        Ok(Verdict::Deny(reason)) => HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-store"))
-            .json(json!({"result": "deny", "reason": reason.as_str()})),
+        Ok(Verdict::Allow) => {
+            state.metrics.verify(true, "");
+            HttpResponse::Ok()
+                .insert_header(("Cache-Control", "no-store"))
+                .json(json!({"result": "allow"}))
+        }
+        Ok(Verdict::Deny(reason)) => {
+            state.metrics.verify(false, reason.as_str());
+            HttpResponse::Ok()
+                .insert_header(("Cache-Control", "no-store"))
+                .json(json!({"result": "deny", "reason": reason.as_str()}))
+        }
         Err(Error::Unavailable) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the service is shutting down",

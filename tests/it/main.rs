@@ -19,6 +19,7 @@ mod limits;
 mod log_format;
 mod logs;
 mod mail;
+mod metrics;
 mod okta;
 mod ownership;
 mod patch;

@@ -148,6 +148,10 @@ pub fn effective(c: &Config, public_url: &str) -> Vec<Setting> {
                     .tls
                     .redirect_listen
                     .map_or_else(|| "(none)".to_owned(), |a| a.to_string()),
+                "metrics.listen" => c.metrics.listen.map_or_else(
+                    || "(none: no /metrics)".to_owned(),
+                    |a| format!("http://{a}/metrics"),
+                ),
                 "limits.scim_per_second" => {
                     format!("{} per provisioning", c.limits.scim_per_second)
                 }

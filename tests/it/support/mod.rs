@@ -29,6 +29,8 @@ pub struct TestApp {
     /// The redirect-only listener and the served certificate, when the config has `[tls]`.
     pub redirect_addr: Option<std::net::SocketAddr>,
     pub tls: Option<std::sync::Arc<scimgate::tls::Tls>>,
+    /// The `/metrics` listener, when the config sets `metrics.listen`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// The first-admin setup link printed at start-up.
     pub setup_link: Option<String>,
     /// The running appliance's directory, for set-ups the SCIM API cannot make (manual users,
@@ -84,6 +86,7 @@ impl TestApp {
         let base_url = format!("{}/scim/v2/{}", app.public_url, created.integration.id);
         let (addr, handle) = (app.addr, app.handle());
         let (redirect_addr, tls) = (app.redirect_addr, app.tls.clone());
+        let metrics_addr = app.metrics_addr;
         let directory = app.directory.clone();
         let task = tokio::task::spawn_local(app.run());
         TestApp {
@@ -95,6 +98,7 @@ impl TestApp {
             addr,
             redirect_addr,
             tls,
+            metrics_addr,
             setup_link,
             directory,
             handle,
@@ -143,6 +147,7 @@ impl TestApp {
         self.base_url = format!("{}/scim/v2/{}", app.public_url, self.integration_id);
         self.addr = app.addr;
         self.redirect_addr = app.redirect_addr;
+        self.metrics_addr = app.metrics_addr;
         self.tls = app.tls.clone();
         self.directory = app.directory.clone();
         self.handle = app.handle();
