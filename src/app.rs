@@ -271,6 +271,7 @@ impl App {
                         metrics,
                         directory: directory.clone(),
                         tls: tls.clone(),
+                        last_backup: last_backup.clone(),
                     },
                 )?;
                 (Some(server), Some(bound))

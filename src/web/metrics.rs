@@ -129,6 +129,10 @@ pub struct Metrics {
     groups: Family<OwnerLabels, Gauge>,
     /// Registered only when the appliance serves TLS itself.
     cert_expiry: Option<FloatGauge>,
+    /// The last scheduled backup (`[backup]`): when one last succeeded, and whether the last
+    /// one did.
+    backup_last_success: FloatGauge,
+    backup_last_ok: Gauge,
     scrape_errors: Counter,
 }
 
@@ -202,6 +206,19 @@ impl Metrics {
             );
             g
         });
+        let backup_last_success = FloatGauge::default();
+        registry.register(
+            "scimgate_backup_last_success_timestamp_seconds",
+            "When the last scheduled backup that succeeded finished (Unix time; 0: none yet)",
+            backup_last_success.clone(),
+        );
+        let backup_last_ok = Gauge::default();
+        registry.register(
+            "scimgate_backup_last_ok",
+            "Whether the last scheduled backup succeeded (1), failed (0); -1 before the first",
+            backup_last_ok.clone(),
+        );
+        backup_last_ok.set(-1);
         let scrape_errors = Counter::default();
         registry.register(
             "scimgate_metrics_scrape_errors",
@@ -219,6 +236,8 @@ impl Metrics {
             users,
             groups,
             cert_expiry,
+            backup_last_success,
+            backup_last_ok,
             scrape_errors,
         }
     }
@@ -267,8 +286,22 @@ impl Metrics {
     }
 
     /// Refreshes the gauges from one database read and the TLS state, then encodes all.
-    pub async fn render(&self, directory: &Directory, tls: Option<&Tls>) -> String {
+    pub async fn render(
+        &self,
+        directory: &Directory,
+        tls: Option<&Tls>,
+        last_backup: Option<&crate::store::backup::LastBackup>,
+    ) -> String {
         let now = OffsetDateTime::now_utc();
+        if let Some(b) = last_backup {
+            self.backup_last_ok.set(i64::from(b.ok));
+            if b.ok {
+                let at =
+                    OffsetDateTime::parse(&b.at, &time::format_description::well_known::Rfc3339)
+                        .map_or(0.0, |t| t.unix_timestamp() as f64);
+                self.backup_last_success.set(at);
+            }
+        }
         match directory.stats().await {
             Ok(s) => {
                 self.outbox_depth.set(s.outbox_pending);
@@ -388,6 +421,8 @@ pub struct Scrape {
     pub metrics: Arc<Metrics>,
     pub directory: Arc<Directory>,
     pub tls: Option<Arc<Tls>>,
+    /// The outcome of the last scheduled backup.
+    pub last_backup: Arc<std::sync::Mutex<Option<crate::store::backup::LastBackup>>>,
 }
 
 pub fn configure_metrics_listener(cfg: &mut web::ServiceConfig) {
@@ -395,7 +430,15 @@ pub fn configure_metrics_listener(cfg: &mut web::ServiceConfig) {
 }
 
 async fn scrape(s: web::Data<Scrape>) -> HttpResponse {
-    let body = s.metrics.render(&s.directory, s.tls.as_deref()).await;
+    let last_backup = s
+        .last_backup
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let body = s
+        .metrics
+        .render(&s.directory, s.tls.as_deref(), last_backup.as_ref())
+        .await;
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

@@ -564,3 +564,37 @@ async fn the_grafana_dashboard_queries_exported_metrics() {
         );
     }
 }
+
+/// Issue 16 item 1: the last scheduled backup's outcome and time are in the metrics.
+#[actix_web::test]
+async fn the_last_backup_is_in_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
+    config.backup.dir = dir.path().join("backups");
+    let started = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
+    let mut app = TestApp::spawn_with(dir, config).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, m) = scrape(&app).await;
+        if m.sum("scimgate_backup_last_ok", &[]) == 1.0 {
+            let at = m.sum("scimgate_backup_last_success_timestamp_seconds", &[]);
+            assert!(
+                at >= started - 1.0 && at < started + 60.0,
+                "{at} vs {started}"
+            );
+            break;
+        }
+        assert_eq!(
+            m.sum("scimgate_backup_last_ok", &[]),
+            -1.0,
+            "not yet, not failed"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no backup in the metrics"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.stop().await;
+}
