@@ -126,7 +126,7 @@ impl From<OnOff> for bool {
 #[derive(Debug, Subcommand)]
 pub enum TlsCommand {
     /// Write a self-signed certificate and key for trying HTTPS out. Identity providers refuse
-    /// it: Okta and Entra need a certificate from a public CA (see the README).
+    /// it: Okta and Entra need a certificate from a public CA (see docs/operations.md, "HTTPS").
     SelfSigned {
         /// A DNS name or IP address the certificate is for; repeat for more. The first is
         /// also the subject's common name.
@@ -713,7 +713,7 @@ async fn mail(config: &Config, cmd: MailCommand) -> anyhow::Result<()> {
             let public_url = config.public_url_for(config.server.listen);
             let mailer =
                 crate::mail::Mailer::from_config(&config.smtp, &public_url)?.ok_or_else(|| {
-                    anyhow::anyhow!("smtp.host is not set: configure [smtp] first (see the README)")
+                    anyhow::anyhow!("smtp.host is not set: configure [smtp] first (see docs/operations.md, \"Enrollment emails\")")
                 })?;
             match crate::directory::outbox::send_test_email(&mailer, &to, &public_url).await {
                 Ok(answer) => {

@@ -110,7 +110,7 @@ pub fn backup(config: &Config, to: &Path, json: bool) -> anyhow::Result<()> {
         checked.print("Backed up to");
         if checked.ok() {
             println!(
-                "The backup holds neither the secrets key file ({}) nor the TLS private key: keep copies of them apart from it (see Backups in the README).",
+                "The backup holds neither the secrets key file ({}) nor the TLS private key: keep copies of them apart from it (see docs/operations.md, \"Backups\").",
                 config.secrets_key_file().display()
             );
         }

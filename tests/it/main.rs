@@ -12,6 +12,7 @@ mod bulk_props;
 mod concurrency;
 mod conformance;
 mod discovery;
+mod docs;
 mod enroll;
 mod errors;
 mod groups;
