@@ -16,7 +16,9 @@ use crate::web::admin::session::{
     AnySession, CODE_PATH, PendingSignIn, REGISTER_PATH, check_form_token, clear_session_cookie,
     form_token, session_cookie,
 };
-use crate::web::admin::{PageError, redirect, render, retry_after, safe_next, too_many_message};
+use crate::web::admin::{
+    CsrfOnly, PageError, redirect, render, retry_after, safe_next, too_many_message,
+};
 use crate::web::limits::{Refused, Surface};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -173,12 +175,6 @@ fn capitalise(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
         .unwrap_or_default()
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn logout(

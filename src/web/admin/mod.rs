@@ -129,6 +129,13 @@ pub fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
+/// A form that carries nothing but its CSRF token (sign-out, confirmations, retries).
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 /// A page failure, rendered as a friendly error page (with a request id for the log).
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {

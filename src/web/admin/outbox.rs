@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::directory::outbox::OutboxMessage;
 use crate::web::AppState;
 use crate::web::admin::session::AdminSession;
-use crate::web::admin::{Chrome, Nav, PageError, redirect, render, show_time};
+use crate::web::admin::{Chrome, CsrfOnly, Nav, PageError, redirect, render, show_time};
 
 /// The most messages the page lists.
 const SHOWN: i64 = 200;
@@ -98,12 +98,6 @@ async fn list(
                 .map(|id| format!("Message {id} is queued again and will be sent now.")),
         },
     )
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn retry(

@@ -17,7 +17,7 @@ use crate::store::activity::ActivityFilter;
 use crate::web::AppState;
 use crate::web::admin::session::AdminSession;
 use crate::web::admin::{
-    ActivityView, Chrome, ConfirmPage, Nav, PageError, enc, redirect, render, show_time,
+    ActivityView, Chrome, ConfirmPage, CsrfOnly, Nav, PageError, enc, redirect, render, show_time,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -589,12 +589,6 @@ async fn set_lifetime(
         "/admin/provisioning/{}?lifetime=1",
         i.id
     )))
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn delete_confirm(

@@ -10,7 +10,7 @@ use crate::config::{Config, ENV_VARS};
 use crate::web::AppState;
 use crate::web::admin::session::AdminSession;
 use crate::web::admin::verifier_keys::{CardInput, CardQuery, VerifierCard, card};
-use crate::web::admin::{Chrome, Nav, PageError, redirect, render, show_time};
+use crate::web::admin::{Chrome, CsrfOnly, Nav, PageError, redirect, render, show_time};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(show))
@@ -215,12 +215,6 @@ async fn show(
         None => (None, String::new()),
     };
     page_with(&state, &me, outcome, to, input, StatusCode::OK).await
-}
-
-#[derive(serde::Deserialize)]
-pub(super) struct CsrfOnly {
-    #[serde(default)]
-    pub(super) csrf: String,
 }
 
 /// Reload the certificate and key from disk, as SIGHUP does: new connections get the new

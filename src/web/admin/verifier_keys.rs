@@ -14,9 +14,10 @@ use serde::Deserialize;
 use crate::directory::Error;
 use crate::directory::verifier_keys::MAX_NAME_CHARS;
 use crate::web::AppState;
+use crate::web::admin::CsrfOnly;
 use crate::web::admin::provisioning::sentence;
 use crate::web::admin::session::AdminSession;
-use crate::web::admin::settings::{CsrfOnly, page_with};
+use crate::web::admin::settings::page_with;
 use crate::web::admin::{ConfirmPage, Nav, PageError, enc, redirect, render, show_time};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
