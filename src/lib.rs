@@ -16,3 +16,19 @@ pub mod scim;
 pub mod store;
 pub mod tls;
 pub mod web;
+
+/// The property tests' settings (issue 14 item 5): `SCIMGATE_PROPTEST_CASES` cases per property,
+/// else 256; failures are reported with their shrunk input and nothing is written next to the
+/// sources.
+#[cfg(test)]
+pub(crate) fn proptest_config() -> proptest::test_runner::Config {
+    let cases = std::env::var("SCIMGATE_PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(256);
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}

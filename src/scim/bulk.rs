@@ -460,23 +460,9 @@ mod tests {
 /// what it refers to, and blocks exactly the operations that a cycle holds up.
 #[cfg(test)]
 mod props {
-    use proptest::prelude::*;
-    use proptest::test_runner::Config;
-
     use super::order;
-
-    /// Cases per property: `SCIMGATE_PROPTEST_CASES`, else 256.
-    fn config() -> Config {
-        let cases = std::env::var("SCIMGATE_PROPTEST_CASES")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(256);
-        Config {
-            cases,
-            failure_persistence: None,
-            ..Config::default()
-        }
-    }
+    use crate::proptest_config as config;
+    use proptest::prelude::*;
 
     /// Up to 60 operations, each referring to up to 4 indices (some out of range).
     fn graphs() -> impl Strategy<Value = Vec<Vec<usize>>> {

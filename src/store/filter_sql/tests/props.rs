@@ -7,24 +7,12 @@
 use std::cell::Cell;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{TestCaseError, TestRunner};
 
 use super::*;
 use crate::scim::filter::parse_path;
 
-/// Cases per property: `SCIMGATE_PROPTEST_CASES`, else 256. Failures are reported with their
-/// shrunk input; nothing is written next to the sources.
-fn config() -> Config {
-    let cases = std::env::var("SCIMGATE_PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(256);
-    Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
+use crate::proptest_config as config;
 
 /// A filter term from the differential test's generator (a comparison, a presence test or a
 /// value path), chosen by a seed.
