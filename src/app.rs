@@ -227,9 +227,7 @@ impl App {
             }
             app.wrap(middleware::Compress::default())
                 .wrap(middleware::from_fn(https::enforce))
-                .wrap(middleware::from_fn(crate::web::request_id::assign))
-                .wrap(crate::web::access_log::logger())
-                .wrap(middleware::from_fn(crate::web::metrics::track))
+                .wrap(middleware::from_fn(crate::web::observe::observe))
                 .configure(crate::web::configure)
         })
         .on_connect(https::on_connect)

@@ -264,10 +264,14 @@ pub fn init_logging(config: &Config) {
             .finish()
             .with(crate::log_levels::ClientFaultsBelowError)
             .try_init(),
+        // One object a line, the event's fields beside `timestamp`, `level`, `target` and
+        // `message` (flattened), and the fields of the request span (`web::observe`: its
+        // `request_id`) under `span` on every line written while a request is handled.
         crate::config::LogFormat::Json => builder
             .json()
             .with_ansi(false)
-            .with_current_span(false)
+            .flatten_event(true)
+            .with_current_span(true)
             .with_span_list(false)
             .finish()
             .with(crate::log_levels::ClientFaultsBelowError)

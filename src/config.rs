@@ -343,8 +343,9 @@ pub enum LogFormat {
     /// `time LEVEL target: message field=value`, for people.
     #[default]
     Text,
-    /// One JSON object a line (`timestamp`, `level`, `target`, `fields.message` and the
-    /// event's other fields), for log collectors.
+    /// One JSON object a line (`timestamp`, `level`, `target`, `message` and the event's
+    /// other fields beside them; `span.request_id` on lines written during a request), for
+    /// log collectors.
     Json,
 }
 

@@ -1,44 +1,56 @@
-//! The request log (`scimgate::http`): one line per request, with every secret a path carries
-//! masked. A path parameter that holds a secret (a one-time link, a setup link) is named
-//! `{token}` where its route is declared; the log writes its first four characters and `…`,
-//! whatever the route. Headers (`Authorization`, cookies) and bodies are never logged.
+//! The request log (`scimgate::http`): one line per request (issue 16 item 5), with every
+//! secret a path carries masked. A path parameter that holds a secret (a one-time link, a
+//! setup link) is named `{token}` where its route is declared; the log writes its first four
+//! characters and `…`, whatever the route. Headers (`Authorization`, cookies) and bodies are never logged.
 //! Requests that match no route are written with the whole path: no secret route is unmatched,
 //! since each `{token}` route matches any value.
 
-use actix_web::dev::ServiceResponse;
-use actix_web::middleware::Logger;
+use actix_web::HttpRequest;
 
+use crate::web::observe::Facts;
+use crate::web::request_id::RequestId;
+
+/// The target of the access lines.
+pub const TARGET: &str = "scimgate::http";
 /// The name a route gives a path parameter that carries a secret.
 pub const SECRET_PARAM: &str = "token";
 /// How many characters of a secret the log keeps: enough to tell two links apart, far too few
 /// to use one (a link token carries 256 random bits).
 const KEPT: usize = 4;
 
-/// The request logger: client address (`web::limits`: the peer, or the forwarded address
-/// when the peer is a trusted proxy), the masked request line, status, size, latency, and the
-/// request id (`web::request_id`, read from the response's `X-Request-Id`).
-pub fn logger() -> Logger {
-    Logger::new("%{client}xi \"%{request}xo\" %s %b %Dms id=%{x-request-id}o")
-        .log_target("scimgate::http")
-        .custom_request_replace("client", client)
-        .custom_response_replace("request", request_line)
-}
-
-fn client(req: &actix_web::dev::ServiceRequest) -> String {
-    match req.app_data::<actix_web::web::Data<crate::web::AppState>>() {
-        Some(state) => state.limits.client_of_service(req).to_string(),
-        None => req
-            .peer_addr()
-            .map_or_else(|| "-".to_owned(), |a| a.ip().to_string()),
-    }
-}
-
-fn request_line(res: &ServiceResponse) -> String {
-    let req = res.request();
-    let path = masked_path(req.path(), req.match_info().get(SECRET_PARAM));
-    let query = req.query_string();
-    let sep = if query.is_empty() { "" } else { "?" };
-    format!("{} {path}{sep}{query} {:?}", req.method(), req.version())
+/// Writes the access line of one answered request (called by `web::observe`): a readable
+/// message (`GET /enroll/bU1m…/confirm 200 3.1ms`: the masked path and query, status, latency)
+/// and the same facts as separate fields, which the JSON format writes as members of the
+/// line's object: `request_id`, `integration` (SCIM requests whose token was accepted),
+/// `surface`, `method`, `route` (the template), `status`, `latency_ms`, `client` (`web::limits`:
+/// the peer, or the forwarded address when the peer is a trusted proxy). `req` is `None` for
+/// an error that escaped the app: then no path is written, since nothing says which segment
+/// might be a secret.
+pub fn write(facts: &Facts, id: &RequestId, client: &str, req: Option<&HttpRequest>) {
+    let latency_ms = (facts.latency_secs * 1_000_000.0).round() / 1000.0;
+    let target = match req {
+        Some(req) => {
+            let path = masked_path(req.path(), req.match_info().get(SECRET_PARAM));
+            let query = req.query_string();
+            let sep = if query.is_empty() { "" } else { "?" };
+            format!("{} {path}{sep}{query}", req.method())
+        }
+        None => format!("{} -", facts.method),
+    };
+    tracing::info!(
+        target: TARGET,
+        // Display (`%`): unquoted in the text format, strings in the JSON one.
+        request_id = %id.as_str(),
+        integration = facts.integration.as_deref().map(tracing::field::display),
+        surface = %facts.surface,
+        method = %facts.method,
+        route = %facts.route,
+        status = facts.status,
+        latency_ms,
+        client = %client,
+        "{target} {} {latency_ms}ms",
+        facts.status,
+    );
 }
 
 /// `path` with each occurrence of `secret` (a matched `{token}` parameter, which the router

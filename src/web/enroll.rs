@@ -39,7 +39,19 @@ struct Done {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "enroll/invalid.html")]
-struct Invalid;
+struct Invalid {
+    /// The request id (`web::request_id`), for the person to quote to their IT department.
+    request_id: String,
+}
+
+/// The page for a failure of ours (500) or a restart (503), with the request id.
+#[derive(Template, WebTemplate)]
+#[template(path = "enroll/failed.html")]
+struct Failed {
+    title: &'static str,
+    message: &'static str,
+    request_id: String,
+}
 
 #[derive(Debug, Deserialize)]
 struct CodeForm {
@@ -69,17 +81,32 @@ fn page(
     no_store(r)
 }
 
-/// The page for a directory error: the same "no longer valid" page for every unusable link.
+/// The page for a directory error: the same "no longer valid" page for every unusable link;
+/// each page shows the request id.
 fn error_page(e: Error, req: &actix_web::HttpRequest) -> HttpResponse {
+    let request_id = crate::web::request_id::current().as_str().to_owned();
     match e {
-        Error::NotFound => page(Invalid, StatusCode::NOT_FOUND, req),
-        Error::Unavailable => no_store(
-            HttpResponse::ServiceUnavailable()
-                .body("The service is restarting; try again in a moment."),
+        Error::NotFound => page(Invalid { request_id }, StatusCode::NOT_FOUND, req),
+        Error::Unavailable => page(
+            Failed {
+                title: "Try again in a moment",
+                message: "The service is restarting; try again in a moment.",
+                request_id,
+            },
+            StatusCode::SERVICE_UNAVAILABLE,
+            req,
         ),
         e => {
             tracing::error!(error = %e, "enrollment page failed");
-            no_store(HttpResponse::InternalServerError().body("Something went wrong; try again."))
+            page(
+                Failed {
+                    title: "Something went wrong",
+                    message: "The server could not complete this step; try again.",
+                    request_id,
+                },
+                StatusCode::INTERNAL_SERVER_ERROR,
+                req,
+            )
         }
     }
 }

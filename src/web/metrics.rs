@@ -1,5 +1,5 @@
-//! Prometheus metrics (issue 16 item 2), through `prometheus-client`: the request middleware
-//! that counts and times every request, the verify outcomes, and `/metrics`, served on its
+//! Prometheus metrics (issue 16 item 2), through `prometheus-client`: every request counted and
+//! timed (from the facts `web::observe` reads once), the verify outcomes, and `/metrics`, served on its
 //! own listener (`metrics.listen`) with the database figures read at scrape time.
 //!
 //! Labels never carry a raw path: `route` is the matched route template
@@ -8,12 +8,8 @@
 //! whose token was accepted (SCIM only), never the id from the path.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -25,9 +21,8 @@ use std::sync::atomic::AtomicU64;
 use time::OffsetDateTime;
 
 use crate::directory::Directory;
-use crate::directory::integration::Integration;
 use crate::tls::Tls;
-use crate::web::AppState;
+use crate::web::observe::Facts;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -251,16 +246,10 @@ impl Metrics {
             .inc();
     }
 
-    fn request(
-        &self,
-        surface: &'static str,
-        method: &'static str,
-        route: &str,
-        status: u16,
-        integration: String,
-        secs: f64,
-    ) {
-        let status_class = match status {
+    /// Counts and times one answered request (`web::observe` reads its facts once, for this
+    /// and the access log).
+    pub fn request(&self, facts: &Facts) {
+        let status_class = match facts.status {
             100..=199 => "1xx",
             200..=299 => "2xx",
             300..=399 => "3xx",
@@ -269,20 +258,20 @@ impl Metrics {
         };
         self.requests
             .get_or_create(&RequestLabels {
-                surface,
-                method,
-                route: route.to_owned(),
+                surface: facts.surface,
+                method: facts.method,
+                route: facts.route.clone(),
                 status_class,
-                integration,
+                integration: facts.integration.clone().unwrap_or_default(),
             })
             .inc();
         self.latency
             .get_or_create(&LatencyLabels {
-                surface,
-                method,
-                route: route.to_owned(),
+                surface: facts.surface,
+                method: facts.method,
+                route: facts.route.clone(),
             })
-            .observe(secs);
+            .observe(facts.latency_secs);
     }
 
     /// Refreshes the gauges from one database read and the TLS state, then encodes all.
@@ -349,73 +338,6 @@ impl Metrics {
     }
 }
 
-/// Which part of the appliance a route template belongs to.
-fn surface(route: Option<&str>) -> &'static str {
-    match route {
-        Some(r) if r.starts_with("/scim/") => "scim",
-        Some(r) if r == "/admin" || r.starts_with("/admin/") => "admin",
-        Some(r) if r.starts_with("/api/v1/verify") => "verify",
-        Some(r) if r == "/enroll" || r.starts_with("/enroll/") => "enroll",
-        _ => "other",
-    }
-}
-
-/// The request middleware (wrapped in `app.rs`): counts and times every request of the main
-/// listener by route template and status class.
-pub async fn track(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let start = Instant::now();
-    let metrics = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.metrics.clone());
-    // Any token is a valid method: one outside the standard set would be a new series.
-    let method: &'static str = match req.method().as_str() {
-        "GET" => "GET",
-        "HEAD" => "HEAD",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "PATCH" => "PATCH",
-        "DELETE" => "DELETE",
-        "OPTIONS" => "OPTIONS",
-        _ => "OTHER",
-    };
-    // The request is not cloned before the call: the router needs it uniquely owned.
-    let res = next.call(req).await;
-    let Some(metrics) = metrics else {
-        return res;
-    };
-    let (status, pattern, integration) = match &res {
-        Ok(r) => {
-            let req = r.request();
-            let integration = req
-                .extensions()
-                .get::<Integration>()
-                .map(|i| i.name.clone());
-            (r.status().as_u16(), req.match_pattern(), integration)
-        }
-        // An error that escaped every handler (they answer their own errors): no route.
-        Err(e) => (e.as_response_error().status_code().as_u16(), None, None),
-    };
-    let surface = surface(pattern.as_deref());
-    // Unmatched paths are not echoed: they can hold anything.
-    let route = pattern.unwrap_or_else(|| "unmatched".to_owned());
-    let integration = match surface {
-        "scim" => integration.unwrap_or_default(),
-        _ => String::new(),
-    };
-    metrics.request(
-        surface,
-        method,
-        &route,
-        status,
-        integration,
-        start.elapsed().as_secs_f64(),
-    );
-    res
-}
-
 /// What the metrics listener's workers share.
 pub struct Scrape {
     pub metrics: Arc<Metrics>,
@@ -443,20 +365,4 @@ async fn scrape(s: web::Data<Scrape>) -> HttpResponse {
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn surfaces_come_from_route_templates() {
-        assert_eq!(surface(Some("/scim/v2/{integration}/Users/{id}")), "scim");
-        assert_eq!(surface(Some("/admin/users/{id}")), "admin");
-        assert_eq!(surface(Some("/administrators")), "other");
-        assert_eq!(surface(Some("/api/v1/verify")), "verify");
-        assert_eq!(surface(Some("/enroll/{token}")), "enroll");
-        assert_eq!(surface(Some("/healthz")), "other");
-        assert_eq!(surface(None), "other");
-    }
 }

@@ -10,6 +10,7 @@ pub mod enroll;
 pub mod https;
 pub mod limits;
 pub mod metrics;
+pub mod observe;
 pub mod ops;
 pub mod request_id;
 pub mod scim;

@@ -1,15 +1,9 @@
 //! The request id (issue 16 item 5): twelve hex characters made for each request, returned in
-//! the `X-Request-Id` response header of every response, written at the end of its access-log
-//! line (`web::access_log`) and shown on the admin error page, so that an operator handed a
-//! page or a header finds the log lines of that request. Never taken from the client: a
-//! client-chosen id could forge or hide log lines.
-
-use actix_web::HttpMessage;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::error::InternalError;
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
+//! the `X-Request-Id` response header of every response, carried by every log line written
+//! while the request is handled (the `request` span of `web::observe`) and by its access-log
+//! line (`web::access_log`), and shown on the admin and enrollment error pages, so that an
+//! operator handed a page or a header finds the log lines of that request. Never taken from
+//! the client: a client-chosen id could forge or hide log lines.
 
 /// The response header that carries the id.
 pub const HEADER: &str = "x-request-id";
@@ -19,7 +13,7 @@ pub const HEADER: &str = "x-request-id";
 pub struct RequestId(String);
 
 impl RequestId {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut id = uuid::Uuid::new_v4().simple().to_string();
         id.truncate(12);
         RequestId(id)
@@ -44,33 +38,14 @@ pub fn current() -> RequestId {
         .unwrap_or_else(|_| RequestId::new())
 }
 
-/// Middleware: makes the id, runs the rest of the app with it, and adds the header to the
-/// response. An error of inner middleware is rendered here, inside the id's scope, so that its
-/// page and header show this id too.
-pub async fn assign(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    let id = RequestId::new();
-    req.extensions_mut().insert(id.clone());
-    let value = HeaderValue::from_str(id.as_str()).ok();
-    let header = HeaderName::from_static(HEADER);
-    let result = CURRENT.scope(id.clone(), next.call(req)).await;
-    match result {
-        Ok(mut res) => {
-            if let Some(v) = value {
-                res.headers_mut().insert(header, v);
-            }
-            Ok(res)
-        }
-        Err(e) => {
-            let mut page = CURRENT.sync_scope(id, || e.error_response());
-            if let Some(v) = value {
-                page.headers_mut().insert(header, v);
-            }
-            Err(InternalError::from_response(e, page).into())
-        }
-    }
+/// Runs `fut` (the rest of the app, in `web::observe`) with `id` as the current request's id.
+pub(crate) async fn scope<F: std::future::Future>(id: RequestId, fut: F) -> F::Output {
+    CURRENT.scope(id, fut).await
+}
+
+/// Runs `f` (rendering an error page) with `id` as the current request's id.
+pub(crate) fn sync_scope<R>(id: RequestId, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(id, f)
 }
 
 #[cfg(test)]

@@ -237,11 +237,11 @@ impl ResponseError for PageError {
             PageError::Unavailable(m) => ("Service unavailable", m.clone()),
             PageError::TooManyRequests(r) => ("Too many attempts", too_many_message(r)),
             PageError::Refused(status, m) => {
-                tracing::debug!(request_id, status = status.as_u16(), reason = %m, "admin request refused");
+                tracing::debug!(status = status.as_u16(), reason = %m, "admin request refused");
                 ("Request refused", m.clone())
             }
             PageError::Internal(m) => {
-                tracing::error!(request_id, error = %m, "admin page failed");
+                tracing::error!(error = %m, "admin page failed");
                 (
                     "Something went wrong",
                     "The server could not complete this request. The server log has the details under the request id below."
@@ -251,7 +251,7 @@ impl ResponseError for PageError {
             PageError::SignInRequired { .. } | PageError::Redirect(_) => ("", String::new()),
         };
         if let PageError::Forbidden(m) = self {
-            tracing::warn!(request_id, reason = %m, "admin request refused");
+            tracing::warn!(reason = %m, "admin request refused");
         }
         let page = ErrorPage {
             status: self.status_code().as_u16(),
