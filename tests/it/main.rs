@@ -23,6 +23,7 @@ mod mail;
 mod metrics;
 mod okta;
 mod ownership;
+mod packaging;
 mod patch;
 mod patch_props;
 mod query;
