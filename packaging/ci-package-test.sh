@@ -26,6 +26,7 @@ fail() {
     exit 1
 }
 # Runs a scimgate command as the service user, from / (as an operator would with sudo -u).
+# (`serve` below uses setpriv, which execs: its pid is scimgate's, which gets the SIGTERM.)
 as_scimgate() { (cd / && runuser -u scimgate -- /usr/bin/scimgate --config "$CONF" "$@"); }
 
 [ "$(id -u)" = 0 ] || fail "run as root (it installs a package and creates a system user)"
@@ -63,8 +64,11 @@ arch=$(dpkg --print-architecture)
 step "cargo deb (release profile)"
 rm -rf target/debian
 cargo deb
-deb="target/debian/${PKG}_${version}-1_${arch}.deb"
-[ -f "$deb" ] || fail "cargo deb wrote no $deb: $(ls target/debian)"
+built="target/debian/${PKG}_${version}-1_${arch}.deb"
+[ -f "$built" ] || fail "cargo deb wrote no $built: $(ls target/debian)"
+# Kept aside: the next `cargo deb` empties target/debian.
+deb="$WORK/$(basename "$built")"
+cp "$built" "$deb"
 # The same build packaged as the next revision, for the upgrade.
 cargo deb --no-build --deb-revision 2 --output "$WORK/"
 deb2="$WORK/${PKG}_${version}-2_${arch}.deb"
@@ -115,7 +119,8 @@ chgrp scimgate /etc/scimgate/tls/fullchain.pem /etc/scimgate/tls/privkey.pem
 chmod 0640 /etc/scimgate/tls/fullchain.pem /etc/scimgate/tls/privkey.pem
 (cd / && SCIMGATE_LISTEN=127.0.0.1:0 SCIMGATE_TLS_REDIRECT_LISTEN=127.0.0.1:0 \
     SCIMGATE_PUBLIC_URL=https://localhost \
-    exec runuser -u scimgate -- /usr/bin/scimgate --config "$CONF" serve) 2>"$WORK/serve.log" &
+    exec setpriv --reuid=scimgate --regid=scimgate --init-groups -- \
+    /usr/bin/scimgate --config "$CONF" serve) 2>"$WORK/serve.log" &
 SERVER_PID=$!
 addr=
 for _ in $(seq 1 100); do
