@@ -164,8 +164,15 @@ fn the_package_installs_files_that_exist() {
             assert!(root().join(src).is_file(), "asset {src} does not exist");
         }
     }
-    for dest in ["usr/bin/", "lib/systemd/system/", "etc/scimgate/config.toml"] {
-        assert!(dests.iter().any(|d| d == dest), "nothing installed to {dest}");
+    for dest in [
+        "usr/bin/",
+        "lib/systemd/system/",
+        "etc/scimgate/config.toml",
+    ] {
+        assert!(
+            dests.iter().any(|d| d == dest),
+            "nothing installed to {dest}"
+        );
     }
     let conf_files = deb["conf-files"].as_array().unwrap();
     assert_eq!(conf_files[0].as_str(), Some("/etc/scimgate/config.toml"));
