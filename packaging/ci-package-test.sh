@@ -130,10 +130,9 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 [ -n "$addr" ] || fail "serve did not say where it listens: $(cat "$WORK/serve.log")"
-if command -v curl >/dev/null; then
-    ready=$(curl -sfk "https://$addr/readyz") || fail "GET https://$addr/readyz failed: $(cat "$WORK/serve.log")"
-    [ "$ready" = ok ] || fail "/readyz answered: $ready"
-fi
+command -v curl >/dev/null || fail "curl is missing (.ci/run installs it)"
+ready=$(curl -sfk "https://$addr/readyz") || fail "GET https://$addr/readyz failed: $(cat "$WORK/serve.log")"
+[ "$ready" = ok ] || fail "/readyz answered: $ready"
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || fail "serve did not stop cleanly on SIGTERM: $(cat "$WORK/serve.log")"
 SERVER_PID=
