@@ -115,7 +115,9 @@ async fn the_guides_path_in_a_browser() {
         .unwrap();
     assert!(copy.is_displayed().await.unwrap());
     copy.click().await.unwrap();
-    assert_eq!(copy.text().await.unwrap(), "Copied");
+    // The label changes when the clipboard's promise settles, not at the click.
+    let label = wait_text(&c, "button[data-copy=api-token]", "Copied").await;
+    assert_eq!(label, "Copied");
     screenshot(&c, "04-save-and-deploy-token").await;
     // A reload shows no token and posts nothing again (the token came by a redirect).
     c.refresh().await.unwrap();
