@@ -666,6 +666,8 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
             }
         }
     };
+    // A running server sees the change from the next request sent after this returns.
+    directory.settle().await;
     drop(directory);
     tokio::task::spawn_blocking(move || writer.stop()).await?;
     out

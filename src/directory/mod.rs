@@ -152,7 +152,9 @@ pub struct Directory {
     /// When each integration's token use was last recorded (throttles those writes).
     token_touched: Mutex<HashMap<String, std::time::Instant>>,
     /// Integrations authenticated since the database last changed (see `integration::CachedAuth`).
-    auth_cache: Mutex<HashMap<String, integration::CachedAuth>>,
+    auth_cache: Mutex<integration::AuthCache>,
+    /// When this process last changed an integration (see `Directory::settle`).
+    integration_changed: Mutex<Option<std::time::Instant>>,
     /// Bumped by every in-process change to an integration, so that a lookup that raced with
     /// the change does not cache what it read before it.
     auth_generation: std::sync::atomic::AtomicU64,
@@ -184,7 +186,8 @@ impl Directory {
             store,
             secrets,
             token_touched: Mutex::new(HashMap::new()),
-            auth_cache: Mutex::new(HashMap::new()),
+            auth_cache: Mutex::new(integration::AuthCache::default()),
+            integration_changed: Mutex::new(None),
             auth_generation: std::sync::atomic::AtomicU64::new(0),
             cursor_key: crate::auth::mac::MacKey::random(),
             resume: cursor::ResumePoints::default(),

@@ -1,5 +1,11 @@
 //! The users repository: rows of `users`, with the derived index tables `user_emails` and
 //! `login_names` kept in step with each document.
+//!
+//! Login names (the userName and every alias) are unique across the appliance, compared
+//! folded. A userName is held by the unique index on `users.user_name_folded`, an alias by the
+//! primary key of `login_names`; each new name is looked up in both before it is written
+//! (issue 17 item 3: `login_names` no longer repeats every userName, which cost each created
+//! user two more index entries, one of them at a random page).
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -102,13 +108,10 @@ pub fn find_by_seq(conn: &Connection, seq: i64) -> Result<Option<UserRow>, Store
 /// The user whose userName or one of whose aliases is `name` (compared folded, as the
 /// uniqueness rule compares them): the one resolver for login names (verify, admin search).
 pub fn find_by_login(conn: &Connection, name: &str) -> Result<Option<UserRow>, StoreError> {
-    let raw = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM login_names l JOIN users u ON u.seq = l.user_seq WHERE l.name_folded = ?1"
-        ))?
-        .query_row([fold(name.trim())], row)
-        .optional()?;
-    raw.map(to_user).transpose()
+    let Some(seq) = seq_by_login(conn, name.trim())? else {
+        return Ok(None);
+    };
+    find_by_seq(conn, seq)
 }
 
 pub fn find_by_id(conn: &Connection, id: &str) -> Result<Option<UserRow>, StoreError> {
@@ -236,14 +239,11 @@ fn write_derived(
     for (v, t) in &d.emails {
         ins.execute(params![seq, v, t])?;
     }
-    let mut owner =
-        conn.prepare_cached("SELECT user_seq FROM login_names WHERE name_folded = ?1")?;
     let mut put = conn.prepare_cached(
-        "INSERT INTO login_names (name_folded, user_seq, is_alias) VALUES (?1, ?2, ?3)",
+        "INSERT INTO login_names (name_folded, user_seq, is_alias) VALUES (?1, ?2, 1)",
     )?;
     for (name, is_alias) in &d.names {
-        let taken: Option<i64> = owner.query_row([name], |r| r.get(0)).optional()?;
-        if taken.is_some_and(|s| s != seq) {
+        if taken_by_another(conn, name, seq)? {
             let value = if *is_alias {
                 original_alias(doc, name)
             } else {
@@ -254,9 +254,30 @@ fn write_derived(
                 value,
             });
         }
-        put.execute(params![name, seq, is_alias])?;
+        // The userName is held by `users.user_name_folded`.
+        if *is_alias {
+            put.execute(params![name, seq])?;
+        }
     }
     Ok(())
+}
+
+/// Whether a user other than `seq` holds the folded login name `folded`, as userName or alias.
+fn taken_by_another(conn: &Connection, folded: &str, seq: i64) -> Result<bool, StoreError> {
+    let user_name: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM users WHERE user_name_folded = ?1 AND seq != ?2")?
+        .query_row(params![folded, seq], |r| r.get(0))
+        .optional()?;
+    if user_name.is_some() {
+        return Ok(true);
+    }
+    let alias: Option<i64> = conn
+        .prepare_cached(
+            "SELECT user_seq FROM login_names WHERE name_folded = ?1 AND user_seq != ?2",
+        )?
+        .query_row(params![folded, seq], |r| r.get(0))
+        .optional()?;
+    Ok(alias.is_some())
 }
 
 fn original_alias(doc: &Document, folded: &str) -> String {
@@ -279,9 +300,22 @@ pub struct NewUser<'a> {
 
 /// The user holding this login name (userName or alias, compared folded), if any.
 pub fn seq_by_login(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
+    seq_by_folded_login(conn, &fold(name))
+}
+
+/// [`seq_by_login`] for a name already folded: the user whose userName it is, else the user
+/// with it as an alias.
+fn seq_by_folded_login(conn: &Connection, folded: &str) -> Result<Option<i64>, StoreError> {
+    let by_user_name: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM users WHERE user_name_folded = ?1")?
+        .query_row([folded], |r| r.get(0))
+        .optional()?;
+    if by_user_name.is_some() {
+        return Ok(by_user_name);
+    }
     Ok(conn
         .prepare_cached("SELECT user_seq FROM login_names WHERE name_folded = ?1")?
-        .query_row([crate::store::fold::fold(name)], |r| r.get(0))
+        .query_row([folded], |r| r.get(0))
         .optional()?)
 }
 
@@ -289,11 +323,7 @@ pub fn seq_by_login(conn: &Connection, name: &str) -> Result<Option<i64>, StoreE
 pub fn insert(conn: &Connection, u: NewUser<'_>) -> Result<UserRow, StoreError> {
     let d = derive(u.doc)?;
     let doc_text = serde_json::to_string(u.doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let taken: Option<i64> = conn
-        .prepare_cached("SELECT user_seq FROM login_names WHERE name_folded = ?1")?
-        .query_row([&d.names[0].0], |r| r.get(0))
-        .optional()?;
-    if taken.is_some() {
+    if seq_by_folded_login(conn, &d.names[0].0)?.is_some() {
         return Err(StoreError::Conflict {
             attribute: "userName",
             value: d.user_name,

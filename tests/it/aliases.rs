@@ -89,3 +89,67 @@ async fn aliases_are_unique_login_names() {
     let r = app.patch(&path, &json!({"Operations": [{"op": "replace", "path": "aliases[value eq \"ann2\"].value", "value": ""}]})).await;
     assert!(r.body.get("aliases").is_none(), "{}", r.body);
 }
+
+/// Issue 17 item 3: a userName is held unique by the users table's own index and an alias by
+/// `login_names`; a replace that changes the userName is checked against both, in every
+/// direction, case-insensitively, and a refused replace changes nothing.
+#[actix_web::test]
+async fn a_changed_user_name_is_checked_against_user_names_and_aliases() {
+    let app = TestApp::spawn().await;
+    let mut ann = okta_user("ann@example.com");
+    ann["aliases"] = json!([{"value": "annie", "type": "username"}]);
+    let r = app.post("/Users", &ann).await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    let bob = app.create_user("bob@example.com").await;
+    let bob_path = format!("/Users/{}", bob["id"].as_str().unwrap());
+
+    // Bob takes Ann's userName, then her alias, by PUT and by PATCH.
+    for taken in ["ANN@example.com", "Annie"] {
+        let mut put = bob.clone();
+        put["userName"] = json!(taken);
+        let r = app.put(&bob_path, &put).await;
+        r.assert_error(409, Some("uniqueness"));
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("userName"),
+            "{}",
+            r.body
+        );
+        app.patch(
+            &bob_path,
+            &json!({"Operations": [{"op": "replace", "path": "userName", "value": taken}]}),
+        )
+        .await
+        .assert_error(409, Some("uniqueness"));
+    }
+    assert_eq!(app.get(&bob_path).await.body["userName"], "bob@example.com");
+    // Bob's own userName in another case is his to keep.
+    let mut put = bob.clone();
+    put["userName"] = json!("BOB@example.com");
+    let r = app.put(&bob_path, &put).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    // A userName given up is free again.
+    let mut put = r.body.clone();
+    put["userName"] = json!("robert@example.com");
+    assert_eq!(app.put(&bob_path, &put).await.status.as_u16(), 200);
+    assert_eq!(
+        app.create_user("bob@example.com").await["userName"],
+        "bob@example.com"
+    );
+    // Each login name resolves to its holder (the verify path's resolver).
+    let holder = |name: &'static str| {
+        let directory = app.directory.clone();
+        async move {
+            directory
+                .resolve_login(name)
+                .await
+                .unwrap()
+                .map(|u| u.doc["userName"].as_str().unwrap().to_owned())
+        }
+    };
+    assert_eq!(holder("ANNIE").await.as_deref(), Some("ann@example.com"));
+    assert_eq!(
+        holder("Robert@example.com").await.as_deref(),
+        Some("robert@example.com")
+    );
+    assert_eq!(holder("nobody@example.com").await, None);
+}

@@ -527,3 +527,38 @@ async fn the_overlap_never_outlives_the_old_tokens_expiry() {
         200
     );
 }
+
+/// Issue 17 item 3: the authentication cache no longer asks the database on every request,
+/// yet a token replaced from another process (`scimgate integration regenerate` while `serve`
+/// runs) is refused by the next request once that process has settled (as the command does
+/// before it returns), and the new token works.
+#[actix_web::test]
+async fn a_token_replaced_by_another_process_is_refused_after_it_settles() {
+    let app = TestApp::spawn().await;
+    // Cached by the first request.
+    assert_eq!(app.get("/Users").await.status, StatusCode::OK);
+    assert_eq!(app.get("/Users").await.status, StatusCode::OK);
+    let (other, writer) = scimgate::app::open_directory(&app.config).unwrap();
+    let regenerated = other
+        .regenerate_token(
+            scimgate::directory::rotation::Target::Id(&app.integration_id),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    other.settle().await;
+    drop(other);
+    tokio::task::spawn_blocking(move || writer.stop())
+        .await
+        .unwrap();
+    app.get("/Users").await.assert_error(401, None);
+    let r = send(
+        app.client.get(app.url("/Users")).insert_header((
+            "Authorization",
+            format!("Bearer {}", regenerated.token.expose()),
+        )),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
