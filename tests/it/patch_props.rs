@@ -324,8 +324,10 @@ fn the_engine_applies_or_refuses_every_operation() {
         })
         .unwrap();
     let (applied, refused) = stats.get();
+    // About 27 % apply (52–84 of 256 over 30 runs); one in ten still tells a generator that
+    // has drifted into making mostly refused requests, without failing on an unlucky seed.
     assert!(
-        applied * 5 >= applied + refused,
+        applied * 10 >= applied + refused,
         "too few requests applied: {applied} of {}",
         applied + refused
     );
