@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0011_admin_second_factor.sql"),
     include_str!("0012_token_rotation.sql"),
     include_str!("0013_refused_requests.sql"),
+    include_str!("0014_patch_answer.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -12,7 +12,8 @@ use crate::scim::project::Projection;
 use crate::scim::{ScimError, schema};
 use crate::web::AppState;
 use crate::web::scim::activity::note;
-use crate::web::scim::extract::{Caller, ScimBody, if_match, none_match, prefers_minimal, query};
+use crate::directory::PatchAnswer;
+use crate::web::scim::extract::{Caller, ScimBody, if_match, none_match, patch_answer, query};
 use crate::web::scim::render;
 use crate::web::scim::respond::{self, ApiError};
 use crate::web::scim::users::projection;
@@ -162,7 +163,10 @@ pub async fn patch(
     let p = projection(&req, schema::group())?;
     let ops = patch::parse(&body.0)?;
     let changes = Changes::of(&ops);
-    let minimal = prefers_minimal(&req);
+    // 204 unless the request or the integration's *PATCH answer* setting asks for the group:
+    // a membership change then costs the same whatever the group's size (issue 17 item 2).
+    let answer = patch_answer(&req, me.0.settings.group_patch_answer)?;
+    let resource = answer == PatchAnswer::Resource;
     let g = state
         .directory
         .patch_group(
@@ -170,14 +174,14 @@ pub async fn patch(
             &id.1,
             ops,
             if_match(&req),
-            !minimal && p.returns("members"),
+            resource && p.returns("members"),
         )
         .await?;
     let name = group_name(&g);
-    let mut res = if minimal {
-        respond::no_content(&g.meta.etag())
-    } else {
+    let mut res = if resource {
         one(&state, &me, g, p, StatusCode::OK).await?
+    } else {
+        respond::no_content(&g.meta.etag())
     };
     note(&mut res, changes.summary(&name), None);
     Ok(res)
