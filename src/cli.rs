@@ -9,8 +9,8 @@ use serde_json::json;
 
 use crate::app::{App, RunOptions, open_directory};
 use crate::config::Config;
-use crate::directory::rotation::{Target, TokenLifetime, parse_overlap};
 use crate::directory::PatchAnswer;
+use crate::directory::rotation::{Target, TokenLifetime, parse_overlap};
 
 mod backup;
 mod verifier_keys;

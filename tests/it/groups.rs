@@ -372,7 +372,11 @@ async fn etags_on_groups() {
         Some(&rename),
     )
     .await;
-    assert_eq!(r.status.as_u16(), 204, "a 204 carries the new version's ETag");
+    assert_eq!(
+        r.status.as_u16(),
+        204,
+        "a 204 carries the new version's ETag"
+    );
     assert_ne!(r.header("etag").unwrap(), etag);
     send(
         app.client

@@ -24,6 +24,7 @@ mod metrics;
 mod okta;
 mod ownership;
 mod patch;
+mod patch_answer;
 mod patch_props;
 mod query;
 mod restart;

@@ -447,7 +447,14 @@ async fn save(
 ) -> Result<HttpResponse, PageError> {
     me.check_csrf(&form.csrf)?;
     let group_patch_answer = match form.group_patch_answer.as_deref() {
-        None => state.directory.integration(&id).await?.settings.group_patch_answer,
+        None => {
+            state
+                .directory
+                .integration(&id)
+                .await?
+                .settings
+                .group_patch_answer
+        }
         Some(code) => match PatchAnswer::parse(code) {
             Some(a) => a,
             None => {

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::directory::PatchAnswer;
 use crate::directory::groups::Group;
 use crate::scim::list::{ListBody, ListQuery, Paging, parse_query, search_params};
 use crate::scim::patch::{self, OpKind, PatchOp};
@@ -12,7 +13,6 @@ use crate::scim::project::Projection;
 use crate::scim::{ScimError, schema};
 use crate::web::AppState;
 use crate::web::scim::activity::note;
-use crate::directory::PatchAnswer;
 use crate::web::scim::extract::{Caller, ScimBody, if_match, none_match, patch_answer, query};
 use crate::web::scim::render;
 use crate::web::scim::respond::{self, ApiError};
