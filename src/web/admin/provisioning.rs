@@ -295,7 +295,11 @@ async fn show_page(
     notice: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let lifetime = LifetimeField::new(i.token_lifetime.code(), None);
-    show_page_full(state, me, i, token, notice, lifetime, None, StatusCode::OK).await
+    let fields = Fields {
+        lifetime,
+        patch_answer_error: None,
+    };
+    show_page_full(state, me, i, token, notice, fields, StatusCode::OK).await
 }
 
 /// The page again with the lifetime field's error.
@@ -311,11 +315,19 @@ async fn show_page_with(
         i,
         None,
         None,
-        lifetime,
-        None,
+        Fields {
+            lifetime,
+            patch_answer_error: None,
+        },
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await
+}
+
+/// The page's fields that can come back with an error: the token lifetime and the PATCH answer.
+struct Fields {
+    lifetime: LifetimeField,
+    patch_answer_error: Option<String>,
 }
 
 async fn show_page_full(
@@ -324,10 +336,13 @@ async fn show_page_full(
     i: Integration,
     token: Option<String>,
     notice: Option<String>,
-    lifetime: LifetimeField,
-    patch_answer_error: Option<String>,
+    fields: Fields,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
+    let Fields {
+        lifetime,
+        patch_answer_error,
+    } = fields;
     let recent = state
         .directory
         .activity(
@@ -471,8 +486,10 @@ async fn save(
                     i,
                     None,
                     None,
-                    lifetime,
-                    Some(error),
+                    Fields {
+                        lifetime,
+                        patch_answer_error: Some(error),
+                    },
                     StatusCode::UNPROCESSABLE_ENTITY,
                 )
                 .await;
