@@ -32,18 +32,15 @@ async fn one(
 ) -> Result<HttpResponse> {
     let base = state.base_url(me.0.id.as_str());
     let etag = g.meta.etag();
-    let (body, location) = off_worker(move || {
-        let body = render::group(&base, &g, &p);
-        let location = body
-            .pointer("/meta/location")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned);
-        (body.to_string().into_bytes(), location)
+    let location = format!("{base}/Groups/{}", g.meta.id);
+    let body = off_worker(move || {
+        let mut out = Vec::new();
+        render::group_into(&mut out, &base, &g, &p).map(|()| out)
     })
-    .await?;
+    .await??;
     let mut res = respond::resource_bytes(status, body, &etag);
     if status == StatusCode::CREATED
-        && let Some(Ok(loc)) = location.map(|l| HeaderValue::from_str(&l))
+        && let Ok(loc) = HeaderValue::from_str(&location)
     {
         res.headers_mut().insert(header::LOCATION, loc);
     }
@@ -90,14 +87,14 @@ async fn run_list(state: &AppState, me: &Caller, q: &ListQuery) -> Result<HttpRe
     let body = off_worker(move || {
         let mut body = ListBody::new();
         for g in &page.groups {
-            body.push(&render::group(&base, g, &projection));
+            body.push_with(|out| render::group_into(out, &base, g, &projection))?;
         }
-        match paging {
+        Ok::<_, ScimError>(match paging {
             Paging::Index(_) => body.index(page.total, page.start_index),
             Paging::Cursor(_) => body.cursor(page.total, page.next_cursor.as_deref()),
-        }
+        })
     })
-    .await?;
+    .await??;
     Ok(respond::json_bytes(StatusCode::OK, body))
 }
 
