@@ -1398,6 +1398,6 @@ async fn run(o: Opts) {
         }
     }
     println!(
-        "\n(okta-import's 'vs HTTP' compares with half the ceiling: each user is two requests)"
+        "\n('vs HTTP': HTTP requests per second against the ceiling; an import, or a remove and an add, is two requests an operation)"
     );
 }
