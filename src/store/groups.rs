@@ -360,8 +360,9 @@ impl MemberList {
     }
 }
 
-/// The raw JSON string token (quotes included) of the top-level member `key` of the compact
-/// JSON object text `text`, when that member is a string. Strings are skipped whole (escapes
+/// The raw JSON string token (quotes included) of the top-level member `key` of the
+/// JSON object text `text` (compact as the store writes it, or not), when that member is a
+/// string. Strings are skipped whole (escapes
 /// included), so a `key` inside a value or a nested object (the enterprise `manager`'s
 /// `displayName`) is not taken; a string followed by `:` at depth 1 is a member name.
 pub fn top_level_string<'a>(text: &'a str, key: &str) -> Option<&'a str> {
@@ -374,8 +375,9 @@ pub fn top_level_string<'a>(text: &'a str, key: &str) -> Option<&'a str> {
             b'}' | b']' => depth = depth.saturating_sub(1),
             b'"' => {
                 let end = string_end(b, i)?;
-                if depth == 1 && &b[i + 1..end] == key.as_bytes() && b.get(end + 1) == Some(&b':') {
-                    let v = end + 2;
+                let colon = skip_space(b, end + 1);
+                if depth == 1 && &b[i + 1..end] == key.as_bytes() && b.get(colon) == Some(&b':') {
+                    let v = skip_space(b, colon + 1);
                     return match b.get(v) {
                         Some(b'"') => Some(&text[v..=string_end(b, v)?]),
                         _ => None,
@@ -388,6 +390,15 @@ pub fn top_level_string<'a>(text: &'a str, key: &str) -> Option<&'a str> {
         i += 1;
     }
     None
+}
+
+/// The first index from `i` that is not JSON whitespace (the store writes compact text; a
+/// document written otherwise is read the same).
+fn skip_space(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
 }
 
 /// The index of the quote that closes the string opened at `open`.
@@ -602,6 +613,7 @@ mod tests {
         assert_eq!(f(r#"{"displayName":null}"#), None);
         assert_eq!(f(r#"{"displayName":12}"#), None);
         assert_eq!(f("{}"), None);
+        assert_eq!(f("{ \"displayName\" : \"Spaced\" }"), Some("\"Spaced\""));
         assert_eq!(f(r#"{"displayName":"unterminated"#), None);
     }
 
