@@ -360,11 +360,11 @@ impl MemberList {
     }
 }
 
-/// The raw JSON string token (quotes included) of the top-level member `key` of the
-/// JSON object text `text` (compact as the store writes it, or not), when that member is a
-/// string. Strings are skipped whole (escapes
-/// included), so a `key` inside a value or a nested object (the enterprise `manager`'s
-/// `displayName`) is not taken; a string followed by `:` at depth 1 is a member name.
+/// The raw JSON string token (quotes included) of the top-level member `key` of the JSON
+/// object text `text` (compact as the store writes it, or not), when that member is a string.
+/// Strings are skipped whole (escapes included), so a `key` inside a value or a nested object
+/// (the enterprise `manager`'s `displayName`) is not taken; a string followed by `:` at depth
+/// 1 is a member name.
 pub fn top_level_string<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let b = text.as_bytes();
     let mut depth = 0usize;
