@@ -20,9 +20,9 @@ use crate::web::scim::users::projection;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// Renders on the blocking pool: a group of 10,000 members takes hundreds of milliseconds to
-/// render and serialise, which must not hold an HTTP worker while other integrations wait
-/// (issue 14, item 3).
+/// Renders on the blocking pool: a group of 10,000 members is 1.3 MB written in several
+/// milliseconds (`render::group_into`), which must not hold an HTTP worker while other
+/// integrations wait (issue 14, item 3).
 async fn one(
     state: &AppState,
     me: &Caller,
