@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::app::{App, RunOptions, open_directory};
 use crate::config::Config;
+use crate::directory::PatchAnswer;
 use crate::directory::rotation::{Target, TokenLifetime, parse_overlap};
 
 mod backup;
@@ -108,6 +109,17 @@ pub enum MailCommand {
         #[arg(long, value_name = "ADDR")]
         to: String,
     },
+}
+
+/// `204` (or `no_content`) or `200` (or `resource`).
+fn parse_patch_answer(s: &str) -> Result<PatchAnswer, String> {
+    match s.trim() {
+        "204" => Ok(PatchAnswer::NoContent),
+        "200" => Ok(PatchAnswer::Resource),
+        other => PatchAnswer::parse(other).ok_or_else(|| {
+            format!("'{other}' is not a PATCH answer: use 204 (no content) or 200 (the group)")
+        }),
+    }
 }
 
 /// `on` or `off`.
@@ -234,6 +246,10 @@ pub enum IntegrationCommand {
         /// Let the integration read every user, whoever provisioned it.
         #[arg(long, value_enum, value_name = "on|off")]
         read_all_users: Option<OnOff>,
+        /// What a group PATCH answers when the request does not ask for one (no
+        /// `attributes`, no `Prefer: return=`): 204 (no content, the default) or 200 (the group).
+        #[arg(long, value_name = "204|200", value_parser = parse_patch_answer)]
+        group_patch_answer: Option<PatchAnswer>,
         /// The API token's lifetime, counted from when the current token was issued (so a
         /// shorter one can end it at once): never, 90d, 180d or 365d.
         #[arg(long, value_name = "never|90d|180d|365d", value_parser = TokenLifetime::parse)]
@@ -611,6 +627,7 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
             send_enrollment_emails,
             include_manual_users,
             read_all_users,
+            group_patch_answer,
             token_lifetime,
             json,
         } => {
@@ -618,6 +635,7 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
                 send_enrollment_emails: send_enrollment_emails.map(bool::from),
                 include_manual: include_manual_users.map(bool::from),
                 read_all_users: read_all_users.map(bool::from),
+                group_patch_answer,
             };
             let mut i = directory
                 .update_settings(&name, change)
@@ -640,6 +658,7 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
                                 "send_enrollment_emails": s.send_enrollment_emails,
                                 "include_manual_users": s.include_manual,
                                 "read_all_users": s.read_all_users,
+                                "group_patch_answer": s.group_patch_answer.code(),
                                 "token_lifetime": i.token_lifetime.code(),
                                 "token_expires": i.token_expires})
                         );
@@ -653,6 +672,11 @@ async fn integration(config: &Config, cmd: IntegrationCommand) -> anyhow::Result
                         ] {
                             println!("  {label:<36}{}", on(value));
                         }
+                        println!(
+                            "  {:<36}{}",
+                            "Group PATCH answer:",
+                            s.group_patch_answer.label()
+                        );
                         println!(
                             "  {:<36}{} (expires: {})",
                             "Token lifetime:",

@@ -15,7 +15,8 @@ use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::resource::{self, Document, Meta};
 use crate::scim::{ScimError, schema};
 use crate::store::filter_sql::{compile, groups_map};
-use crate::store::groups::{self, GroupRow, Member};
+use crate::store::groups::{self, GroupRow};
+pub use crate::store::groups::{Member, MemberList, MemberRef};
 use crate::store::provenance::{self, Kind};
 
 /// A group as the directory hands it out. `members` is None when the caller did not ask for
@@ -25,7 +26,7 @@ pub struct Group {
     pub meta: Meta,
     pub source: Option<String>,
     pub doc: Document,
-    pub members: Option<Vec<Member>>,
+    pub members: Option<MemberList>,
     pub provenance: crate::directory::Provenance,
 }
 
@@ -38,7 +39,7 @@ pub struct GroupPage {
     pub next_cursor: Option<String>,
 }
 
-fn to_group(r: GroupRow, members: Option<Vec<Member>>) -> Group {
+fn to_group(r: GroupRow, members: Option<MemberList>) -> Group {
     Group {
         provenance: crate::directory::Provenance::default(),
         meta: Meta {
@@ -295,9 +296,9 @@ fn load_members(
     conn: &rusqlite::Connection,
     row: &GroupRow,
     with_members: bool,
-) -> Result<Option<Vec<Member>>, Error> {
+) -> Result<Option<MemberList>, Error> {
     Ok(if with_members {
-        Some(groups::members(conn, row.seq)?)
+        Some(groups::member_list(conn, row.seq)?)
     } else {
         None
     })

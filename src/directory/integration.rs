@@ -17,7 +17,46 @@ hex_id!(
     IntegrationId
 );
 
-/// The three settings of the vendor guide.
+/// What a successful group PATCH answers when the request does not say: no
+/// `attributes`/`excludedAttributes` and no `Prefer: return=…` (RFC 7644 §3.5.2, RFC 7240).
+/// Users always answer 200 with the user then: Okta's SCIM 2.0 reference shows PATCH
+/// deactivate answered with the user (docs/api.md, *PATCH answers*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PatchAnswer {
+    /// `204 No Content` (the default): Okta's group push and Entra's member `Add`/`Remove`
+    /// accept it, and the group's member list is not rendered for each membership change.
+    #[default]
+    NoContent,
+    /// `200 OK` with the group.
+    Resource,
+}
+
+impl PatchAnswer {
+    /// Every value, in the order the admin page offers them.
+    pub const ALL: [PatchAnswer; 2] = [PatchAnswer::NoContent, PatchAnswer::Resource];
+
+    /// The stored (and form, and CLI) code.
+    pub fn code(self) -> &'static str {
+        match self {
+            PatchAnswer::NoContent => "no_content",
+            PatchAnswer::Resource => "resource",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<PatchAnswer> {
+        Self::ALL.into_iter().find(|a| a.code() == code.trim())
+    }
+
+    /// As the admin page shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            PatchAnswer::NoContent => "No content (204)",
+            PatchAnswer::Resource => "The resource (200)",
+        }
+    }
+}
+
+/// The three settings of the vendor guide, and what a group PATCH answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Settings {
     /// Send enrollment emails to users this integration creates.
@@ -26,6 +65,8 @@ pub struct Settings {
     pub include_manual: bool,
     /// Read All Users: read every user, whoever owns it.
     pub read_all_users: bool,
+    /// The answer to a group PATCH that does not ask for one.
+    pub group_patch_answer: PatchAnswer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +104,8 @@ impl Integration {
                 send_enrollment_emails: r.send_enrollment_emails,
                 include_manual: r.include_manual,
                 read_all_users: r.read_all_users,
+                // The column's CHECK allows only the two codes.
+                group_patch_answer: PatchAnswer::parse(&r.group_patch_answer).unwrap_or_default(),
             },
             created: r.created,
             token_created: r.token_created,
@@ -228,6 +271,7 @@ impl Directory {
             previous_token_digest: None,
             previous_token_until: None,
             token_lifetime_days: lifetime.stored(),
+            group_patch_answer: PatchAnswer::default().code().to_owned(),
         };
         let stored = row.clone();
         self.store
@@ -424,6 +468,7 @@ pub struct SettingsChange {
     pub send_enrollment_emails: Option<bool>,
     pub include_manual: Option<bool>,
     pub read_all_users: Option<bool>,
+    pub group_patch_answer: Option<PatchAnswer>,
 }
 
 impl Directory {
@@ -449,12 +494,16 @@ impl Directory {
                     .unwrap_or(row.send_enrollment_emails);
                 row.include_manual = change.include_manual.unwrap_or(row.include_manual);
                 row.read_all_users = change.read_all_users.unwrap_or(row.read_all_users);
+                if let Some(a) = change.group_patch_answer {
+                    row.group_patch_answer = a.code().to_owned();
+                }
                 integrations::update_settings(
                     conn,
                     &row.id,
                     row.send_enrollment_emails,
                     row.include_manual,
                     row.read_all_users,
+                    &row.group_patch_answer,
                 )?;
                 let owned = integrations::user_counts(conn)?
                     .into_iter()

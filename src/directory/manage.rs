@@ -124,7 +124,7 @@ impl Directory {
             .ok_or(Error::NotFound)
     }
 
-    /// Save and Deploy: the three settings take effect with the next SCIM request.
+    /// Save and Deploy: the settings take effect with the next SCIM request.
     pub async fn save_integration_settings(&self, id: &str, s: Settings) -> Result<(), Error> {
         let id = parse_id(id)?;
         let iid = id.clone();
@@ -136,6 +136,7 @@ impl Directory {
                     s.send_enrollment_emails,
                     s.include_manual,
                     s.read_all_users,
+                    s.group_patch_answer.code(),
                 )
                 .map_err(Error::from)
             })

@@ -66,7 +66,7 @@ use crate::auth::totp::TotpSecret;
 use crate::scim::ScimError;
 use crate::store::{Store, StoreError};
 
-pub use integration::{Integration, IntegrationId, Settings, SettingsChange};
+pub use integration::{Integration, IntegrationId, PatchAnswer, Settings, SettingsChange};
 
 /// Errors of the directory's use-cases. `web/` maps them to HTTP in one place.
 #[derive(Debug, thiserror::Error)]

@@ -106,6 +106,7 @@ mod tests {
             send_enrollment_emails: false,
             include_manual,
             read_all_users,
+            ..Settings::default()
         }
     }
 

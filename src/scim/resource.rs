@@ -322,10 +322,33 @@ pub fn write_resource(
     derived: &[(&str, Value)],
     base_url: &str,
 ) -> bool {
+    let names: Vec<&str> = derived.iter().map(|(k, _)| *k).collect();
+    write_resource_with(out, rt, meta, doc, &names, base_url, |out| {
+        for (k, v) in derived {
+            out.push(b',');
+            let _ = serde_json::to_writer(&mut *out, k);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+    })
+}
+
+/// [`write_resource`] with the derived attributes written by `write_derived`, which appends
+/// each as `,"name":value` (a large group's `members` straight from its rows). `derived`
+/// names them, in the order written.
+pub fn write_resource_with(
+    out: &mut Vec<u8>,
+    rt: &ResourceType,
+    meta: &Meta,
+    doc: &DocText,
+    derived: &[&str],
+    base_url: &str,
+    write_derived: impl FnOnce(&mut Vec<u8>),
+) -> bool {
     let Some(members) = doc.members() else {
         return false;
     };
-    if derived.iter().any(|(k, _)| doc.has_key(k)) {
+    if derived.iter().any(|k| doc.has_key(k)) {
         return false;
     }
     let string = |out: &mut Vec<u8>, s: &str| {
@@ -335,7 +358,7 @@ pub fn write_resource(
     out.extend_from_slice(b"{\"schemas\":[");
     string(out, rt.core.id);
     for (ext, _) in &rt.extensions {
-        if doc.has_key(ext.id) || derived.iter().any(|(k, _)| *k == ext.id) {
+        if doc.has_key(ext.id) || derived.contains(&ext.id) {
             out.push(b',');
             string(out, ext.id);
         }
@@ -346,12 +369,7 @@ pub fn write_resource(
         out.push(b',');
         out.extend_from_slice(members.as_bytes());
     }
-    for (k, v) in derived {
-        out.push(b',');
-        string(out, k);
-        out.push(b':');
-        let _ = serde_json::to_writer(&mut *out, v);
-    }
+    write_derived(out);
     out.extend_from_slice(b",\"meta\":{\"resourceType\":");
     string(out, rt.name);
     out.extend_from_slice(b",\"created\":");

@@ -282,6 +282,168 @@ pub fn members(conn: &Connection, group_seq: i64) -> Result<Vec<Member>, StoreEr
     Ok(rows)
 }
 
+/// A group's members as a response writes them: for each, the user's row number, its id and
+/// its display name as a JSON string token (quotes and escapes included), all in one text
+/// buffer. Read in one query with no allocation per member ([`member_list`]), so a GET of a
+/// group of 10,000 members costs a few milliseconds (issue 17 item 2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberList {
+    text: String,
+    /// (user seq, start of the id, start of the display token, end of the display token).
+    spans: Vec<(i64, u32, u32, u32)>,
+}
+
+/// One member of a [`MemberList`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberRef<'a> {
+    pub user_seq: i64,
+    pub id: &'a str,
+    /// The display name as a JSON string token, e.g. `"Ann \"A\" Lee"`.
+    pub display_json: &'a str,
+}
+
+impl MemberRef<'_> {
+    /// The display name, decoded.
+    pub fn display(&self) -> String {
+        serde_json::from_str(self.display_json).unwrap_or_default()
+    }
+}
+
+impl MemberList {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = MemberRef<'_>> {
+        self.spans
+            .iter()
+            .map(|&(user_seq, id, display, end)| MemberRef {
+                user_seq,
+                id: &self.text[id as usize..display as usize],
+                display_json: &self.text[display as usize..end as usize],
+            })
+    }
+
+    /// The members as owned values (the admin pages).
+    pub fn to_members(&self) -> Vec<Member> {
+        self.iter()
+            .map(|m| Member {
+                user_seq: m.user_seq,
+                id: m.id.to_owned(),
+                display: m.display(),
+            })
+            .collect()
+    }
+
+    /// Appends a member: its display name is `display_json` (a JSON string token) when given,
+    /// else `user_name`.
+    pub fn push(&mut self, user_seq: i64, id: &str, display_json: Option<&str>, user_name: &str) {
+        let at = |t: &String| u32::try_from(t.len()).unwrap_or(u32::MAX);
+        let id_start = at(&self.text);
+        self.text.push_str(id);
+        let display_start = at(&self.text);
+        match display_json {
+            Some(token) => self.text.push_str(token),
+            None => {
+                // Writing JSON into a String's bytes cannot fail, and leaves valid UTF-8.
+                let mut buf = std::mem::take(&mut self.text).into_bytes();
+                let _ = serde_json::to_writer(&mut buf, user_name);
+                self.text = String::from_utf8(buf).unwrap_or_default();
+            }
+        }
+        self.spans
+            .push((user_seq, id_start, display_start, at(&self.text)));
+    }
+}
+
+/// The raw JSON string token (quotes included) of the top-level member `key` of the JSON
+/// object text `text` (compact as the store writes it, or not), when that member is a string.
+/// Strings are skipped whole (escapes included), so a `key` inside a value or a nested object
+/// (the enterprise `manager`'s `displayName`) is not taken; a string followed by `:` at depth
+/// 1 is a member name.
+pub fn top_level_string<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let b = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                let end = string_end(b, i)?;
+                let colon = skip_space(b, end + 1);
+                if depth == 1 && &b[i + 1..end] == key.as_bytes() && b.get(colon) == Some(&b':') {
+                    let v = skip_space(b, colon + 1);
+                    return match b.get(v) {
+                        Some(b'"') => Some(&text[v..=string_end(b, v)?]),
+                        _ => None,
+                    };
+                }
+                i = end;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The first index from `i` that is not JSON whitespace (the store writes compact text; a
+/// document written otherwise is read the same).
+fn skip_space(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the quote that closes the string opened at `open`.
+fn string_end(b: &[u8], open: usize) -> Option<usize> {
+    let mut i = open + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Text borrowed from a row (no copy): a column that is not text is a conversion error, as
+/// `get::<String>` would give.
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    r.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// The members of a group, by user creation order, each with its display name: the user's
+/// `displayName`, else its userName (as [`members`]). The display name is found in the stored
+/// document's text, without SQLite's JSON functions (which parse each document: most of the
+/// time of a large group's GET).
+pub fn member_list(conn: &Connection, group_seq: i64) -> Result<MemberList, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.seq, u.id, u.user_name, u.doc
+         FROM group_members m JOIN users u ON u.seq = m.user_seq
+         WHERE m.group_seq = ?1 ORDER BY m.user_seq",
+    )?;
+    let mut rows = stmt.query([group_seq])?;
+    let mut out = MemberList::default();
+    // Text borrowed from the row (no copy per column): a column that is not text is a
+    // conversion error, as `get::<String>` would give.
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        let (id, user_name, doc) = (text(r, 1)?, text(r, 2)?, text(r, 3)?);
+        out.push(seq, id, top_level_string(doc, "displayName"), user_name);
+    }
+    Ok(out)
+}
+
 pub fn member_count(conn: &Connection, group_seq: i64) -> Result<i64, StoreError> {
     Ok(conn
         .prepare_cached("SELECT count(*) FROM group_members WHERE group_seq = ?1")?
@@ -412,4 +574,74 @@ pub fn search(
         out.push((to_group(g)?, n));
     }
     Ok((total.max(0) as u64, out))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn top_level_string_finds_only_the_top_level_member() {
+        fn f(t: &str) -> Option<&str> {
+            top_level_string(t, "displayName")
+        }
+        assert_eq!(
+            f(r#"{"userName":"a","displayName":"Ann Lee"}"#),
+            Some(r#""Ann Lee""#)
+        );
+        // A nested object's member of the same name comes first: not taken.
+        assert_eq!(
+            f(r#"{"urn:x":{"manager":{"displayName":"Boss"}},"displayName":"Ann"}"#),
+            Some(r#""Ann""#)
+        );
+        assert_eq!(f(r#"{"urn:x":{"manager":{"displayName":"Boss"}}}"#), None);
+        // The name inside a string value, or as a value, is not a member name.
+        assert_eq!(
+            f(r#"{"title":""displayName":"x"","nickName":"displayName"}"#),
+            None
+        );
+        assert_eq!(f(r#"{"emails":[{"displayName":"in an array"}]}"#), None);
+        // Escapes are kept as written: the token is valid JSON as it stands.
+        let t = r#"{"displayName":"Ann \"A\" L\u00e9e \\"}"#;
+        let token = f(t).unwrap();
+        assert_eq!(
+            serde_json::from_str::<String>(token).unwrap(),
+            "Ann \"A\" L\u{e9}e \\"
+        );
+        // Not a string, or no such member: None (the caller falls back to the userName).
+        assert_eq!(f(r#"{"displayName":null}"#), None);
+        assert_eq!(f(r#"{"displayName":12}"#), None);
+        assert_eq!(f("{}"), None);
+        assert_eq!(f("{ \"displayName\" : \"Spaced\" }"), Some("\"Spaced\""));
+        assert_eq!(f(r#"{"displayName":"unterminated"#), None);
+    }
+
+    #[test]
+    fn member_list_keeps_ids_and_display_tokens() {
+        let mut m = MemberList::default();
+        m.push(7, "id-7", Some(r#""Ann \"A\"""#), "ann@example.com");
+        m.push(9, "id-9", None, "bob\"quote@example.com");
+        assert_eq!(m.len(), 2);
+        let all: Vec<MemberRef<'_>> = m.iter().collect();
+        assert_eq!(all[0].user_seq, 7);
+        assert_eq!(all[0].id, "id-7");
+        assert_eq!(all[0].display(), "Ann \"A\"");
+        assert_eq!(all[1].display_json, r#""bob\"quote@example.com""#);
+        assert_eq!(
+            m.to_members(),
+            vec![
+                Member {
+                    user_seq: 7,
+                    id: "id-7".into(),
+                    display: "Ann \"A\"".into()
+                },
+                Member {
+                    user_seq: 9,
+                    id: "id-9".into(),
+                    display: "bob\"quote@example.com".into()
+                },
+            ]
+        );
+    }
 }

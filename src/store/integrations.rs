@@ -23,9 +23,11 @@ pub struct IntegrationRow {
     pub previous_token_until: Option<String>,
     /// The current token's lifetime, counted from `token_created`; None: it never expires.
     pub token_lifetime_days: Option<i64>,
+    /// What a group PATCH answers by default: `no_content` or `resource` (migration 0015).
+    pub group_patch_answer: String,
 }
 
-const COLUMNS: &str = "id, name, kind, token_digest, send_enrollment_emails, include_manual, read_all_users, created, token_created, token_last_used, previous_token_digest, previous_token_until, token_lifetime_days";
+const COLUMNS: &str = "id, name, kind, token_digest, send_enrollment_emails, include_manual, read_all_users, created, token_created, token_last_used, previous_token_digest, previous_token_until, token_lifetime_days, group_patch_answer";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationRow> {
     Ok(IntegrationRow {
@@ -42,6 +44,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationRow> {
         previous_token_digest: r.get(10)?,
         previous_token_until: r.get(11)?,
         token_lifetime_days: r.get(12)?,
+        group_patch_answer: r.get(13)?,
     })
 }
 
@@ -57,7 +60,7 @@ pub fn insert(conn: &Connection, i: &IntegrationRow) -> Result<(), StoreError> {
         });
     }
     conn.prepare_cached(&format!(
-        "INSERT INTO integrations ({COLUMNS}, name_folded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        "INSERT INTO integrations ({COLUMNS}, name_folded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
     ))?
     .execute(params![
         i.id,
@@ -73,6 +76,7 @@ pub fn insert(conn: &Connection, i: &IntegrationRow) -> Result<(), StoreError> {
         i.previous_token_digest,
         i.previous_token_until,
         i.token_lifetime_days,
+        i.group_patch_answer,
         fold(&i.name)
     ])?;
     Ok(())
@@ -120,7 +124,6 @@ pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<IntegrationR
         .optional()?)
 }
 
-/// Writes the three settings of an integration.
 /// How many groups each integration owns: (integration id, count).
 pub fn group_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(
@@ -132,18 +135,20 @@ pub fn group_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError>
     Ok(rows)
 }
 
+/// Writes the settings of an integration.
 pub fn update_settings(
     conn: &Connection,
     id: &str,
     send_enrollment_emails: bool,
     include_manual: bool,
     read_all_users: bool,
+    group_patch_answer: &str,
 ) -> Result<(), StoreError> {
     let n = conn
         .prepare_cached(
-            "UPDATE integrations SET send_enrollment_emails = ?2, include_manual = ?3, read_all_users = ?4 WHERE id = ?1",
+            "UPDATE integrations SET send_enrollment_emails = ?2, include_manual = ?3, read_all_users = ?4, group_patch_answer = ?5 WHERE id = ?1",
         )?
-        .execute(params![id, send_enrollment_emails, include_manual, read_all_users])?;
+        .execute(params![id, send_enrollment_emails, include_manual, read_all_users, group_patch_answer])?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }

@@ -753,7 +753,7 @@ async fn activity_notes_group_changes_and_filters_by_status_and_resource() {
             &serde_json::json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "members", "value": members}]}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app
         .patch(
             &format!("/Groups/{gid}"),
@@ -761,7 +761,7 @@ async fn activity_notes_group_changes_and_filters_by_status_and_resource() {
                 {"op": "remove", "path": format!("members[value eq \"{}\"]", a["id"].as_str().unwrap())}]}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app
         .patch(
             &format!("/Groups/{gid}"),
@@ -769,7 +769,7 @@ async fn activity_notes_group_changes_and_filters_by_status_and_resource() {
                 {"op": "replace", "value": {"id": gid, "displayName": "Engineering"}}]}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app
         .put(
             &format!("/Groups/{gid}"),

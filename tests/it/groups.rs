@@ -67,27 +67,29 @@ async fn okta_group_push() {
     );
     let path = format!("/Groups/{gid}");
 
-    // Membership delta: remove by filter + add without `type` (SCIM-SDK #419).
+    // Membership delta: remove by filter + add without `type` (SCIM-SDK #419). Okta sends no
+    // query string and no Prefer header: 204 with the new version's ETag (the integration's
+    // default PATCH answer), the group read back with a GET.
     let r = app.patch(&path, &ops(json!([
         {"op": "add", "path": "members", "value": [{"value": u[0], "display": "okta.member0@example.com"}, {"value": u[1], "display": "x"}]},
     ]))).await;
-    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    assert_eq!(r.status.as_u16(), 204, "{}", r.body);
+    assert_eq!(r.header("etag").as_deref(), Some("W/\"2\""));
+    let g = app.get(&path).await.body;
+    assert_eq!(member_ids(&g), HashSet::from([u[0].clone(), u[1].clone()]));
+    assert_eq!(g["members"][0]["type"], "User");
     assert_eq!(
-        member_ids(&r.body),
-        HashSet::from([u[0].clone(), u[1].clone()])
-    );
-    assert_eq!(r.body["members"][0]["type"], "User");
-    assert_eq!(
-        r.body["members"][0]["$ref"],
+        g["members"][0]["$ref"],
         app.url(&format!("/Users/{}", u[0]))
     );
-    assert_eq!(r.body["members"][0]["display"], "Test User");
+    assert_eq!(g["members"][0]["display"], "Test User");
     let r = app.patch(&path, &ops(json!([
         {"op": "remove", "path": format!("members[value eq \"{}\"]", u[0])},
         {"op": "add", "path": "members", "value": [{"value": u[2], "display": "okta.member2@example.com"}]},
     ]))).await;
+    assert_eq!(r.status.as_u16(), 204, "{}", r.body);
     assert_eq!(
-        member_ids(&r.body),
+        members_of(&app, &gid).await,
         HashSet::from([u[1].clone(), u[2].clone()])
     );
 
@@ -98,11 +100,10 @@ async fn okta_group_push() {
             &ops(json!([{"op": "replace", "value": {"id": gid, "displayName": "Renamed"}}])),
         )
         .await;
-    assert_eq!(r.body["displayName"], "Renamed");
-    assert_eq!(
-        member_ids(&r.body),
-        HashSet::from([u[1].clone(), u[2].clone()])
-    );
+    assert_eq!(r.status.as_u16(), 204, "{}", r.body);
+    let g = app.get(&path).await.body;
+    assert_eq!(g["displayName"], "Renamed");
+    assert_eq!(member_ids(&g), HashSet::from([u[1].clone(), u[2].clone()]));
 
     // Push now: replace members with a list, then with [] (must empty, not 400).
     let r = app
@@ -111,23 +112,26 @@ async fn okta_group_push() {
             &ops(json!([{"op": "replace", "path": "members", "value": [{"value": u[0]}]}])),
         )
         .await;
-    assert_eq!(member_ids(&r.body), HashSet::from([u[0].clone()]));
+    assert_eq!(r.status.as_u16(), 204, "{}", r.body);
+    assert_eq!(members_of(&app, &gid).await, HashSet::from([u[0].clone()]));
     let r = app
         .patch(
             &path,
             &ops(json!([{"op": "replace", "path": "members", "value": []}])),
         )
         .await;
-    assert_eq!(r.status.as_u16(), 200);
-    assert!(member_ids(&r.body).is_empty());
+    assert_eq!(r.status.as_u16(), 204);
+    assert!(members_of(&app, &gid).await.is_empty());
     // The other observed form: a path-less replace carrying members, id and displayName.
     app.patch(
         &path,
         &ops(json!([{"op": "add", "path": "members", "value": [{"value": u[1]}]}])),
     )
     .await;
+    assert_eq!(members_of(&app, &gid).await, HashSet::from([u[1].clone()]));
     let r = app.patch(&path, &ops(json!([{"op": "replace", "value": {"members": [], "id": gid, "displayName": "Renamed"}}]))).await;
-    assert!(member_ids(&r.body).is_empty(), "{}", r.body);
+    assert_eq!(r.status.as_u16(), 204, "{}", r.body);
+    assert!(members_of(&app, &gid).await.is_empty());
 
     // Import groups and link: GET /Groups.
     let r = app.get("/Groups?startIndex=1&count=100").await;
@@ -172,7 +176,8 @@ async fn entra_group_provisioning() {
     );
     // Add members, capitalised op, $ref null.
     let r = app.patch(&path, &ops(json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": u[0]}, {"$ref": null, "value": u[1]}, {"$ref": null, "value": u[2]}]}]))).await;
-    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    assert_eq!(r.status.as_u16(), 204, "{}", r.body);
+    assert_eq!(members_of(&app, &gid).await.len(), 3);
     // Remove members, default mode: value array without a filter removes just those.
     app.patch(
         &path,
@@ -301,7 +306,14 @@ async fn group_rules_and_derived_user_groups() {
     .assert_error(400, Some("mutability"));
     // Adding an existing member again adds nothing twice.
     let r = app.patch(&format!("/Groups/{gid}"), &ops(json!([{"op": "add", "path": "members", "value": [{"value": u[0]}, {"value": u[0]}]}]))).await;
-    assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
+    assert_eq!(r.status.as_u16(), 204, "{}", r.body);
+    assert_eq!(
+        app.get(&format!("/Groups/{gid}")).await.body["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // User.groups is derived, read-only, and filterable.
     let user = app.get(&format!("/Users/{}", u[0])).await.body;
     assert_eq!(
@@ -360,7 +372,11 @@ async fn etags_on_groups() {
         Some(&rename),
     )
     .await;
-    assert_eq!(r.status.as_u16(), 200);
+    assert_eq!(
+        r.status.as_u16(),
+        204,
+        "a 204 carries the new version's ETag"
+    );
     assert_ne!(r.header("etag").unwrap(), etag);
     send(
         app.client
@@ -421,7 +437,7 @@ async fn fifty_parallel_member_patches() {
         async move { app.patch(&path, &ops(json!([{"op": "add", "path": "members", "value": [{"value": id}, {"value": first}]}]))).await }
     }))
     .await;
-    assert!(results.iter().all(|r| r.status.as_u16() == 200));
+    assert!(results.iter().all(|r| r.status.as_u16() == 204));
     let members = members_of(&app, g["id"].as_str().unwrap()).await;
     assert_eq!(members, u.iter().cloned().collect::<HashSet<_>>());
     assert_eq!(

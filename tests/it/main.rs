@@ -25,6 +25,7 @@ mod okta;
 mod ownership;
 mod packaging;
 mod patch;
+mod patch_answer;
 mod patch_props;
 mod query;
 mod restart;

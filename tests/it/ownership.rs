@@ -56,6 +56,7 @@ async fn settings(app: &TestApp, id: &str, include_manual: bool, read_all_users:
         send_enrollment_emails: false,
         include_manual,
         read_all_users,
+        ..Settings::default()
     };
     app.directory
         .save_integration_settings(id, s)

@@ -292,7 +292,7 @@ async fn a_first_release_database_is_upgraded_with_every_record() {
         ("integrations", 1),
         ("users", 3),
         ("user_emails", 3),
-        // Aliases only: migration 0015 leaves each userName to `users.user_name_folded`.
+        // Aliases only: migration 0014 leaves each userName to `users.user_name_folded`.
         ("login_names", 2),
         ("groups", 1),
         ("group_members", 2),

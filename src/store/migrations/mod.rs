@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0012_token_rotation.sql"),
     include_str!("0013_refused_requests.sql"),
     include_str!("0014_import_indexes.sql"),
+    include_str!("0015_patch_answer.sql"),
 ];
 
 /// The schema version this binary writes.

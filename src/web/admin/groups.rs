@@ -170,7 +170,11 @@ async fn show_page(
     notice: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let g = state.directory.group_for_admin(id).await?;
-    let all = g.members.clone().unwrap_or_default();
+    let all = g
+        .members
+        .as_ref()
+        .map(|m| m.to_members())
+        .unwrap_or_default();
     let count = all.len();
     let members: Vec<(String, String)> = all
         .into_iter()

@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::directory::Error;
-use crate::directory::integration::{Integration, MAX_NAME_CHARS, Settings};
+use crate::directory::integration::{Integration, MAX_NAME_CHARS, PatchAnswer, Settings};
 use crate::directory::rotation::{
     self, DEFAULT_OVERLAP, LIFETIME_CHOICES_DAYS, OVERLAP_CHOICES_HOURS, Target, TokenLifetime,
 };
@@ -281,6 +281,10 @@ struct ShowPage {
     lifetime: LifetimeField,
     /// No `[smtp] host`: enrollment emails are queued, not sent (said beside the setting).
     smtp_off: bool,
+    /// The *PATCH answer* choices: (code, label), in the order offered.
+    patch_answers: Vec<(&'static str, &'static str)>,
+    /// A refused *PATCH answer* value, said beside the field.
+    patch_answer_error: Option<String>,
 }
 
 async fn show_page(
@@ -291,7 +295,11 @@ async fn show_page(
     notice: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let lifetime = LifetimeField::new(i.token_lifetime.code(), None);
-    show_page_full(state, me, i, token, notice, lifetime, StatusCode::OK).await
+    let fields = Fields {
+        lifetime,
+        patch_answer_error: None,
+    };
+    show_page_full(state, me, i, token, notice, fields, StatusCode::OK).await
 }
 
 /// The page again with the lifetime field's error.
@@ -307,10 +315,19 @@ async fn show_page_with(
         i,
         None,
         None,
-        lifetime,
+        Fields {
+            lifetime,
+            patch_answer_error: None,
+        },
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await
+}
+
+/// The page's fields that can come back with an error: the token lifetime and the PATCH answer.
+struct Fields {
+    lifetime: LifetimeField,
+    patch_answer_error: Option<String>,
 }
 
 async fn show_page_full(
@@ -319,9 +336,13 @@ async fn show_page_full(
     i: Integration,
     token: Option<String>,
     notice: Option<String>,
-    lifetime: LifetimeField,
+    fields: Fields,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
+    let Fields {
+        lifetime,
+        patch_answer_error,
+    } = fields;
     let recent = state
         .directory
         .activity(
@@ -354,6 +375,11 @@ async fn show_page_full(
             warning: rotation::expiry_warning(&i, now).map(|w| expiry_banner(&i, &w)),
             lifetime,
             smtp_off: state.config.smtp.host.is_empty(),
+            patch_answers: PatchAnswer::ALL
+                .iter()
+                .map(|a| (a.code(), a.label()))
+                .collect(),
+            patch_answer_error,
             i,
             token,
             notice,
@@ -424,6 +450,8 @@ struct SettingsForm {
     send_enrollment_emails: Option<String>,
     include_manual: Option<String>,
     read_all_users: Option<String>,
+    /// Absent (a form from before the setting existed): the current value stays.
+    group_patch_answer: Option<String>,
 }
 
 async fn save(
@@ -433,10 +461,46 @@ async fn save(
     form: web::Form<SettingsForm>,
 ) -> Result<HttpResponse, PageError> {
     me.check_csrf(&form.csrf)?;
+    let group_patch_answer = match form.group_patch_answer.as_deref() {
+        None => {
+            state
+                .directory
+                .integration(&id)
+                .await?
+                .settings
+                .group_patch_answer
+        }
+        Some(code) => match PatchAnswer::parse(code) {
+            Some(a) => a,
+            None => {
+                let i = state.directory.integration(&id).await?;
+                let lifetime = LifetimeField::new(i.token_lifetime.code(), None);
+                let error = format!(
+                    "'{code}' is not a PATCH answer: choose {} or {}.",
+                    PatchAnswer::NoContent.label(),
+                    PatchAnswer::Resource.label()
+                );
+                return show_page_full(
+                    &state,
+                    &me,
+                    i,
+                    None,
+                    None,
+                    Fields {
+                        lifetime,
+                        patch_answer_error: Some(error),
+                    },
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
+        },
+    };
     let s = Settings {
         send_enrollment_emails: form.send_enrollment_emails.is_some(),
         include_manual: form.include_manual.is_some(),
         read_all_users: form.read_all_users.is_some(),
+        group_patch_answer,
     };
     state.directory.save_integration_settings(&id, s).await?;
     Ok(redirect(&format!(

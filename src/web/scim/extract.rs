@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::auth::token::from_authorization;
 use crate::directory::users::IfMatch;
-use crate::directory::{Error, Integration};
+use crate::directory::{Error, Integration, PatchAnswer};
 use crate::scim::ScimError;
 use crate::web::AppState;
 use crate::web::limits::Surface;
@@ -193,13 +193,37 @@ pub fn none_match(req: &HttpRequest, etag: &str) -> bool {
     h.trim() == "*" || h.split(',').any(|t| opaque(t) == opaque(etag))
 }
 
-/// `Prefer: return=minimal` (RFC 7240 §4.2): the client wants no body; a PATCH answers 204.
-pub fn prefers_minimal(req: &HttpRequest) -> bool {
+/// The `return` preference of a `Prefer` header (RFC 7240 §4.2): `return=minimal` → no body,
+/// `return=representation` → the resource; None when the request states neither.
+fn prefer_return(req: &HttpRequest) -> Option<PatchAnswer> {
     req.headers()
         .get_all("prefer")
         .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',')
-                .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            let p = p.trim();
+            if p.eq_ignore_ascii_case("return=minimal") {
+                Some(PatchAnswer::NoContent)
+            } else if p.eq_ignore_ascii_case("return=representation") {
+                Some(PatchAnswer::Resource)
+            } else {
+                None
+            }
         })
+}
+
+/// What a successful PATCH answers, decided per request (issue 17 item 2):
+/// `attributes` or `excludedAttributes` in the query → 200 with the projected resource (RFC 7644
+/// §3.5.2 requires it); else `Prefer: return=representation` → 200 with the resource, `Prefer:
+/// return=minimal` → 204; else `default` (the integration's *PATCH answer* for groups; users
+/// answer with the user, as Okta's reference shows for PATCH deactivate).
+pub fn patch_answer(req: &HttpRequest, default: PatchAnswer) -> Result<PatchAnswer, ApiError> {
+    let projected = query(req)?.iter().any(|(k, _)| {
+        k.eq_ignore_ascii_case("attributes") || k.eq_ignore_ascii_case("excludedAttributes")
+    });
+    Ok(if projected {
+        PatchAnswer::Resource
+    } else {
+        prefer_return(req).unwrap_or(default)
+    })
 }

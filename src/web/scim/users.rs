@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::directory::PatchAnswer;
 use crate::directory::users::User;
 use crate::scim::list::{ListBody, ListQuery, Paging, parse_query, search_params};
 use crate::scim::patch;
@@ -10,7 +11,7 @@ use crate::scim::project::Projection;
 use crate::scim::schema;
 use crate::web::AppState;
 use crate::web::scim::activity::note;
-use crate::web::scim::extract::{Caller, ScimBody, if_match, none_match, prefers_minimal, query};
+use crate::web::scim::extract::{Caller, ScimBody, if_match, none_match, patch_answer, query};
 use crate::web::scim::render;
 use crate::web::scim::respond::{self, ApiError};
 
@@ -169,14 +170,16 @@ pub async fn patch(
         }
         _ => false,
     });
+    // A user PATCH answers with the user unless the request asks otherwise: Okta's SCIM 2.0
+    // reference shows PATCH deactivate answered with 200 and the user (docs/api.md).
+    let answer = patch_answer(&req, PatchAnswer::Resource)?;
     let user = state
         .directory
         .patch_user(&me.0, &id.1, ops, if_match(&req))
         .await?;
-    let mut res = if prefers_minimal(&req) {
-        respond::no_content(&user.meta.etag())
-    } else {
-        one(&state, &me, &user, &p, StatusCode::OK)
+    let mut res = match answer {
+        PatchAnswer::NoContent => respond::no_content(&user.meta.etag()),
+        PatchAnswer::Resource => one(&state, &me, &user, &p, StatusCode::OK),
     };
     let active = user.doc.get("active").and_then(serde_json::Value::as_bool) != Some(false);
     let summary = match (touches_active, n, active) {
