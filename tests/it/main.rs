@@ -26,6 +26,7 @@ mod ownership;
 mod packaging;
 mod patch;
 mod patch_props;
+mod pg_store;
 mod query;
 mod restart;
 mod secrets;
