@@ -709,9 +709,124 @@ fn random_filter(r: &mut StdRng, depth: u32) -> String {
     }
 }
 
-/// About 300 random users stored in `conn` (some updated at a later time): their ids and their
-/// resources as the evaluator sees them.
-fn population(conn: &Connection, r: &mut StdRng) -> Vec<(String, Value)> {
+/// The PostgreSQL side of the engine matrix (issue 18 item 3): a database of the private test
+/// cluster with the PostgreSQL schema, into which the differential test loads the same users.
+struct Pg {
+    _db: crate::store::pg::test_cluster::TestDb,
+    client: postgres::Client,
+}
+
+/// None when PostgreSQL is not installed outside CI (the reason is printed); with `CI=true` a
+/// missing installation fails the test.
+fn pg(label: &str) -> Option<Pg> {
+    let db = crate::store::pg::test_cluster::database(label)?;
+    let mut client = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    crate::store::pg::migrate(&mut client).unwrap();
+    Some(Pg { _db: db, client })
+}
+
+/// What a stored user's rows say, engine-neutral: the columns derived from its document (by
+/// `users::derive`, the same Rust code on both engines) and the document itself.
+fn derived_rows(conn: &Connection) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT u.id, u.user_name_folded, u.display_name_folded, u.external_id, u.active, u.version,
+                    u.created, u.last_modified, u.search_text, u.doc,
+                    (SELECT group_concat(value_folded || '/' || IFNULL(type_folded, '-'), ' ') FROM
+                       (SELECT * FROM user_emails e WHERE e.user_seq = u.seq ORDER BY value_folded, type_folded)),
+                    (SELECT group_concat(name_folded, ' ') FROM
+                       (SELECT * FROM login_names l WHERE l.user_seq = u.seq ORDER BY name_folded))
+             FROM users u ORDER BY u.id",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            let doc: String = r.get(9)?;
+            let doc: Value = serde_json::from_str(&doc).unwrap();
+            Ok(format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {:?} {:?}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, bool>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, String>(8)?,
+                serde_json::to_string(&canonical(doc)).unwrap(),
+                r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+                r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+            ))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// [`derived_rows`] on PostgreSQL.
+fn pg_derived_rows(pg: &mut Pg) -> Vec<String> {
+    pg.client
+        .query(
+            "SELECT u.id, u.user_name_folded, u.display_name_folded, u.external_id, u.active, u.version,
+                    u.created, u.last_modified, u.search_text, u.doc,
+                    (SELECT string_agg(value_folded || '/' || COALESCE(type_folded, '-'), ' '
+                                       ORDER BY value_folded, type_folded NULLS FIRST)
+                       FROM user_emails e WHERE e.user_seq = u.seq),
+                    (SELECT string_agg(name_folded, ' ' ORDER BY name_folded)
+                       FROM login_names l WHERE l.user_seq = u.seq)
+             FROM users u ORDER BY u.id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {:?} {:?}",
+                r.get::<_, String>(0),
+                r.get::<_, String>(1),
+                r.get::<_, Option<String>>(2),
+                r.get::<_, Option<String>>(3),
+                r.get::<_, bool>(4),
+                r.get::<_, i64>(5),
+                r.get::<_, String>(6),
+                r.get::<_, String>(7),
+                r.get::<_, String>(8),
+                serde_json::to_string(&canonical(r.get::<_, Value>(9))).unwrap(),
+                r.get::<_, Option<String>>(10).unwrap_or_default(),
+                r.get::<_, Option<String>>(11).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// A JSON value with its object keys sorted (jsonb does not keep the order of keys).
+fn canonical(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut pairs: Vec<(String, Value)> = m.into_iter().collect();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(pairs.into_iter().map(|(k, v)| (k, canonical(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(canonical).collect()),
+        v => v,
+    }
+}
+
+/// The outcome of a write on one engine, comparable across engines.
+fn outcome(r: &Result<UserRow, crate::store::StoreError>) -> String {
+    match r {
+        Ok(row) => format!("ok v{}", row.version),
+        Err(crate::store::StoreError::Conflict { attribute, value }) => {
+            format!("conflict {attribute} {value}")
+        }
+        Err(e) => panic!("write failed: {e}"),
+    }
+}
+
+/// About 300 random users stored in `conn` (some updated at a later time), and the same writes
+/// on PostgreSQL when `pg` is given (each must have the same outcome there: stored, or refused
+/// as the same conflict): their ids and their resources as the evaluator sees them.
+fn population(conn: &Connection, mut pg: Option<&mut Pg>, r: &mut StdRng) -> Vec<(String, Value)> {
     let mut resources = Vec::new();
     for i in 0..300 {
         let body = random_user(r, i);
@@ -720,22 +835,34 @@ fn population(conn: &Connection, r: &mut StdRng) -> Vec<(String, Value)> {
         };
         let now = *TIMES.choose(r).unwrap();
         let id = uuid::Uuid::new_v4().to_string();
-        let Ok(mut row) = users::insert(
-            conn,
-            NewUser {
-                id: &id,
-                source: None,
-                now,
-                doc: &doc,
-            },
-        ) else {
+        let new = || NewUser {
+            id: &id,
+            source: None,
+            now,
+            doc: &doc,
+        };
+        let inserted = users::insert(conn, new());
+        if let Some(pg) = pg.as_deref_mut() {
+            let mut tx = pg.client.transaction().unwrap();
+            let got = crate::store::pg::users::insert(&mut tx, new());
+            tx.commit().unwrap();
+            assert_eq!(outcome(&got), outcome(&inserted), "insert {body}");
+        }
+        let Ok(mut row) = inserted else {
             continue;
         };
         if maybe(r, 0.3) {
             let mut doc2 = doc.clone();
             doc2.insert("title".into(), json!(word(r)));
             let later = *TIMES.choose(r).unwrap();
-            if let Ok(updated) = users::update(conn, &row, None, doc2, later) {
+            let updated = users::update(conn, &row, None, doc2.clone(), later);
+            if let Some(pg) = pg.as_deref_mut() {
+                let mut tx = pg.client.transaction().unwrap();
+                let got = crate::store::pg::users::update(&mut tx, &row, None, doc2, later);
+                tx.commit().unwrap();
+                assert_eq!(outcome(&got), outcome(&updated), "update {body}");
+            }
+            if let Ok(updated) = updated {
                 row = updated;
             }
         }
@@ -746,6 +873,14 @@ fn population(conn: &Connection, r: &mut StdRng) -> Vec<(String, Value)> {
         "only {} users inserted",
         resources.len()
     );
+    if let Some(pg) = pg {
+        // The same rows on both engines: folded columns, emails, aliases and documents.
+        let (sqlite, postgres) = (derived_rows(conn), pg_derived_rows(pg));
+        assert_eq!(sqlite.len(), postgres.len());
+        for (s, p) in sqlite.iter().zip(&postgres) {
+            assert_eq!(s, p, "the engines stored a user differently");
+        }
+    }
     resources
 }
 
@@ -764,7 +899,9 @@ fn sql_agrees_with_the_evaluator_on_random_filters() {
     eprintln!("differential test seed {seed} (replay with SCIMGATE_DIFF_SEED={seed})");
     let mut r = StdRng::seed_from_u64(seed);
     let conn = db();
-    let resources = population(&conn, &mut r);
+    // Issue 18 item 3: the same users on PostgreSQL (with CI=true, PostgreSQL must be there).
+    let mut pg = pg("differential");
+    let resources = population(&conn, pg.as_mut(), &mut r);
     let rt = schema::user();
     let (mut nontrivial, mut parsed) = (0, 0);
     for n in 0..filters {

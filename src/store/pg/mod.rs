@@ -53,3 +53,8 @@ pub fn migrate(client: &mut impl GenericClient) -> Result<(), StoreError> {
     tx.commit()?;
     Ok(())
 }
+
+/// The private test cluster (`tests/it/support/postgres.rs`), shared with the unit tests.
+#[cfg(test)]
+#[path = "../../../tests/it/support/postgres.rs"]
+pub(crate) mod test_cluster;
