@@ -123,3 +123,51 @@ fn users_are_written_with_folded_columns_and_unique_login_names() {
         .collect();
     assert_eq!(names, vec!["barbara".to_owned()]);
 }
+
+/// PostgreSQL's `scim_fold` (for comparisons on attributes without a folded column) folds as
+/// `store::fold` does: every code point whose fold differs, one by one and all together, and
+/// the hard cases (ß, final sigma, ligatures, title case, Kelvin sign, astral characters).
+#[test]
+fn sql_fold_is_the_rust_fold() {
+    let Some((_db, mut c)) = client("fold") else {
+        return;
+    };
+    pg::migrate(&mut c).unwrap();
+    let mut samples: Vec<String> = [
+        "",
+        " ",
+        "Test.User@Okta.Local",
+        "STRASSE",
+        "Straße",
+        "ΣΊΣΥΦΟΣ ς σ",
+        "ﬁne FINE",
+        "İstanbul",
+        "ǅemo Ǆ ǆ",
+        "\u{212A}ELVIN",
+        "日本語 😀 smile",
+        "x\"q back\\slash o'malley",
+        "𐐀𐐨 \u{1E921}",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let changing: String = (0..=0x10_FFFF)
+        .filter_map(char::from_u32)
+        .filter(|ch| scimgate::store::fold::fold(&ch.to_string()) != ch.to_string())
+        .collect();
+    assert!(changing.chars().count() > 1000);
+    samples.push(changing.clone());
+    samples.extend(changing.chars().map(|ch| format!("a{ch}Z")));
+    let got: Vec<String> = c
+        .query_one(
+            "SELECT array_agg(scim_fold(s) ORDER BY i) FROM unnest($1::text[]) WITH ORDINALITY AS t(s, i)",
+            &[&samples],
+        )
+        .unwrap()
+        .get(0);
+    for (s, g) in samples.iter().zip(&got) {
+        assert_eq!(*g, scimgate::store::fold::fold(s), "{s:?}");
+    }
+    let null: Option<String> = c.query_one("SELECT scim_fold(NULL)", &[]).unwrap().get(0);
+    assert_eq!(null, None);
+}

@@ -13,6 +13,7 @@ pub mod users;
 use postgres::GenericClient;
 
 use crate::store::StoreError;
+use crate::store::fold::fold;
 
 /// The migrations, in order; migration N (1-based) brings the schema to version N.
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
@@ -43,6 +44,9 @@ pub fn migrate(client: &mut impl GenericClient) -> Result<(), StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         tx.batch_execute(sql)?;
         let version = (i + 1) as i64;
+        if version == 1 {
+            fill_case_fold(&mut tx)?;
+        }
         tx.execute("DELETE FROM scimgate_schema", &[])?;
         tx.execute(
             "INSERT INTO scimgate_schema (version) VALUES ($1)",
@@ -51,6 +55,25 @@ pub fn migrate(client: &mut impl GenericClient) -> Result<(), StoreError> {
         tracing::info!(version, "applied PostgreSQL migration");
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Fills `scim_case_fold` (migration 1): every code point whose fold (`store::fold`, the
+/// Unicode tables SQLite's `scim_fold` uses) is not itself, about 1,500 rows.
+fn fill_case_fold(tx: &mut impl GenericClient) -> Result<(), StoreError> {
+    let (mut from, mut to) = (Vec::new(), Vec::new());
+    for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+        let s = c.to_string();
+        let f = fold(&s);
+        if f != s {
+            from.push(s);
+            to.push(f);
+        }
+    }
+    tx.execute(
+        "INSERT INTO scim_case_fold (ch, folded) SELECT * FROM unnest($1::text[], $2::text[])",
+        &[&from, &to],
+    )?;
     Ok(())
 }
 

@@ -100,3 +100,23 @@ CREATE TABLE group_claims (
     integration_name TEXT NOT NULL,
     at              TEXT NOT NULL
 );
+
+-- Unicode full case folding as `store::fold` does it (RFC 7643 §2.2 caseExact=false), for the
+-- filter compiler's comparisons on attributes that have no folded column (SQLite registers
+-- `scim_fold` from Rust; PostgreSQL 15 has no full case folding). Folding is a mapping of each
+-- code point on its own, so a table of the code points whose fold differs, filled by the binary
+-- from the same Unicode tables (`store::pg::migrate`), gives the same result.
+CREATE TABLE scim_case_fold (
+    ch              TEXT COLLATE "C" PRIMARY KEY,
+    folded          TEXT COLLATE "C" NOT NULL
+);
+CREATE FUNCTION scim_fold(t TEXT) RETURNS TEXT
+LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE
+        -- ASCII folds as ASCII lowercasing (the fast path of store::fold).
+        WHEN t !~ '[^\x01-\x7f]' THEN translate(t, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
+        ELSE (SELECT COALESCE(string_agg(COALESCE(f.folded, c.ch), '' ORDER BY c.i), '')
+              FROM regexp_split_to_table(t, '') WITH ORDINALITY AS c(ch, i)
+              LEFT JOIN scim_case_fold f ON f.ch = c.ch)
+    END
+$$;
