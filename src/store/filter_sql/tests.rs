@@ -799,6 +799,45 @@ fn pg_derived_rows(pg: &mut Pg) -> Vec<String> {
         .collect()
 }
 
+/// The ids of the users `cond` (compiled for PostgreSQL) selects.
+fn pg_select(pg: &mut Pg, cond: &Condition) -> BTreeSet<String> {
+    let params: Vec<Box<dyn postgres::types::ToSql + Sync>> = cond
+        .params
+        .iter()
+        .map(|v| -> Box<dyn postgres::types::ToSql + Sync> {
+            match v {
+                SqlValue::Integer(i) => Box::new(*i),
+                SqlValue::Real(f) => Box::new(*f),
+                SqlValue::Text(t) => Box::new(t.clone()),
+                other => panic!("unexpected parameter {other:?}"),
+            }
+        })
+        .collect();
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|b| &**b).collect();
+    // Typed by the values: a parameter the SQL no longer refers to (a branch the compiler
+    // folded to FALSE) is then still a parameter of the statement.
+    let types: Vec<postgres::types::Type> = cond
+        .params
+        .iter()
+        .map(|v| match v {
+            SqlValue::Integer(_) => postgres::types::Type::INT8,
+            SqlValue::Real(_) => postgres::types::Type::FLOAT8,
+            _ => postgres::types::Type::TEXT,
+        })
+        .collect();
+    let sql = format!("SELECT u.id FROM users u WHERE {}", cond.sql);
+    let stmt = pg
+        .client
+        .prepare_typed(&sql, &types)
+        .unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    pg.client
+        .query(&stmt, &refs)
+        .unwrap_or_else(|e| panic!("{e}\n{sql}"))
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 /// A JSON value with its object keys sorted (jsonb does not keep the order of keys).
 fn canonical(v: Value) -> Value {
     match v {
@@ -923,23 +962,32 @@ fn sql_agrees_with_the_evaluator_on_random_filters() {
             }
             Err(e) => panic!("filter #{n} {text:?} did not compile: {e}"),
         };
-        let got = select(&conn, &cond);
         let want: BTreeSet<String> = resources
             .iter()
             .filter(|(_, res)| matches(&filter, res, rt))
             .map(|(id, _)| id.clone())
             .collect();
-        if got != want {
-            let diff: Vec<&String> = got.symmetric_difference(&want).collect();
-            let example = resources.iter().find(|(id, _)| id == diff[0]).unwrap();
-            panic!(
-                "filter #{n} disagrees (seed {seed}):\n  {text}\n  sql: {}\n  params: {:?}\n  SQL-only: {:?}\n  evaluator-only: {:?}\n  e.g. {}",
-                cond.sql,
-                cond.params,
-                got.difference(&want).collect::<Vec<_>>(),
-                want.difference(&got).collect::<Vec<_>>(),
-                serde_json::to_string_pretty(&example.1).unwrap()
-            );
+        // The matrix: the same filter on each engine, in its dialect.
+        let mut engines = vec![("SQLite", cond.clone(), select(&conn, &cond))];
+        if let Some(pg) = pg.as_mut() {
+            let cond =
+                compile_filter_in(Dialect::Postgres, users_map(), LOCATION, &filter).unwrap();
+            let got = pg_select(pg, &cond);
+            engines.push(("PostgreSQL", cond, got));
+        }
+        for (engine, cond, got) in engines {
+            if got != want {
+                let diff: Vec<&String> = got.symmetric_difference(&want).collect();
+                let example = resources.iter().find(|(id, _)| id == diff[0]).unwrap();
+                panic!(
+                    "filter #{n} disagrees on {engine} (seed {seed}):\n  {text}\n  sql: {}\n  params: {:?}\n  SQL-only: {:?}\n  evaluator-only: {:?}\n  e.g. {}",
+                    cond.sql,
+                    cond.params,
+                    got.difference(&want).collect::<Vec<_>>(),
+                    want.difference(&got).collect::<Vec<_>>(),
+                    serde_json::to_string_pretty(&example.1).unwrap()
+                );
+            }
         }
         if !want.is_empty() && want.len() < resources.len() {
             nontrivial += 1;

@@ -120,3 +120,27 @@ LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
               LEFT JOIN scim_case_fold f ON f.ch = c.ch)
     END
 $$;
+
+-- `scim_instant(text)`, as `store::filter_sql::instant_key` (SQLite registers it from Rust):
+-- an RFC 3339 date-time as a fixed-width text whose order is the order of the instants
+-- (seconds since 1970 plus 10^12, 13 digits, a dot, 9 digits of nanoseconds), or NULL if the
+-- text is not an RFC 3339 date-time.
+CREATE FUNCTION scim_instant(t TEXT) RETURNS TEXT
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    m TEXT[];
+    ts TIMESTAMPTZ;
+BEGIN
+    m := regexp_match(t, '^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$');
+    IF m IS NULL THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        ts := (m[1] || ' ' || m[2] || CASE WHEN upper(m[4]) = 'Z' THEN '+00:00' ELSE m[4] END)::timestamptz;
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END;
+    RETURN lpad((extract(epoch FROM ts)::bigint + 1000000000000)::text, 13, '0') || '.'
+        || rpad(COALESCE(substr(m[3], 2), ''), 9, '0');
+END
+$$;
