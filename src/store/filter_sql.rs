@@ -1246,6 +1246,18 @@ impl Compiler<'_> {
 
     // ---- sorting ----
 
+    /// [`key_of`] in the compiler's dialect: on PostgreSQL, where a JSON value is read as
+    /// text, numbers sort as numbers and text in code-point order (SQLite's BINARY).
+    fn key_of(&self, x: &str, a: &Attribute) -> String {
+        match (self.dialect, a.kind) {
+            (Dialect::Sqlite, _) | (Dialect::Postgres, AttrKind::Boolean) => key_of(x, a),
+            (Dialect::Postgres, AttrKind::Integer | AttrKind::Decimal) => {
+                format!("CAST({x} AS float8)")
+            }
+            (Dialect::Postgres, _) => format!("({}) COLLATE \"C\"", key_of(x, a)),
+        }
+    }
+
     /// The ORDER BY key of `sortBy` (RFC 7644 §3.4.2.3): a singular attribute's value, or for
     /// a multi-valued attribute the primary value if any, else the first; strings folded
     /// unless `caseExact`.
@@ -1299,7 +1311,7 @@ impl Compiler<'_> {
                 .find(|c| c.attr == a.name && c.sub == sub.map(|s| s.name))
         {
             return Ok(SortKey {
-                expr: key_of(col.column, leaf),
+                expr: self.key_of(col.column, leaf),
                 nullable: true,
                 descending,
             });
@@ -1325,7 +1337,7 @@ impl Compiler<'_> {
             };
             format!(
                 "(SELECT {} FROM {} {j} ORDER BY {primary_first}{j}.key LIMIT 1)",
-                key_of(&value, leaf),
+                self.key_of(&value, leaf),
                 self.each(&src, &r.top)
             )
         } else {
@@ -1333,7 +1345,8 @@ impl Compiler<'_> {
                 Some(s) => format!("{}.\"{}\"", r.top, s.name),
                 None => r.top.clone(),
             };
-            key_of(&self.extract(&src, &p), leaf)
+            let x = self.extract(&src, &p);
+            self.key_of(&x, leaf)
         };
         Ok(SortKey {
             expr,

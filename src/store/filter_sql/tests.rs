@@ -801,8 +801,13 @@ fn pg_derived_rows(pg: &mut Pg) -> Vec<String> {
 
 /// The ids of the users `cond` (compiled for PostgreSQL) selects.
 fn pg_select(pg: &mut Pg, cond: &Condition) -> BTreeSet<String> {
-    let params: Vec<Box<dyn postgres::types::ToSql + Sync>> = cond
-        .params
+    let sql = format!("SELECT u.id FROM users u WHERE {}", cond.sql);
+    pg_ids(pg, &sql, &cond.params).into_iter().collect()
+}
+
+/// The ids `sql` returns on PostgreSQL, in order.
+fn pg_ids(pg: &mut Pg, sql: &str, params: &[SqlValue]) -> Vec<String> {
+    let boxed: Vec<Box<dyn postgres::types::ToSql + Sync>> = params
         .iter()
         .map(|v| -> Box<dyn postgres::types::ToSql + Sync> {
             match v {
@@ -813,11 +818,10 @@ fn pg_select(pg: &mut Pg, cond: &Condition) -> BTreeSet<String> {
             }
         })
         .collect();
-    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|b| &**b).collect();
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = boxed.iter().map(|b| &**b).collect();
     // Typed by the values: a parameter the SQL no longer refers to (a branch the compiler
     // folded to FALSE) is then still a parameter of the statement.
-    let types: Vec<postgres::types::Type> = cond
-        .params
+    let types: Vec<postgres::types::Type> = params
         .iter()
         .map(|v| match v {
             SqlValue::Integer(_) => postgres::types::Type::INT8,
@@ -825,10 +829,9 @@ fn pg_select(pg: &mut Pg, cond: &Condition) -> BTreeSet<String> {
             _ => postgres::types::Type::TEXT,
         })
         .collect();
-    let sql = format!("SELECT u.id FROM users u WHERE {}", cond.sql);
     let stmt = pg
         .client
-        .prepare_typed(&sql, &types)
+        .prepare_typed(sql, &types)
         .unwrap_or_else(|e| panic!("{e}\n{sql}"));
     pg.client
         .query(&stmt, &refs)
@@ -836,6 +839,20 @@ fn pg_select(pg: &mut Pg, cond: &Condition) -> BTreeSet<String> {
         .iter()
         .map(|r| r.get(0))
         .collect()
+}
+
+/// The ids `sql` returns on SQLite, in order.
+fn sqlite_ids(conn: &Connection, sql: &str, params: &[SqlValue]) -> Vec<String> {
+    let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    for i in 1..=stmt.parameter_count() {
+        stmt.raw_bind_parameter(i, &params[i - 1]).unwrap();
+    }
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().unwrap_or_else(|e| panic!("{e}\n{sql}")) {
+        out.push(r.get::<_, String>(0).unwrap());
+    }
+    out
 }
 
 /// A JSON value with its object keys sorted (jsonb does not keep the order of keys).
@@ -1002,6 +1019,52 @@ fn sql_agrees_with_the_evaluator_on_random_filters() {
         nontrivial * 6 >= parsed,
         "too few discriminating filters: {nontrivial}"
     );
+}
+
+/// Issue 18 item 3: `sortBy` on random attributes orders the same users in the same order on
+/// both engines (as `listing` orders: no data last ascending, first descending).
+#[test]
+fn sorts_agree_across_engines() {
+    let conn = db();
+    let Some(mut pg) = pg("sorts") else {
+        return;
+    };
+    let mut r = StdRng::seed_from_u64(rand::rng().random());
+    population(&conn, Some(&mut pg), &mut r);
+    let mut compared = 0;
+    for _ in 0..300 {
+        let path = random_path(&mut r);
+        let Ok(Filter::Present(path)) = parse_filter(&format!("{path} pr")) else {
+            continue;
+        };
+        let descending = r.random_bool(0.5);
+        let compiled = |d| compile_in(d, users_map(), LOCATION, None, Some((&path, descending)));
+        let (s, p) = match (compiled(Dialect::Sqlite), compiled(Dialect::Postgres)) {
+            (Ok(s), Ok(p)) => (s, p),
+            (Err(a), Err(b)) => {
+                assert_eq!(a.to_string(), b.to_string());
+                continue;
+            }
+            (a, b) => panic!("{path}: {a:?} / {b:?}"),
+        };
+        let order = |k: &SortKey| {
+            let dir = if k.descending { "DESC" } else { "ASC" };
+            format!(
+                "SELECT u.id FROM users u ORDER BY ({e}) IS NULL {dir}, ({e}) {dir}, u.id",
+                e = k.expr
+            )
+        };
+        let (sk, pk) = (s.sort.unwrap(), p.sort.unwrap());
+        let got_s = sqlite_ids(&conn, &order(&sk), &s.params);
+        let got_p = pg_ids(&mut pg, &order(&pk), &p.params);
+        assert_eq!(
+            got_s, got_p,
+            "sortBy={path} descending={descending}\n{}\n{}",
+            sk.expr, pk.expr
+        );
+        compared += 1;
+    }
+    assert!(compared > 150, "only {compared} sorts compared");
 }
 
 /// The largest filters the parser accepts (MAX_TERMS terms, MAX_DEPTH levels) compile to SQL
