@@ -22,6 +22,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL (issue 18; the engine is not selectable yet).
+    #[error("database error: {0}")]
+    Postgres(#[from] postgres::Error),
     #[error("database connection pool: {0}")]
     Pool(#[from] r2d2::Error),
     /// Another process holds the database's lock file in a way that excludes this one.

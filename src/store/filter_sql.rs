@@ -318,6 +318,20 @@ pub struct SortKey {
     pub descending: bool,
 }
 
+/// The SQL dialect the compiler writes (issue 18 item 3): one walk of the filter, two ways of
+/// spelling its pieces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `?N` placeholders, SQLite's JSON functions over JSON text, `scim_fold`/`scim_instant`
+    /// registered from Rust.
+    Sqlite,
+    /// `$N` placeholders (typed with a cast: text, bigint or float8), jsonb operators and
+    /// functions, `scim_fold`/`scim_instant` as SQL functions of the PostgreSQL schema
+    /// (`store/pg/migrations`), text compared in the "C" collation (code-point order, as
+    /// SQLite's BINARY). Not selectable yet: see `store::pg`.
+    Postgres,
+}
+
 /// Compiles a filter and a sort for `map`. `location_prefix` is what `meta.location` is made
 /// of (`{base_url}{endpoint}/`, followed by the id), so a filter on it agrees with what the
 /// client is shown.
@@ -327,8 +341,20 @@ pub fn compile(
     filter: Option<&Filter>,
     sort: Option<(&AttrPath, bool)>,
 ) -> Result<Compiled, ScimError> {
+    compile_in(Dialect::Sqlite, map, location_prefix, filter, sort)
+}
+
+/// [`compile`] in `dialect`.
+pub fn compile_in(
+    dialect: Dialect,
+    map: &TableMap,
+    location_prefix: &str,
+    filter: Option<&Filter>,
+    sort: Option<(&AttrPath, bool)>,
+) -> Result<Compiled, ScimError> {
     check_derived(map, filter, sort.map(|(p, _)| p))?;
     let mut c = Compiler {
+        dialect,
         map,
         location_prefix,
         out: Condition::default(),
@@ -352,9 +378,23 @@ pub fn compile_filter(
     location_prefix: &str,
     filter: &Filter,
 ) -> Result<Condition, ScimError> {
-    let c = compile(map, location_prefix, Some(filter), None)?;
+    compile_filter_in(Dialect::Sqlite, map, location_prefix, filter)
+}
+
+/// [`compile_filter`] in `dialect`.
+pub fn compile_filter_in(
+    dialect: Dialect,
+    map: &TableMap,
+    location_prefix: &str,
+    filter: &Filter,
+) -> Result<Condition, ScimError> {
+    let c = compile_in(dialect, map, location_prefix, Some(filter), None)?;
+    let always = match dialect {
+        Dialect::Sqlite => "1",
+        Dialect::Postgres => "TRUE",
+    };
     Ok(Condition {
-        sql: c.filter.unwrap_or_else(|| "1".into()),
+        sql: c.filter.unwrap_or_else(|| always.into()),
         params: c.params,
     })
 }
@@ -442,6 +482,7 @@ struct Element<'s> {
 }
 
 struct Compiler<'a> {
+    dialect: Dialect,
     map: &'a TableMap,
     location_prefix: &'a str,
     out: Condition,
@@ -460,6 +501,30 @@ fn json_path(parts: &[&str]) -> String {
         p.push_str(&format!(".\"{part}\""));
     }
     p
+}
+
+/// A schema-defined JSON path (see [`json_path`]; also the unquoted `$.schemas`) as a
+/// PostgreSQL `text[]` literal for `#>` / `#>>`, and as an SQL/JSON path literal.
+fn pg_keys(path: &str) -> Vec<&str> {
+    let mut keys = Vec::new();
+    let mut rest = path.strip_prefix('$').unwrap_or(path);
+    while let Some(r) = rest.strip_prefix('.') {
+        if let Some(q) = r.strip_prefix('"') {
+            let end = q.find('"').unwrap_or(q.len());
+            keys.push(&q[..end]);
+            rest = q.get(end + 1..).unwrap_or("");
+        } else {
+            let end = r.find('.').unwrap_or(r.len());
+            keys.push(&r[..end]);
+            rest = &r[end..];
+        }
+    }
+    keys
+}
+
+fn pg_path(path: &str) -> String {
+    let keys: Vec<String> = pg_keys(path).iter().map(|k| format!("\"{k}\"")).collect();
+    lit(&format!("{{{}}}", keys.join(",")))
 }
 
 /// An SQL string literal of a schema-defined JSON path (see [`json_path`]).
@@ -516,7 +581,80 @@ impl Compiler<'_> {
     }
 
     fn param(&mut self, v: SqlValue) -> String {
-        self.out.param(v)
+        match self.dialect {
+            Dialect::Sqlite => self.out.param(v),
+            Dialect::Postgres => {
+                let cast = match v {
+                    SqlValue::Integer(_) => "bigint",
+                    SqlValue::Real(_) => "float8",
+                    _ => "text",
+                };
+                self.out.params.push(v);
+                format!("${}::{cast}", self.out.params.len())
+            }
+        }
+    }
+
+    /// A condition that never holds.
+    fn no(&self) -> String {
+        match self.dialect {
+            Dialect::Sqlite => "0".into(),
+            Dialect::Postgres => "FALSE".into(),
+        }
+    }
+
+    /// NOT of a condition that may be NULL (NULL counts as false).
+    fn not_true(&self, c: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("NOT IFNULL({c}, 0)"),
+            Dialect::Postgres => format!("NOT COALESCE({c}, FALSE)"),
+        }
+    }
+
+    /// The scalar at `path` of the JSON `src` (NULL when absent): on SQLite the SQL value,
+    /// on PostgreSQL its text.
+    fn extract(&self, src: &str, path: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("json_extract({src}, {})", lit(path)),
+            Dialect::Postgres => format!("({src} #>> {})", pg_path(path)),
+        }
+    }
+
+    /// The JSON of the element row `alias` (of [`Self::each`]).
+    fn elem_json(&self, alias: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("{alias}.value"),
+            Dialect::Postgres => format!("{alias}.j"),
+        }
+    }
+
+    /// The rows of the array at `path` of `src`: columns `value` (the scalar), `type`
+    /// (SQLite's or jsonb's type name), `key` (the position) and, on PostgreSQL, `j` (the
+    /// element as jsonb).
+    fn each(&self, src: &str, path: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("json_each({src}, {})", lit(path)),
+            Dialect::Postgres => {
+                let a = format!("({src} #> {})", pg_path(path));
+                format!(
+                    "(SELECT e.value AS j, e.value #>> '{{}}' AS value, jsonb_typeof(e.value) AS type, e.key AS key \
+                     FROM jsonb_array_elements(CASE WHEN jsonb_typeof({a}) = 'array' THEN {a} ELSE '[]'::jsonb END) \
+                     WITH ORDINALITY AS e(value, key))"
+                )
+            }
+        }
+    }
+
+    /// Whether the element row `a` is a non-empty scalar (RFC 7643 §2.5 presence).
+    fn elem_is_present(&self, a: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!(
+                "({a}.type IN ('true', 'false', 'integer', 'real') OR ({a}.type = 'text' AND {a}.value <> ''))"
+            ),
+            Dialect::Postgres => format!(
+                "({a}.type IN ('boolean', 'number') OR ({a}.type = 'string' AND {a}.value <> ''))"
+            ),
+        }
     }
 
     fn text(&mut self, s: impl Into<String>) -> String {
@@ -524,7 +662,8 @@ impl Compiler<'_> {
     }
 
     /// The SQL expression of the resource as returned to the client (RFC 7643 §3.1 `id`,
-    /// `meta`, and `schemas` as `resource::schemas_of` lists them), as JSON text.
+    /// `meta`, and `schemas` as `resource::schemas_of` lists them), as JSON text (jsonb on
+    /// PostgreSQL).
     fn resource_json(&mut self) -> String {
         let m = self.map;
         let ps = match &self.resource_params {
@@ -540,6 +679,30 @@ impl Compiler<'_> {
                 ps
             }
         };
+        if self.dialect == Dialect::Postgres {
+            let mut schemas = format!("SELECT {} AS value", ps[0]);
+            for (i, (ext, _)) in m.rt.extensions.iter().enumerate() {
+                schemas.push_str(&format!(
+                    " UNION ALL SELECT {} WHERE ({} -> {}) IS NOT NULL",
+                    ps[i + 1],
+                    m.doc,
+                    lit(ext.id)
+                ));
+            }
+            let n = ps.len();
+            return format!(
+                "({doc} || jsonb_build_object('id', {id}, 'schemas', (SELECT jsonb_agg(value) FROM ({schemas}) s), \
+                 'meta', jsonb_build_object('resourceType', {rtname}, 'created', {created}, 'lastModified', {lm}, \
+                 'location', {loc} || {id}, 'version', 'W/\"' || {version} || '\"')))",
+                doc = m.doc,
+                id = m.id,
+                rtname = ps[n - 2],
+                loc = ps[n - 1],
+                created = m.created,
+                lm = m.last_modified,
+                version = m.version,
+            );
+        }
         let mut schemas = format!("SELECT {} AS value", ps[0]);
         for (i, (ext, _)) in m.rt.extensions.iter().enumerate() {
             schemas.push_str(&format!(
@@ -637,13 +800,13 @@ impl Compiler<'_> {
             }
             Filter::Not(inner) => {
                 let inner = self.filter(inner, el);
-                format!("NOT IFNULL({inner}, 0)")
+                self.not_true(&inner)
             }
             Filter::Present(path) => self.present(path, el),
             Filter::Compare(path, op, value) => self.compare(path, *op, value, el),
             Filter::ValuePath { attr, filter } => match el {
                 // The parser rejects nested value paths; the evaluator says false.
-                Some(_) => "0".into(),
+                Some(_) => self.no(),
                 None => self.value_path(attr, filter),
             },
         }
@@ -658,14 +821,17 @@ impl Compiler<'_> {
     ) -> String {
         if value.is_null() {
             return match op {
-                CompareOp::Eq => format!("NOT IFNULL({}, 0)", self.present(path, el)),
+                CompareOp::Eq => {
+                    let present = self.present(path, el);
+                    self.not_true(&present)
+                }
                 CompareOp::Ne => self.present(path, el),
-                _ => "0".into(),
+                _ => self.no(),
             };
         }
         if op == CompareOp::Ne {
             let eq = self.compare(path, CompareOp::Eq, value, el);
-            return format!("NOT IFNULL({eq}, 0)");
+            return self.not_true(&eq);
         }
         if el.is_none()
             && let Some(sql) = self.indexed_compare(path, op, value)
@@ -673,7 +839,7 @@ impl Compiler<'_> {
             return sql;
         }
         match self.leaves(path, el) {
-            Leaves::None => "0".into(),
+            Leaves::None => self.no(),
             Leaves::One(x, info) => self.leaf_cmp(&x, StrSide::Value, info, op, value),
             Leaves::Each {
                 from,
@@ -740,14 +906,8 @@ impl Compiler<'_> {
                 let Some(sa) = el.attr.sub(&path.name) else {
                     return Leaves::None;
                 };
-                return Leaves::One(
-                    format!(
-                        "json_extract({}.value, {})",
-                        el.alias,
-                        lit(&json_path(&[sa.name]))
-                    ),
-                    sa.info(),
-                );
+                let json = self.elem_json(el.alias);
+                return Leaves::One(self.extract(&json, &json_path(&[sa.name])), sa.info());
             }
             return if path.name.eq_ignore_ascii_case("value") {
                 Leaves::One(format!("{}.value", el.alias), el.attr.info())
@@ -777,11 +937,11 @@ impl Compiler<'_> {
         if a.multi_valued {
             let alias = self.alias("j");
             let value = match member {
-                Some(m) => format!("json_extract({alias}.value, {})", lit(&json_path(&[m]))),
+                Some(m) => self.extract(&self.elem_json(&alias), &json_path(&[m])),
                 None => format!("{alias}.value"),
             };
             Leaves::Each {
-                from: format!("json_each({src}, {})", lit(&r.top)),
+                from: self.each(&src, &r.top),
                 alias,
                 value,
                 info,
@@ -791,7 +951,7 @@ impl Compiler<'_> {
                 Some(m) => format!("{}.\"{m}\"", r.top),
                 None => r.top.clone(),
             };
-            Leaves::One(format!("json_extract({src}, {})", lit(&path)), info)
+            Leaves::One(self.extract(&src, &path), info)
         }
     }
 
@@ -802,22 +962,19 @@ impl Compiler<'_> {
             if el.attr.kind == AttrKind::Complex {
                 return match el.attr.sub(&path.name) {
                     Some(sa) => {
-                        let src = format!("{}.value", el.alias);
+                        let src = self.elem_json(el.alias);
                         self.present_json(&src, &json_path(&[sa.name]))
                     }
-                    None => "0".into(),
+                    None => self.no(),
                 };
             }
             if !path.name.eq_ignore_ascii_case("value") {
-                return "0".into();
+                return self.no();
             }
-            let a = el.alias;
-            return format!(
-                "({a}.type IN ('true', 'false', 'integer', 'real') OR ({a}.type = 'text' AND {a}.value <> ''))"
-            );
+            return self.elem_is_present(el.alias);
         }
         let Some(r) = self.resolve(path) else {
-            return "0".into();
+            return self.no();
         };
         let a = r.attr;
         match (&path.sub, a.kind == AttrKind::Complex) {
@@ -825,19 +982,18 @@ impl Compiler<'_> {
                 let src = self.src(r.src);
                 self.present_json(&src, &r.top)
             }
-            (Some(_), false) => "0".into(),
+            (Some(_), false) => self.no(),
             (Some(s), true) => {
                 let Some(sa) = a.sub(s) else {
-                    return "0".into();
+                    return self.no();
                 };
                 let src = self.src(r.src);
                 if a.multi_valued {
                     let alias = self.alias("j");
-                    let inner =
-                        self.present_json(&format!("{alias}.value"), &json_path(&[sa.name]));
+                    let inner = self.present_json(&self.elem_json(&alias), &json_path(&[sa.name]));
                     format!(
-                        "EXISTS (SELECT 1 FROM json_each({src}, {}) {alias} WHERE {inner})",
-                        lit(&r.top)
+                        "EXISTS (SELECT 1 FROM {} {alias} WHERE {inner})",
+                        self.each(&src, &r.top)
                     )
                 } else {
                     self.present_json(&src, &format!("{}.\"{}\"", r.top, sa.name))
@@ -847,6 +1003,15 @@ impl Compiler<'_> {
     }
 
     fn present_json(&mut self, src: &str, path: &str) -> String {
+        if self.dialect == Dialect::Postgres {
+            // Every scalar at or below the path (`.**` includes the node itself).
+            let keys: Vec<String> = pg_keys(path).iter().map(|k| format!(".\"{k}\"")).collect();
+            let jp = format!(
+                "${}.** ? (@.type() == \"boolean\" || @.type() == \"number\" || (@.type() == \"string\" && @ != \"\"))",
+                keys.concat()
+            );
+            return format!("jsonb_path_exists({src}, {}::jsonpath)", lit(&jp));
+        }
         let t = self.alias("t");
         format!(
             "EXISTS (SELECT 1 FROM json_tree({src}, {}) {t} WHERE {t}.type IN ('true', 'false', 'integer', 'real') OR ({t}.type = 'text' AND {t}.atom <> ''))",
@@ -856,7 +1021,7 @@ impl Compiler<'_> {
 
     fn value_path(&mut self, attr: &AttrPath, inner: &Filter) -> String {
         let Some(r) = self.resolve(attr) else {
-            return "0".into();
+            return self.no();
         };
         if let Some(sql) = self.indexed_value_path(&r, inner) {
             return sql;
@@ -864,7 +1029,12 @@ impl Compiler<'_> {
         let src = self.src(r.src);
         let alias = self.alias("j");
         let from = if r.attr.multi_valued {
-            format!("json_each({src}, {})", lit(&r.top))
+            self.each(&src, &r.top)
+        } else if self.dialect == Dialect::Postgres {
+            let p = pg_path(&r.top);
+            format!(
+                "(SELECT {src} #> {p} AS j, {src} #>> {p} AS value, jsonb_typeof({src} #> {p}) AS type)"
+            )
         } else {
             // A single-valued attribute is one element (e.g. `name[givenName eq "x"]`).
             format!(
@@ -947,27 +1117,37 @@ impl Compiler<'_> {
         match info.kind {
             AttrKind::String | AttrKind::Reference => match value {
                 Value::String(s) => self.string_cmp(x, side, info.case_exact, op, s),
-                _ => "0".into(),
+                _ => self.no(),
             },
             AttrKind::Binary => match value {
                 Value::String(s) if op == CompareOp::Eq => {
                     self.string_cmp(x, side, info.case_exact, op, s)
                 }
-                _ => "0".into(),
+                _ => self.no(),
             },
             AttrKind::Boolean => match value {
-                Value::Bool(b) if op == CompareOp::Eq => {
-                    let p = self.param(SqlValue::Integer(i64::from(*b)));
-                    format!("{x} = {p}")
-                }
-                _ => "0".into(),
+                Value::Bool(b) if op == CompareOp::Eq => match self.dialect {
+                    Dialect::Sqlite => {
+                        let p = self.param(SqlValue::Integer(i64::from(*b)));
+                        format!("{x} = {p}")
+                    }
+                    // The JSON text of the value: `true` or `false`.
+                    Dialect::Postgres => {
+                        let p = self.text(b.to_string());
+                        format!("{x} = {p}")
+                    }
+                },
+                _ => self.no(),
             },
             AttrKind::Integer | AttrKind::Decimal => match value.as_f64() {
                 Some(n) if is_ordering(op) => {
                     let p = self.param(SqlValue::Real(n));
-                    format!("CAST({x} AS REAL) {} {p}", sql_op(op))
+                    match self.dialect {
+                        Dialect::Sqlite => format!("CAST({x} AS REAL) {} {p}", sql_op(op)),
+                        Dialect::Postgres => format!("CAST({x} AS float8) {} {p}", sql_op(op)),
+                    }
                 }
-                _ => "0".into(),
+                _ => self.no(),
             },
             AttrKind::DateTime => match value {
                 Value::String(s) => {
@@ -983,9 +1163,9 @@ impl Compiler<'_> {
                         _ => as_string,
                     }
                 }
-                _ => "0".into(),
+                _ => self.no(),
             },
-            AttrKind::Complex => "0".into(),
+            AttrKind::Complex => self.no(),
         }
     }
 
@@ -1011,7 +1191,10 @@ impl Compiler<'_> {
                     return format!("({lhs} IS NOT NULL)");
                 }
                 let p = self.text(rhs);
-                format!("instr({lhs}, {p}) > 0")
+                match self.dialect {
+                    Dialect::Sqlite => format!("instr({lhs}, {p}) > 0"),
+                    Dialect::Postgres => format!("strpos({lhs}, {p}) > 0"),
+                }
             }
             CompareOp::Sw => {
                 if n == 0 {
@@ -1030,7 +1213,10 @@ impl Compiler<'_> {
                 }
                 let p = self.text(rhs);
                 let l = self.param(SqlValue::Integer(n));
-                format!("substr({lhs}, 1, {l}) = {p}")
+                match self.dialect {
+                    Dialect::Sqlite => format!("substr({lhs}, 1, {l}) = {p}"),
+                    Dialect::Postgres => format!("left({lhs}, CAST({l} AS int)) = {p}"),
+                }
             }
             CompareOp::Ew => {
                 if n == 0 {
@@ -1038,16 +1224,39 @@ impl Compiler<'_> {
                 }
                 let p = self.text(rhs);
                 let l = self.param(SqlValue::Integer(n));
-                format!("(length({lhs}) >= {l} AND substr({lhs}, -{l}) = {p})")
+                match self.dialect {
+                    Dialect::Sqlite => {
+                        format!("(length({lhs}) >= {l} AND substr({lhs}, -{l}) = {p})")
+                    }
+                    Dialect::Postgres => {
+                        format!("(length({lhs}) >= {l} AND right({lhs}, CAST({l} AS int)) = {p})")
+                    }
+                }
             }
             _ => {
                 let p = self.text(rhs);
-                format!("{lhs} {} {p}", sql_op(op))
+                match self.dialect {
+                    Dialect::Sqlite => format!("{lhs} {} {p}", sql_op(op)),
+                    // Code-point order, as SQLite's BINARY, whatever the database's collation.
+                    Dialect::Postgres => format!("{lhs} {} {p} COLLATE \"C\"", sql_op(op)),
+                }
             }
         }
     }
 
     // ---- sorting ----
+
+    /// [`key_of`] in the compiler's dialect: on PostgreSQL, where a JSON value is read as
+    /// text, numbers sort as numbers and text in code-point order (SQLite's BINARY).
+    fn key_of(&self, x: &str, a: &Attribute) -> String {
+        match (self.dialect, a.kind) {
+            (Dialect::Sqlite, _) | (Dialect::Postgres, AttrKind::Boolean) => key_of(x, a),
+            (Dialect::Postgres, AttrKind::Integer | AttrKind::Decimal) => {
+                format!("CAST({x} AS float8)")
+            }
+            (Dialect::Postgres, _) => format!("({}) COLLATE \"C\"", key_of(x, a)),
+        }
+    }
 
     /// The ORDER BY key of `sortBy` (RFC 7644 §3.4.2.3): a singular attribute's value, or for
     /// a multi-valued attribute the primary value if any, else the first; strings folded
@@ -1102,7 +1311,7 @@ impl Compiler<'_> {
                 .find(|c| c.attr == a.name && c.sub == sub.map(|s| s.name))
         {
             return Ok(SortKey {
-                expr: key_of(col.column, leaf),
+                expr: self.key_of(col.column, leaf),
                 nullable: true,
                 descending,
             });
@@ -1110,28 +1319,34 @@ impl Compiler<'_> {
         let src = self.src(r.src);
         let expr = if a.multi_valued {
             let j = self.alias("j");
+            let json = self.elem_json(&j);
             let (value, primary_first) = match sub {
                 Some(s) => (
-                    format!("json_extract({j}.value, {})", lit(&json_path(&[s.name]))),
-                    if a.sub("primary").is_some() {
-                        format!("json_extract({j}.value, '$.\"primary\"') IS 1 DESC, ")
-                    } else {
-                        String::new()
+                    self.extract(&json, &json_path(&[s.name])),
+                    match (a.sub("primary").is_some(), self.dialect) {
+                        (false, _) => String::new(),
+                        (true, Dialect::Sqlite) => {
+                            format!("json_extract({json}, '$.\"primary\"') IS 1 DESC, ")
+                        }
+                        (true, Dialect::Postgres) => {
+                            format!("COALESCE({json} -> 'primary' = 'true'::jsonb, FALSE) DESC, ")
+                        }
                     },
                 ),
                 None => (format!("{j}.value"), String::new()),
             };
             format!(
-                "(SELECT {} FROM json_each({src}, {}) {j} ORDER BY {primary_first}{j}.key LIMIT 1)",
-                key_of(&value, leaf),
-                lit(&r.top)
+                "(SELECT {} FROM {} {j} ORDER BY {primary_first}{j}.key LIMIT 1)",
+                self.key_of(&value, leaf),
+                self.each(&src, &r.top)
             )
         } else {
             let p = match sub {
                 Some(s) => format!("{}.\"{}\"", r.top, s.name),
                 None => r.top.clone(),
             };
-            key_of(&format!("json_extract({src}, {})", lit(&p)), leaf)
+            let x = self.extract(&src, &p);
+            self.key_of(&x, leaf)
         };
         Ok(SortKey {
             expr,

@@ -15,6 +15,7 @@ pub mod integrations;
 pub mod listing;
 pub mod migrations;
 pub mod outbox;
+pub mod pg;
 pub mod provenance;
 pub mod secrets;
 pub mod users;

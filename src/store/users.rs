@@ -131,17 +131,18 @@ pub fn find_by_id_text(
     Ok(raw.map(to_user_text))
 }
 
-/// Columns derived from a document for indexing.
-struct Derived {
-    user_name: String,
-    external_id: Option<String>,
-    display_name_folded: Option<String>,
-    active: bool,
-    emails: Vec<(String, Option<String>)>,
+/// Columns derived from a document for indexing (shared with the PostgreSQL dialect,
+/// `store::pg::users`, so both engines fold and index alike).
+pub(crate) struct Derived {
+    pub(crate) user_name: String,
+    pub(crate) external_id: Option<String>,
+    pub(crate) display_name_folded: Option<String>,
+    pub(crate) active: bool,
+    pub(crate) emails: Vec<(String, Option<String>)>,
     /// Folded login names: the userName first, then aliases.
-    names: Vec<(String, bool)>,
+    pub(crate) names: Vec<(String, bool)>,
     /// What the admin search looks in (see [`search_text`]).
-    search: String,
+    pub(crate) search: String,
 }
 
 /// The admin pages' search text: userName, aliases, emails and names, folded, one per line
@@ -176,7 +177,7 @@ fn search_text(doc: &Document) -> String {
     fold(&parts.join("\n"))
 }
 
-fn derive(doc: &Document) -> Result<Derived, StoreError> {
+pub(crate) fn derive(doc: &Document) -> Result<Derived, StoreError> {
     let user_name = doc
         .get("userName")
         .and_then(Value::as_str)
@@ -280,7 +281,7 @@ fn taken_by_another(conn: &Connection, folded: &str, seq: i64) -> Result<bool, S
     Ok(alias.is_some())
 }
 
-fn original_alias(doc: &Document, folded: &str) -> String {
+pub(crate) fn original_alias(doc: &Document, folded: &str) -> String {
     doc.get("aliases")
         .and_then(Value::as_array)
         .into_iter()

@@ -27,6 +27,7 @@ mod packaging;
 mod patch;
 mod patch_answer;
 mod patch_props;
+mod pg_store;
 mod query;
 mod restart;
 mod secrets;

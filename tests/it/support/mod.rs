@@ -2,6 +2,7 @@
 //! `scimgate serve`), on 127.0.0.1:0, with a fresh database in a temporary directory.
 
 pub mod admin;
+pub mod postgres;
 pub mod props;
 pub mod smtp;
 

@@ -119,7 +119,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let conn = db();
-        let resources = population(&conn, &mut StdRng::seed_from_u64(14));
+        let resources = population(&conn, None, &mut StdRng::seed_from_u64(14));
         Fixture { conn, resources }
     }
 
