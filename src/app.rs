@@ -225,7 +225,9 @@ impl App {
             if let Some(p) = &https_policy {
                 app = app.app_data(p.clone());
             }
-            app.wrap(middleware::Compress::default())
+            app.wrap(middleware::from_fn(crate::web::compress::skip_small))
+                .wrap(middleware::Compress::default())
+                .wrap(middleware::from_fn(crate::web::compress::unmark))
                 .wrap(middleware::from_fn(https::enforce))
                 .wrap(middleware::from_fn(crate::web::observe::observe))
                 .configure(crate::web::configure)

@@ -6,6 +6,7 @@
 pub mod access_log;
 pub mod admin;
 pub mod assets;
+pub mod compress;
 pub mod enroll;
 pub mod https;
 pub mod limits;

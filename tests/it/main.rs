@@ -9,6 +9,7 @@ mod backup;
 mod binary;
 mod bounds;
 mod bulk_props;
+mod compression;
 mod concurrency;
 mod conformance;
 mod discovery;
