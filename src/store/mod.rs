@@ -58,9 +58,6 @@ pub struct Store {
 }
 
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How much of the database file each read connection maps (`PRAGMA mmap_size`): address
-/// space, not memory; the pages are the OS page cache's, shared by every reader.
-const READER_MMAP_BYTES: i64 = 1 << 30;
 const STATEMENT_CACHE: usize = 256;
 
 fn configure(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
@@ -233,12 +230,6 @@ impl Store {
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(move |c| {
                 configure(c, sync)?;
-                // Readers read the file through a memory map: a page already in the OS page
-                // cache is used where it lies instead of copied by `pread` into each
-                // connection's own cache. A large group's GET reads 10,000 user rows, and the
-                // copies were its largest cost (issue 17). Pages still in the WAL are read as
-                // before. SQLite caps the map at its compile-time maximum.
-                c.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
                 // Readers never write: a bug that tries fails loudly instead of racing the writer.
                 c.pragma_update(None, "query_only", "ON")
             });
