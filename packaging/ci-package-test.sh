@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Debian package, end to end (issue 16 item 4), run by .ci/run as root on the CI machine:
-# build it with `cargo deb` (the dist profile, as shipped), install it with dpkg, and check what
+# build it with `cargo deb` (the release profile, as shipped), install it with dpkg, and check what
 # docs/operations.md ("Debian package") promises: the binary runs, the config is in
 # /etc/scimgate, the scimgate user exists, the unit is installed and NOT enabled, a first
 # administrator can be created and `scimgate check` passes on the fresh database, the
@@ -61,7 +61,7 @@ version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 arch=$(dpkg --print-architecture)
 [ -n "$version" ] || fail "no version in Cargo.toml"
 
-step "cargo deb (dist profile)"
+step "cargo deb (release profile)"
 rm -rf target/debian
 cargo deb
 built="target/debian/${PKG}_${version}-1_${arch}.deb"
