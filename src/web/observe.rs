@@ -69,7 +69,6 @@ pub async fn observe(
     let start = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let id = RequestId::new();
-    req.extensions_mut().insert(id.clone());
     let client = match &state {
         Some(s) => s.limits.client_of_service(&req).to_string(),
         None => req
@@ -105,10 +104,13 @@ pub async fn observe(
                 integration,
                 latency_secs,
             };
-            if let Some(s) = &state {
-                s.metrics.request(&facts);
-            }
-            access_log::write(&facts, &id, &client, Some(req));
+            record(
+                state.as_ref().map(|s| s.get_ref()),
+                &facts,
+                &id,
+                &client,
+                Some(req),
+            );
             if let Some(v) = value {
                 res.headers_mut().insert(header, v);
             }
@@ -127,16 +129,33 @@ pub async fn observe(
                 integration: None,
                 latency_secs,
             };
-            if let Some(s) = &state {
-                s.metrics.request(&facts);
-            }
-            access_log::write(&facts, &id, &client, None);
+            record(
+                state.as_ref().map(|s| s.get_ref()),
+                &facts,
+                &id,
+                &client,
+                None,
+            );
             if let Some(v) = value {
                 page.headers_mut().insert(header, v);
             }
             Err(InternalError::from_response(e, page).into())
         }
     }
+}
+
+/// Hands one request's facts to the metrics and to the access log.
+fn record(
+    state: Option<&AppState>,
+    facts: &Facts,
+    id: &RequestId,
+    client: &str,
+    req: Option<&actix_web::HttpRequest>,
+) {
+    if let Some(s) = state {
+        s.metrics.request(facts);
+    }
+    access_log::write(facts, id, client, req);
 }
 
 #[cfg(test)]
