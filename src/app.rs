@@ -206,6 +206,7 @@ impl App {
             recovery_reveal: Default::default(),
             settings_outcome: Default::default(),
             limits,
+            group_answers: Default::default(),
             outbox_alive: outbox_alive.clone(),
             last_backup: last_backup.clone(),
             metrics: metrics.clone(),

@@ -380,6 +380,9 @@ pub fn update(
     {
         write_derived(conn, old.seq, &d, &doc)?;
     }
+    if member_display(&old.doc) != member_display(&doc) {
+        touch_groups_of(conn, old.seq)?;
+    }
     Ok(UserRow {
         seq: old.seq,
         id: old.id.clone(),
@@ -391,7 +394,33 @@ pub fn update(
     })
 }
 
+/// The name a group shows for this user as a member (`store::groups::member_list`): its
+/// `displayName` when that is a string, else its userName.
+fn member_display(doc: &Document) -> Option<&Value> {
+    match doc.get("displayName") {
+        Some(v @ Value::String(_)) => Some(v),
+        _ => doc.get("userName"),
+    }
+}
+
+/// Bumps the version (the ETag) of every group `user_seq` is a member of, when a change to
+/// the user changes those groups' representation: a member's `display`, or the member itself
+/// on delete. RFC 7644 §3.14: the version changes whenever the resource's representation
+/// does; the large groups' answer cache (`web::scim::group_cache`) relies on it. Their
+/// `lastModified` stays: the groups' own attributes did not change.
+fn touch_groups_of(conn: &Connection, user_seq: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE groups SET version = version + 1
+         WHERE seq IN (SELECT group_seq FROM group_members WHERE user_seq = ?1)",
+    )?
+    .execute([user_seq])?;
+    Ok(())
+}
+
+/// Deletes a user; its memberships go with it (`ON DELETE CASCADE`), and its groups' versions
+/// move ([`touch_groups_of`]).
 pub fn delete(conn: &Connection, seq: i64) -> Result<(), StoreError> {
+    touch_groups_of(conn, seq)?;
     conn.prepare_cached("DELETE FROM users WHERE seq = ?1")?
         .execute([seq])?;
     Ok(())

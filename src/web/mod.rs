@@ -56,6 +56,8 @@ pub struct AppState {
     pub settings_outcome: admin::reveal::Reveal<(bool, String, String)>,
     /// Rate limits and the client address (`web::limits`).
     pub limits: Arc<limits::Limits>,
+    /// Large groups' answers, kept while their version holds (`scim::group_cache`).
+    pub group_answers: scim::group_cache::GroupAnswers,
     /// True while the email drainer task runs; `None` when `[smtp]` is not configured (no
     /// drainer). Read by `/readyz`.
     pub outbox_alive: Option<Arc<std::sync::atomic::AtomicBool>>,

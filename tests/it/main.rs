@@ -16,6 +16,7 @@ mod discovery;
 mod docs;
 mod enroll;
 mod errors;
+mod group_cache;
 mod groups;
 mod limits;
 mod log_format;

@@ -2,7 +2,8 @@
 //! `excludedAttributes=members` (as Entra asks) stays fast on large groups.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, ContentEncoding, HeaderValue};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::directory::PatchAnswer;
@@ -14,9 +15,9 @@ use crate::scim::{ScimError, schema};
 use crate::web::AppState;
 use crate::web::scim::activity::note;
 use crate::web::scim::extract::{Caller, ScimBody, if_match, none_match, patch_answer, query};
-use crate::web::scim::render;
 use crate::web::scim::respond::{self, ApiError};
 use crate::web::scim::users::projection;
+use crate::web::scim::{group_cache, render};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -122,14 +123,70 @@ pub async fn get(
     id: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let p = projection(&req, schema::group())?;
-    let g = state
-        .directory
-        .get_group(&me.0, &id.1, p.returns("members"))
-        .await?;
-    if none_match(&req, &g.meta.etag()) {
-        return Ok(respond::not_modified(&g.meta.etag()));
+    if !p.is_identity() {
+        let g = state
+            .directory
+            .get_group(&me.0, &id.1, p.returns("members"))
+            .await?;
+        if none_match(&req, &g.meta.etag()) {
+            return Ok(respond::not_modified(&g.meta.etag()));
+        }
+        return one(&state, &me, g, p, StatusCode::OK).await;
     }
-    one(&state, &me, g, p, StatusCode::OK).await
+    // The whole group: a large one's answer may be kept (`group_cache`). Its version and
+    // provenance are read first, without the members; the members are read only when the
+    // kept answer is missing or stale.
+    let base = state.base_url(me.0.id.as_str());
+    let coding = group_cache::coding(&req);
+    let head = state.directory.get_group(&me.0, &id.1, false).await?;
+    let etag = head.meta.etag();
+    if none_match(&req, &etag) {
+        return Ok(respond::not_modified(&etag));
+    }
+    let key = group_cache::Key {
+        group_id: head.meta.id.clone(),
+        base: base.clone(),
+    };
+    let stamp = |g: &Group| group_cache::Stamp {
+        version: g.meta.version,
+        provenance: render::provenance(&g.provenance).to_string(),
+    };
+    let kept = match state.group_answers.get(&key, &stamp(&head), coding) {
+        Some(Ok(kept)) => Some(kept),
+        Some(Err(plain)) => {
+            let gz = off_worker(move || group_cache::gzip(&plain)).await?;
+            state
+                .group_answers
+                .add_gzip(&key, &stamp(&head), gz.clone());
+            Some(group_cache::Kept {
+                body: gz,
+                encoding: Some(ContentEncoding::Gzip),
+            })
+        }
+        None => None,
+    };
+    if let Some(kept) = kept {
+        return Ok(respond::kept_resource(kept.body, kept.encoding, &etag));
+    }
+    // Read again with the members, in one snapshot: the answer is kept under this read's
+    // version, which may be newer than the head's.
+    let g = state.directory.get_group(&me.0, &id.1, true).await?;
+    let (etag, stamp) = (g.meta.etag(), stamp(&g));
+    let (plain, gz) = off_worker(move || {
+        let mut out = Vec::new();
+        render::group_into(&mut out, &base, &g, &p)?;
+        let gz = (coding == group_cache::Coding::Gzip && out.len() >= group_cache::MIN_BYTES)
+            .then(|| group_cache::gzip(&out));
+        Ok::<_, ScimError>((Bytes::from(out), gz))
+    })
+    .await??;
+    state
+        .group_answers
+        .put(key, stamp, plain.clone(), gz.clone());
+    Ok(match gz {
+        Some(gz) => respond::kept_resource(gz, Some(ContentEncoding::Gzip), &etag),
+        None => respond::kept_resource(plain, None, &etag),
+    })
 }
 
 pub async fn replace(

@@ -4,6 +4,7 @@ pub mod activity;
 mod bulk;
 mod discovery;
 pub mod extract;
+pub mod group_cache;
 mod groups;
 mod render;
 pub mod respond;

@@ -16,7 +16,7 @@ use crate::scim::resource::{
 use crate::scim::schema::{self, PROVISIONING_URN};
 
 /// The read-only provisioning extension: source and claim.
-fn provenance(p: &Provenance) -> Value {
+pub(super) fn provenance(p: &Provenance) -> Value {
     let source = match &p.source {
         Some((id, name)) => json!({"type": "integration", "value": id, "display": name}),
         None => json!({"type": "manual"}),

@@ -111,6 +111,26 @@ pub fn resource_bytes(status: StatusCode, body: Vec<u8>, etag: &str) -> HttpResp
     res
 }
 
+/// A 200 resource response whose body is ready as it goes out (`web::scim::group_cache`):
+/// already in `encoding` when given (which `Compress` then leaves alone), else plain (which
+/// `Compress` may still encode, adding `Vary` as it does).
+pub fn kept_resource(
+    body: actix_web::web::Bytes,
+    encoding: Option<header::ContentEncoding>,
+    etag: &str,
+) -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::CONTENT_TYPE, SCIM_JSON));
+    if let Some(e) = encoding {
+        res.insert_header((header::CONTENT_ENCODING, e))
+            .insert_header((header::VARY, "accept-encoding"));
+    }
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        res.insert_header((header::ETAG, v));
+    }
+    res.body(body)
+}
+
 /// A resource response with its `ETag` and, for 201, its `Location` (RFC 7644 §3.3).
 pub fn resource(status: StatusCode, body: &Value, etag: &str) -> HttpResponse {
     let mut res = resource_bytes(status, body.to_string().into_bytes(), etag);
