@@ -976,6 +976,32 @@ async fn run(o: Opts) {
                 None,
                 ceiling,
             );
+            // The rows above are served from the kept answer (`group_cache`) after their first
+            // request. Here every GET follows a membership change, so none is: Okta's remove,
+            // the GET (Okta's headers), Okta's add back. The CPU per item is one GET rendered,
+            // read and gzipped afresh (plus two PATCHes, about 70 µs each).
+            let (cl, ids2, g2) = (client.clone(), ids.clone(), gids.clone());
+            let run = drive(c, (c * 8).min(n), move |i| {
+                let (cl, ids, gids) = (cl.clone(), ids2.clone(), g2.clone());
+                async move {
+                    let path = format!("/Groups/{}", gids[i / per_group]);
+                    cl.call("PATCH", &path, Some(&okta_remove(&ids[i])), 204)
+                        .await;
+                    cl.call("GET", &path, None, 200).await;
+                    cl.call("PATCH", &path, Some(&okta_add(&ids[i..=i])), 204)
+                        .await;
+                }
+            })
+            .await;
+            report.line(
+                "  same, each after a change: remove 1, GET, add 1 (not an IdP request)",
+                c,
+                &run,
+                3.0,
+                1.0,
+                None,
+                ceiling,
+            );
         }
         if o.wants("entra") {
             // Entra's user requests (field notes §2.1): the `userName eq` lookup (no paging

@@ -1,5 +1,5 @@
-//! HMAC-SHA256 (RFC 2104) with a per-process random key: tamper evidence for values the
-//! server hands out and reads back, such as list cursors.
+//! HMAC-SHA256 (RFC 2104): tamper evidence for values the server hands out and reads back,
+//! such as list cursors (keyed from the secrets key, `SecretsKey::derive_mac_key`).
 
 use rand::TryRng;
 use rand::rngs::SysRng;
@@ -31,7 +31,6 @@ impl MacKey {
         MacKey(k)
     }
 
-    #[cfg(test)]
     pub fn from_bytes(k: [u8; 32]) -> MacKey {
         MacKey(k)
     }

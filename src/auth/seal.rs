@@ -95,6 +95,16 @@ impl SecretsKey {
         hex::encode(&d[..8])
     }
 
+    /// A MAC key for `label`, derived from this key: HMAC-SHA256(key, label), the one-block
+    /// HKDF-Expand of RFC 5869 §2.3 with the secrets key as the pseudorandom key. Every
+    /// appliance on one database holds the same secrets key (its TOTP secrets are sealed with
+    /// it), so each derives the same MAC key, and keeps it across restarts: a list cursor made
+    /// by one appliance is honoured by another, and after a restart (issue 18 item 4).
+    pub fn derive_mac_key(&self, label: &str) -> crate::auth::mac::MacKey {
+        let prk = crate::auth::mac::MacKey::from_bytes(self.0);
+        crate::auth::mac::MacKey::from_bytes(prk.sign(label.as_bytes()))
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(&self.0.into())
     }
@@ -153,6 +163,22 @@ impl SecretsKey {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn derived_mac_keys_are_stable_and_separate() {
+        let k = SecretsKey::from_bytes([7; 32]);
+        let again = SecretsKey::from_bytes([7; 32]);
+        let other = SecretsKey::from_bytes([8; 32]);
+        let tag = k.derive_mac_key("a").sign(b"msg");
+        assert_eq!(again.derive_mac_key("a").sign(b"msg"), tag);
+        assert_ne!(k.derive_mac_key("b").sign(b"msg"), tag);
+        assert_ne!(other.derive_mac_key("a").sign(b"msg"), tag);
+        // Not the secrets key itself used as the MAC key.
+        assert_ne!(
+            crate::auth::mac::MacKey::from_bytes([7; 32]).sign(b"msg"),
+            tag
+        );
+    }
 
     #[test]
     fn round_trip() {

@@ -1,9 +1,11 @@
 //! RFC 9865 cursors: opaque, tamper-evident positions in a list. A cursor holds the sort key
 //! and `seq` of the last resource of a page, its expiry, and an HMAC over those and what it
-//! is bound to (integration, resource type, filter and sort), with a key made at start-up: a
-//! forged or altered cursor, or one used with another query or by another integration, is
-//! `invalidCursor`; one older than [`CURSOR_TIMEOUT_SECS`] (or from before a restart) is
-//! `expiredCursor`/`invalidCursor`.
+//! is bound to (integration, resource type, filter and sort), with a key derived from the
+//! secrets key ([`KEY_LABEL`]): a forged or altered cursor, or one used with another query or
+//! by another integration, is `invalidCursor`; one older than [`CURSOR_TIMEOUT_SECS`] is
+//! `expiredCursor`. The key is the same after a restart and on every appliance sharing the
+//! database (issue 18 item 4); a `secrets rotate-key` changes it, so cursors issued before a
+//! rotation are `invalidCursor`.
 //!
 //! Index paging borrows the same positions ([`ResumePoints`]): where a `startIndex` page
 //! ended, so that the next page of the walk seeks there instead of skipping its offset.
@@ -19,12 +21,14 @@ use crate::store::listing::Position;
 
 /// How long a cursor stays valid (advertised as `pagination.cursorTimeout`).
 pub const CURSOR_TIMEOUT_SECS: i64 = 3600;
+/// What the cursor MAC key is derived for (`SecretsKey::derive_mac_key`).
+pub const KEY_LABEL: &str = "scimgate list cursor v1";
 /// Longest cursor accepted.
 const MAX_CURSOR_LEN: usize = 2048;
 
 fn invalid() -> ScimError {
     ScimError::InvalidCursor(
-        "the cursor is not a nextCursor this server issued for this query (since its last restart); send an empty 'cursor' to start again".into(),
+        "the cursor is not a nextCursor this server issued for this query (or it was issued before the secrets key was rotated); send an empty 'cursor' to start again".into(),
     )
 }
 
@@ -292,7 +296,7 @@ mod tests {
                     .scim_type(),
                 Some("expiredCursor")
             );
-            // Another server key (a restart).
+            // Another server key (a rotated secrets key).
             assert!(decode(&MacKey::random(), "b", &c, 1000).is_err());
         }
         // A payload edited without the key.

@@ -182,6 +182,7 @@ impl Directory {
     /// The directory over `store`, whose secrets are sealed with `secrets` (the key
     /// [`secrets::unlock`] checked against the database; `app::open_directory` does both).
     pub fn new(store: Store, secrets: SecretsKey) -> Directory {
+        let cursor_key = secrets.derive_mac_key(cursor::KEY_LABEL);
         Directory {
             store,
             secrets,
@@ -189,7 +190,7 @@ impl Directory {
             auth_cache: Mutex::new(integration::AuthCache::default()),
             integration_changed: Mutex::new(None),
             auth_generation: std::sync::atomic::AtomicU64::new(0),
-            cursor_key: crate::auth::mac::MacKey::random(),
+            cursor_key,
             resume: cursor::ResumePoints::default(),
             sign_in_throttle: admins::Throttle::default(),
             admin_mfa: admin_mfa::MfaState::default(),
