@@ -189,6 +189,25 @@ async fn a_kept_group_answer_follows_every_change_it_shows() {
     assert_eq!(display_of(&body, &ids[2]), None);
     assert_eq!(body["members"].as_array().unwrap().len(), N - 2);
 
+    // Many GETs at once after a change (one renders, the others wait for it): all the same,
+    // all the new version.
+    let r = app
+        .patch(
+            &path,
+            &ops(json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[3])}])),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let answers = join_all((0..16).map(|i| get(&app, &path, i % 2 == 0))).await;
+    let (_, etag, _, first) = &answers[0];
+    moved(&mut last, etag.clone());
+    for (status, e, _, body) in &answers {
+        assert_eq!((*status, e), (200, etag));
+        assert!(body == first, "concurrent answers differ");
+    }
+    let body: Value = serde_json::from_slice(first).unwrap();
+    assert_eq!(display_of(&body, &ids[3]), None);
+
     // The group's own name.
     let r = app.patch(&path, &rename(json!("Everyone, renamed"))).await;
     assert_eq!(r.status, 204, "{}", r.body);

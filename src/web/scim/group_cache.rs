@@ -12,6 +12,10 @@
 //! without the version (the Base URL, the owning integration's name in the provisioning
 //! extension) is part of the entry's key.
 //!
+//! A group not yet known to be large is read and rendered in one read, as any resource; once
+//! its answer is kept, each GET reads the group without its members first, and only a stale
+//! answer is made again, by one request at a time ([`GroupAnswers::turn`]).
+//!
 //! Limits: only answers of at least [`MIN_BYTES`] are kept (a group of about 500 members;
 //! smaller ones render in well under a millisecond), only the plain projection (no
 //! `attributes`/`excludedAttributes`), and at most [`BUDGET_BYTES`] in all (plain and gzip
@@ -73,6 +77,8 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct GroupAnswers {
     inner: Mutex<Inner>,
+    /// Turns to make a missing answer, by a hash of its key ([`GroupAnswers::turn`]).
+    turns: [tokio::sync::Mutex<()>; 16],
 }
 
 /// How an answer goes out.
@@ -146,10 +152,14 @@ impl GroupAnswers {
     /// Keeps `plain` (and its gzip, when made) as the answer for `key` at `stamp`, when it is
     /// large enough to be worth keeping and fits the budget.
     pub fn put(&self, key: Key, stamp: Stamp, plain: Bytes, gzip: Option<Bytes>) {
+        let mut inner = self.lock();
         if plain.len() < MIN_BYTES {
+            // The group is small now: forget it, so that its GETs are plain reads again.
+            if let Some(old) = inner.entries.remove(&key) {
+                inner.bytes -= old.size();
+            }
             return;
         }
-        let mut inner = self.lock();
         inner.clock += 1;
         let entry = Entry {
             stamp,
@@ -193,6 +203,23 @@ impl GroupAnswers {
         let added = gzip.len();
         e.gzip = Some(gzip);
         inner.bytes += added;
+    }
+
+    /// Whether an answer is kept for `key`, at any version: the group is large (or was when it
+    /// was last rendered).
+    pub fn known(&self, key: &Key) -> bool {
+        self.lock().entries.contains_key(key)
+    }
+
+    /// Waits for the turn to make the answer for `key`: of several requests that find it
+    /// stale at once, one renders it and the others, when their turn comes, find it kept.
+    /// Keys share 16 turns by hash; two groups rendered at once on the same turn wait for
+    /// each other, which costs time, not CPU.
+    pub async fn turn(&self, key: &Key) -> tokio::sync::MutexGuard<'_, ()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(key, &mut h);
+        let i = std::hash::Hasher::finish(&h) as usize % self.turns.len();
+        self.turns[i].lock().await
     }
 
     /// How many answers are kept, and their bytes.
@@ -243,6 +270,13 @@ mod tests {
     fn small_answers_are_not_kept() {
         let c = GroupAnswers::default();
         c.put(key("g"), stamp(1), body(MIN_BYTES - 1), None);
+        assert_eq!(c.usage(), (0, 0));
+        assert!(!c.known(&key("g")));
+        // A large group that became small is forgotten.
+        c.put(key("g"), stamp(2), body(MIN_BYTES), None);
+        assert!(c.known(&key("g")));
+        c.put(key("g"), stamp(3), body(MIN_BYTES - 1), None);
+        assert!(!c.known(&key("g")));
         assert_eq!(c.usage(), (0, 0));
     }
 

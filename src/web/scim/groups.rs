@@ -133,45 +133,44 @@ pub async fn get(
         }
         return one(&state, &me, g, p, StatusCode::OK).await;
     }
-    // The whole group: a large one's answer may be kept (`group_cache`). Its version and
-    // provenance are read first, without the members; the members are read only when the
-    // kept answer is missing or stale.
+    // The whole group: a large one's answer is kept (`group_cache`). For a group known to
+    // be large, its version and provenance are read first, without the members, and the
+    // members only when the kept answer is stale; any other group is read and rendered as it
+    // always was, in one read.
     let base = state.base_url(me.0.id.as_str());
     let coding = group_cache::coding(&req);
-    let head = state.directory.get_group(&me.0, &id.1, false).await?;
-    let etag = head.meta.etag();
-    if none_match(&req, &etag) {
-        return Ok(respond::not_modified(&etag));
-    }
     let key = group_cache::Key {
-        group_id: head.meta.id.clone(),
+        group_id: id.1.clone(),
         base: base.clone(),
     };
     let stamp = |g: &Group| group_cache::Stamp {
         version: g.meta.version,
         provenance: render::provenance(&g.provenance).to_string(),
     };
-    let kept = match state.group_answers.get(&key, &stamp(&head), coding) {
-        Some(Ok(kept)) => Some(kept),
-        Some(Err(plain)) => {
-            let gz = off_worker(move || group_cache::gzip(&plain)).await?;
-            state
-                .group_answers
-                .add_gzip(&key, &stamp(&head), gz.clone());
-            Some(group_cache::Kept {
-                body: gz,
-                encoding: Some(ContentEncoding::Gzip),
-            })
+    // Held while rendering: of several requests that find a large group's answer stale at
+    // once, one renders it and the others, when their turn comes, find it kept (32 requests
+    // arriving together would otherwise each render it).
+    let mut _turn = None;
+    if state.group_answers.known(&key) {
+        let head = state.directory.get_group(&me.0, &id.1, false).await?;
+        let etag = head.meta.etag();
+        if none_match(&req, &etag) {
+            return Ok(respond::not_modified(&etag));
         }
-        None => None,
-    };
-    if let Some(kept) = kept {
-        return Ok(respond::kept_resource(kept.body, kept.encoding, &etag));
+        if let Some(res) = kept(&state, &key, &stamp(&head), coding, &etag).await? {
+            return Ok(res);
+        }
+        _turn = Some(state.group_answers.turn(&key).await);
+        if let Some(res) = kept(&state, &key, &stamp(&head), coding, &etag).await? {
+            return Ok(res);
+        }
     }
-    // Read again with the members, in one snapshot: the answer is kept under this read's
-    // version, which may be newer than the head's.
+    // With the members, in one snapshot: the answer is kept under this read's version.
     let g = state.directory.get_group(&me.0, &id.1, true).await?;
     let (etag, stamp) = (g.meta.etag(), stamp(&g));
+    if none_match(&req, &etag) {
+        return Ok(respond::not_modified(&etag));
+    }
     let (plain, gz) = off_worker(move || {
         let mut out = Vec::new();
         render::group_into(&mut out, &base, &g, &p)?;
@@ -187,6 +186,30 @@ pub async fn get(
         Some(gz) => respond::kept_resource(gz, Some(ContentEncoding::Gzip), &etag),
         None => respond::kept_resource(plain, None, &etag),
     })
+}
+
+/// The kept answer for `key` at `stamp`, gzipping it first when the client takes gzip and the
+/// entry has no gzip yet.
+async fn kept(
+    state: &AppState,
+    key: &group_cache::Key,
+    stamp: &group_cache::Stamp,
+    coding: group_cache::Coding,
+    etag: &str,
+) -> Result<Option<HttpResponse>> {
+    let kept = match state.group_answers.get(key, stamp, coding) {
+        Some(Ok(kept)) => kept,
+        Some(Err(plain)) => {
+            let gz = off_worker(move || group_cache::gzip(&plain)).await?;
+            state.group_answers.add_gzip(key, stamp, gz.clone());
+            group_cache::Kept {
+                body: gz,
+                encoding: Some(ContentEncoding::Gzip),
+            }
+        }
+        None => return Ok(None),
+    };
+    Ok(Some(respond::kept_resource(kept.body, kept.encoding, etag)))
 }
 
 pub async fn replace(
