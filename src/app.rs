@@ -18,7 +18,7 @@ use crate::directory::outbox::Delivery;
 use crate::directory::secrets::SecretsError;
 use crate::scim::discovery::Capabilities;
 use crate::store::backup::LastBackup;
-use crate::store::{LockMode, Store, StoreError, StoreOptions, WriterThread};
+use crate::store::{Direct, LockMode, Store, StoreError, StoreOptions, WriterThread};
 use crate::tls::{Tls, TlsError};
 use crate::web::AppState;
 use crate::web::https::{self, HttpsPolicy};
@@ -93,12 +93,12 @@ fn store_options(config: &Config) -> StoreOptions {
 pub fn open_with_key<T>(
     config: &Config,
     lock: LockMode,
-    then: impl FnOnce(&mut rusqlite::Connection, &SecretsKey) -> Result<T, SecretsError>,
+    then: impl FnOnce(&mut Direct, &SecretsKey) -> Result<T, SecretsError>,
 ) -> Result<(Store, WriterThread, SecretsKey, T), StartError> {
     let key_file = config.secrets_key_file();
-    Store::open_then(&store_options(config), lock, |conn| {
-        let (key, _) = crate::directory::secrets::unlock(conn, &key_file)?;
-        let t = then(conn, &key)?;
+    Store::open_then(&store_options(config), lock, |db| {
+        let (key, _) = crate::directory::secrets::unlock(db, &key_file)?;
+        let t = then(db, &key)?;
         Ok((key, t))
     })
     .map(|(store, writer, (key, t))| (store, writer, key, t))
