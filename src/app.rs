@@ -88,8 +88,8 @@ fn store_options(config: &Config) -> StoreOptions {
 
 /// Opens the database of `config` with its lock file in `lock` mode, checks the secrets key
 /// against it (creating the key only for a database without sealed secrets; refusing, with
-/// nothing changed, on a missing or wrong key), then runs `then` on the write connection with
-/// the key.
+/// nothing changed, on a missing or wrong key), then runs `then` on the write connection (a
+/// [`Direct`], before the writer takes it) with the key.
 pub fn open_with_key<T>(
     config: &Config,
     lock: LockMode,

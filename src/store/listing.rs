@@ -62,7 +62,7 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> Result<()
 }
 
 /// Runs `sql`, binding exactly the placeholders it uses from `params` (`?N` is `params[N-1]`).
-pub fn query<T>(
+pub(crate) fn query<T>(
     conn: &Connection,
     sql: &str,
     params: &[Value],
@@ -84,7 +84,7 @@ pub fn query<T>(
 ///
 /// Offset paging costs O(offset); keyset paging seeks to its position (through the primary
 /// key when unsorted, through the key's index when it has one), so each page costs the same.
-pub fn page<T>(
+pub(crate) fn page<T>(
     tx: &mut Tx<'_>,
     t: &Table,
     q: &Compiled,

@@ -287,8 +287,8 @@ impl Store {
     }
 
     /// Opens the database as [`Store::open`] does, holding its lock file in `lock` mode until
-    /// the writer stops, and runs `prepare` on the write connection after the migrations and
-    /// before anything else uses it. When `prepare` fails, nothing else happens (no writer,
+    /// the writer stops, and runs `prepare` on the write connection (as a [`Direct`]) after
+    /// the migrations and before anything else uses it. When `prepare` fails, nothing else happens (no writer,
     /// no readers) and its error is returned.
     pub fn open_then<T, E, F>(
         opts: &StoreOptions,

@@ -139,7 +139,7 @@ impl Writer {
 
     /// Runs `f` on the writer thread inside a savepoint of the current batch; resolves after the
     /// batch committed. If `f` fails, its changes are rolled back and its error returned.
-    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    pub(crate) async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
