@@ -1,5 +1,5 @@
 //! The command line: `serve`, and the operator commands that script what the admin pages do.
-//! Reaches the database only through `directory` and `store` (never `rusqlite`).
+//! Reaches the database only through `directory` and `store` (it imports no database crate).
 
 use std::path::PathBuf;
 use std::sync::Arc;

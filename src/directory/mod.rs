@@ -4,7 +4,7 @@
 //! verification (`verify`) and the keys it takes (`verifier_keys`), and the secrets sealed at
 //! rest (`secrets`).
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
-//! Does not import `rusqlite` (or any database crate): it talks to the store only through the
+//! Imports no database crate (no SQLite driver): it talks to the store only through the
 //! [`Tx`](crate::store::Tx) its closures receive and the `store` repository functions that take
 //! it, so the same rules can run on another engine (issue 18 item 2).
 
