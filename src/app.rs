@@ -18,7 +18,7 @@ use crate::directory::outbox::Delivery;
 use crate::directory::secrets::SecretsError;
 use crate::scim::discovery::Capabilities;
 use crate::store::backup::LastBackup;
-use crate::store::{LockMode, Store, StoreError, StoreOptions, WriterThread};
+use crate::store::{Direct, LockMode, Store, StoreError, StoreOptions, WriterThread};
 use crate::tls::{Tls, TlsError};
 use crate::web::AppState;
 use crate::web::https::{self, HttpsPolicy};
@@ -88,17 +88,17 @@ fn store_options(config: &Config) -> StoreOptions {
 
 /// Opens the database of `config` with its lock file in `lock` mode, checks the secrets key
 /// against it (creating the key only for a database without sealed secrets; refusing, with
-/// nothing changed, on a missing or wrong key), then runs `then` on the write connection with
-/// the key.
+/// nothing changed, on a missing or wrong key), then runs `then` on the write connection (a
+/// [`Direct`], before the writer takes it) with the key.
 pub fn open_with_key<T>(
     config: &Config,
     lock: LockMode,
-    then: impl FnOnce(&mut rusqlite::Connection, &SecretsKey) -> Result<T, SecretsError>,
+    then: impl FnOnce(&mut Direct, &SecretsKey) -> Result<T, SecretsError>,
 ) -> Result<(Store, WriterThread, SecretsKey, T), StartError> {
     let key_file = config.secrets_key_file();
-    Store::open_then(&store_options(config), lock, |conn| {
-        let (key, _) = crate::directory::secrets::unlock(conn, &key_file)?;
-        let t = then(conn, &key)?;
+    Store::open_then(&store_options(config), lock, |db| {
+        let (key, _) = crate::directory::secrets::unlock(db, &key_file)?;
+        let t = then(db, &key)?;
         Ok((key, t))
     })
     .map(|(store, writer, (key, t))| (store, writer, key, t))

@@ -1,4 +1,5 @@
 //! The command line: `serve`, and the operator commands that script what the admin pages do.
+//! Reaches the database only through `directory` and `store` (it imports no database crate).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -702,8 +703,8 @@ async fn secrets(config: &Config, cmd: SecretsCommand) -> anyhow::Result<()> {
     let key_file = config.secrets_key_file();
     // Exclusive: no server (or other command) keeps sealing with the old key meanwhile.
     let (store, writer, _, rotated) =
-        crate::app::open_with_key(config, crate::store::LockMode::Exclusive, |conn, key| {
-            crate::directory::secrets::rotate(conn, &key_file, key)
+        crate::app::open_with_key(config, crate::store::LockMode::Exclusive, |db, key| {
+            crate::directory::secrets::rotate(db, &key_file, key)
         })?;
     drop(store);
     tokio::task::spawn_blocking(move || writer.stop()).await?;

@@ -64,8 +64,8 @@ fn check_file(config: &Config, path: &Path) -> anyhow::Result<Checked> {
     let mut inspection = backup::inspect(path)?;
     let mut secrets = None;
     if inspection.problems.is_empty() {
-        let conn = backup::open_for_check(path)?;
-        match crate::directory::secrets::verify(&conn, &config.secrets_key_file()) {
+        let mut db = backup::open_for_check(path)?;
+        match crate::directory::secrets::verify(&mut db, &config.secrets_key_file()) {
             Ok(v) => {
                 if v.plaintext > 0 {
                     inspection.notes.push(format!(

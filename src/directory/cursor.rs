@@ -10,9 +10,9 @@
 //! Index paging borrows the same positions ([`ResumePoints`]): where a `startIndex` page
 //! ended, so that the next page of the walk seeks there instead of skipping its offset.
 
+use crate::store::SqlValue;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::types::Value as SqlValue;
 use serde_json::{Value, json};
 
 use crate::auth::mac::MacKey;

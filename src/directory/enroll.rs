@@ -10,13 +10,14 @@ use crate::auth::TokenDigest;
 use crate::auth::seal::purpose;
 use crate::auth::totp::TotpSecret;
 use crate::directory::{Directory, Error, format_time, now, open_totp, seal_totp};
+use crate::store::Tx;
 use crate::store::enrollment::{self, LinkRow};
 use crate::store::users::{self, UserRow};
 
 /// Issues a new enrollment link for a user (replacing any earlier one) inside a write job and
 /// returns its token, which exists only in the email.
 pub(crate) fn issue_link(
-    conn: &rusqlite::Connection,
+    tx: &mut Tx<'_>,
     user_seq: i64,
     lifetime: std::time::Duration,
 ) -> Result<String, Error> {
@@ -24,7 +25,7 @@ pub(crate) fn issue_link(
         .map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
     let expires = format_time(OffsetDateTime::now_utc() + lifetime);
     enrollment::issue(
-        conn,
+        tx,
         user_seq,
         TokenDigest::of(&token).as_bytes(),
         &expires,
@@ -35,7 +36,7 @@ pub(crate) fn issue_link(
 
 /// The live link of `token` and its (active) user; `NotFound` for an unknown, used, expired or
 /// revoked link, or a deactivated user: the page says the same for all.
-fn live_link(conn: &rusqlite::Connection, token: &str) -> Result<(LinkRow, UserRow), Error> {
+fn live_link(tx: &mut Tx<'_>, token: &str) -> Result<(LinkRow, UserRow), Error> {
     // Tokens are 43 base64url characters; anything else is not looked up.
     if token.len() != 43
         || !token
@@ -44,11 +45,11 @@ fn live_link(conn: &rusqlite::Connection, token: &str) -> Result<(LinkRow, UserR
     {
         return Err(Error::NotFound);
     }
-    let link = enrollment::find(conn, TokenDigest::of(token).as_bytes())?.ok_or(Error::NotFound)?;
+    let link = enrollment::find(tx, TokenDigest::of(token).as_bytes())?.ok_or(Error::NotFound)?;
     if link.expires < now() {
         return Err(Error::NotFound);
     }
-    let user = users::find_by_seq(conn, link.user_seq)?.ok_or(Error::NotFound)?;
+    let user = users::find_by_seq(tx, link.user_seq)?.ok_or(Error::NotFound)?;
     if user.doc.get("active").and_then(serde_json::Value::as_bool) == Some(false) {
         return Err(Error::NotFound);
     }
@@ -80,7 +81,7 @@ impl Directory {
     pub async fn enrollment_link(&self, token: &str) -> Result<String, Error> {
         let token = token.to_owned();
         self.store
-            .read(move |conn| live_link(conn, &token).map(|(_, u)| user_name(&u)))
+            .read(move |tx| live_link(tx, &token).map(|(_, u)| user_name(&u)))
             .await
     }
 
@@ -90,11 +91,11 @@ impl Directory {
         let token = token.to_owned();
         let key = self.secrets.clone();
         self.store
-            .write(move |conn| {
-                let (link, user) = live_link(conn, &token)?;
+            .write(move |tx| {
+                let (link, user) = live_link(tx, &token)?;
                 let secret = TotpSecret::generate();
                 let sealed = seal_totp(&key, purpose::ENROLL_PENDING, &user.id, &secret)?;
-                enrollment::set_pending_secret(conn, link.user_seq, &sealed)?;
+                enrollment::set_pending_secret(tx, link.user_seq, &sealed)?;
                 Ok((user_name(&user), secret))
             })
             .await
@@ -107,8 +108,8 @@ impl Directory {
         let t = u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0);
         let key = self.secrets.clone();
         self.store
-            .write(move |conn| {
-                let (link, user) = live_link(conn, &token)?;
+            .write(move |tx| {
+                let (link, user) = live_link(tx, &token)?;
                 let sealed = link.pending_secret.as_deref().ok_or(Error::NotFound)?;
                 let secret = open_totp(&key, purpose::ENROLL_PENDING, &user.id, sealed)?;
                 let name = user_name(&user);
@@ -119,9 +120,9 @@ impl Directory {
                     });
                 };
                 let sealed = seal_totp(&key, purpose::TOTP, &user.id, &secret)?;
-                enrollment::register(conn, link.user_seq, &sealed, &now())?;
-                enrollment::mark_step(conn, link.user_seq, step)?;
-                enrollment::revoke(conn, link.user_seq)?;
+                enrollment::register(tx, link.user_seq, &sealed, &now())?;
+                enrollment::mark_step(tx, link.user_seq, step)?;
+                enrollment::revoke(tx, link.user_seq)?;
                 tracing::info!(user = %user.id, "authenticator registered");
                 Ok(Confirm::Registered { user_name: name })
             })
@@ -132,9 +133,9 @@ impl Directory {
     pub async fn has_authenticator(&self, user_id: &str) -> Result<bool, Error> {
         let user_id = user_id.to_owned();
         self.store
-            .read(move |conn| {
-                let u = users::find_by_id(conn, &user_id)?.ok_or(Error::NotFound)?;
-                Ok(enrollment::authenticator(conn, u.seq)?.is_some())
+            .read(move |tx| {
+                let u = users::find_by_id(tx, &user_id)?.ok_or(Error::NotFound)?;
+                Ok(enrollment::authenticator(tx, u.seq)?.is_some())
             })
             .await
     }

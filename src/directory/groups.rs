@@ -14,6 +14,7 @@ use crate::scim::list::ListQuery;
 use crate::scim::patch::{self, OpKind, PatchOp};
 use crate::scim::resource::{self, Document, Meta};
 use crate::scim::{ScimError, schema};
+use crate::store::Tx;
 use crate::store::filter_sql::{compile, groups_map};
 use crate::store::groups::{self, GroupRow};
 pub use crate::store::groups::{Member, MemberList, MemberRef};
@@ -96,12 +97,8 @@ fn member_ids(value: &Value) -> Result<Vec<String>, Error> {
 }
 
 /// Resolves member ids to user rows this integration can see; anything else is invalidValue.
-fn resolve(
-    conn: &rusqlite::Connection,
-    me: &Integration,
-    ids: &[String],
-) -> Result<Vec<i64>, Error> {
-    let found = groups::resolve_users(conn, ids)?;
+fn resolve(tx: &mut Tx<'_>, me: &Integration, ids: &[String]) -> Result<Vec<i64>, Error> {
+    let found = groups::resolve_users(tx, ids)?;
     let mut seqs = Vec::with_capacity(ids.len());
     for id in ids {
         let visible = found.iter().find(|c| &c.id == id).filter(|c| {
@@ -121,8 +118,8 @@ fn resolve(
 }
 
 /// Ids of existing users among `ids` (for removals, where an unknown id is simply not a member).
-fn existing(conn: &rusqlite::Connection, ids: &[String]) -> Result<Vec<i64>, Error> {
-    Ok(groups::resolve_users(conn, ids)?
+fn existing(tx: &mut Tx<'_>, ids: &[String]) -> Result<Vec<i64>, Error> {
+    Ok(groups::resolve_users(tx, ids)?
         .into_iter()
         .map(|c| c.seq)
         .collect())
@@ -156,14 +153,10 @@ fn value_eq_ids(f: &Filter) -> Option<Vec<String>> {
 
 /// Removes the members a value filter selects (`members[value eq "…"]`, or any filter on
 /// `value`, `display`, `type`, `$ref`).
-fn remove_matching(
-    conn: &rusqlite::Connection,
-    group: &GroupRow,
-    f: &Filter,
-) -> Result<usize, Error> {
+fn remove_matching(tx: &mut Tx<'_>, group: &GroupRow, f: &Filter) -> Result<usize, Error> {
     if let Some(ids) = value_eq_ids(f) {
-        let seqs = existing(conn, &ids)?;
-        return Ok(groups::remove_members(conn, group.seq, &seqs)?);
+        let seqs = existing(tx, &ids)?;
+        return Ok(groups::remove_members(tx, group.seq, &seqs)?);
     }
     let rt = schema::group();
     let selector = Filter::ValuePath {
@@ -175,19 +168,19 @@ fn remove_matching(
         filter: Box::new(f.clone()),
     };
     let mut gone = Vec::new();
-    for m in groups::members(conn, group.seq)? {
+    for m in groups::members(tx, group.seq)? {
         let probe =
             serde_json::json!({"members": [{"value": m.id, "display": m.display, "type": "User"}]});
         if filter::matches(&selector, &probe, rt) {
             gone.push(m.user_seq);
         }
     }
-    Ok(groups::remove_members(conn, group.seq, &gone)?)
+    Ok(groups::remove_members(tx, group.seq, &gone)?)
 }
 
 /// Applies one operation that targets `members`; returns how many memberships changed.
 fn member_op(
-    conn: &rusqlite::Connection,
+    tx: &mut Tx<'_>,
     me: &Integration,
     group: &GroupRow,
     kind: OpKind,
@@ -202,44 +195,44 @@ fn member_op(
         .into());
     }
     match (kind, filter) {
-        (OpKind::Remove, Some(f)) => remove_matching(conn, group, f),
+        (OpKind::Remove, Some(f)) => remove_matching(tx, group, f),
         (_, Some(_)) => Err(ScimError::InvalidPath(
             "a value filter on members is supported with 'remove' only; use 'add' or 'replace' with a list of members".into(),
         )
         .into()),
         (OpKind::Add, None) => {
-            let seqs = resolve(conn, me, &member_ids(value.unwrap_or(&Value::Null))?)?;
-            Ok(groups::add_members(conn, group.seq, &seqs)?)
+            let seqs = resolve(tx, me, &member_ids(value.unwrap_or(&Value::Null))?)?;
+            Ok(groups::add_members(tx, group.seq, &seqs)?)
         }
         // RFC 7644 §3.5.2.3: replace sets the members to exactly these; `[]` empties the group
         // (Okta's push of an empty group, SCIM-SDK #757).
         (OpKind::Replace, None) => {
-            let seqs = resolve(conn, me, &member_ids(value.unwrap_or(&Value::Null))?)?;
-            let before: std::collections::BTreeSet<i64> = groups::members(conn, group.seq)?.iter().map(|m| m.user_seq).collect();
+            let seqs = resolve(tx, me, &member_ids(value.unwrap_or(&Value::Null))?)?;
+            let before: std::collections::BTreeSet<i64> = groups::members(tx, group.seq)?.iter().map(|m| m.user_seq).collect();
             let after: std::collections::BTreeSet<i64> = seqs.iter().copied().collect();
             let gone: Vec<i64> = before.difference(&after).copied().collect();
             let new: Vec<i64> = after.difference(&before).copied().collect();
-            Ok(groups::remove_members(conn, group.seq, &gone)? + groups::add_members(conn, group.seq, &new)?)
+            Ok(groups::remove_members(tx, group.seq, &gone)? + groups::add_members(tx, group.seq, &new)?)
         }
         // Entra: {"op":"Remove","path":"members","value":[{"value":"id"}]} removes just those.
         (OpKind::Remove, None) => match value {
             Some(v) if !v.is_null() => {
-                let seqs = existing(conn, &member_ids(v)?)?;
-                Ok(groups::remove_members(conn, group.seq, &seqs)?)
+                let seqs = existing(tx, &member_ids(v)?)?;
+                Ok(groups::remove_members(tx, group.seq, &seqs)?)
             }
-            _ => Ok(groups::clear_members(conn, group.seq)?),
+            _ => Ok(groups::clear_members(tx, group.seq)?),
         },
     }
 }
 
 /// Loads a group for a write: visible to `me`, and matching `If-Match`.
 fn load(
-    conn: &rusqlite::Connection,
+    tx: &mut Tx<'_>,
     me: &Integration,
     id: &str,
     if_match: Option<&IfMatch>,
 ) -> Result<GroupRow, Error> {
-    let row = groups::find_by_id(conn, id)?.ok_or(Error::NotFound)?;
+    let row = groups::find_by_id(tx, id)?.ok_or(Error::NotFound)?;
     if policy::group_access(me.settings, owner(me, row.source.as_deref())) == Access::Invisible {
         return Err(Error::NotFound);
     }
@@ -251,7 +244,7 @@ fn load(
 
 /// Finishes a write: the policy decides, then the document and version are written.
 fn finish(
-    conn: &rusqlite::Connection,
+    tx: &mut Tx<'_>,
     me: &Integration,
     row: GroupRow,
     doc: Document,
@@ -272,15 +265,15 @@ fn finish(
         WriteDecision::Write => row.source.clone(),
         WriteDecision::WriteAndClaim => {
             tracing::info!(group = %row.id, integration = %me.id, "integration claimed a group");
-            provenance::record_claim(conn, Kind::Group, row.seq, me.id.as_str(), &me.name, &now())?;
+            provenance::record_claim(tx, Kind::Group, row.seq, me.id.as_str(), &me.name, &now())?;
             Some(me.id.as_str().to_owned())
         }
     };
     let now = now();
     Ok(if doc_changed {
-        groups::update(conn, &row, source.as_deref(), doc, &now)?
+        groups::update(tx, &row, source.as_deref(), doc, &now)?
     } else {
-        groups::touch(conn, &row, source.as_deref(), &now)?
+        groups::touch(tx, &row, source.as_deref(), &now)?
     })
 }
 
@@ -293,22 +286,22 @@ fn split_members(doc: &mut Document) -> Option<Value> {
 }
 
 fn load_members(
-    conn: &rusqlite::Connection,
+    tx: &mut Tx<'_>,
     row: &GroupRow,
     with_members: bool,
 ) -> Result<Option<MemberList>, Error> {
     Ok(if with_members {
-        Some(groups::member_list(conn, row.seq)?)
+        Some(groups::member_list(tx, row.seq)?)
     } else {
         None
     })
 }
 
 /// The group as handed out: members if asked for, and where it comes from.
-fn full(conn: &rusqlite::Connection, row: GroupRow, with_members: bool) -> Result<Group, Error> {
-    let members = load_members(conn, &row, with_members)?;
+fn full(tx: &mut Tx<'_>, row: GroupRow, with_members: bool) -> Result<Group, Error> {
+    let members = load_members(tx, &row, with_members)?;
     let provenance =
-        crate::directory::Provenance::load(conn, Kind::Group, row.seq, row.source.as_deref())?;
+        crate::directory::Provenance::load(tx, Kind::Group, row.seq, row.source.as_deref())?;
     Ok(Group {
         provenance,
         ..to_group(row, members)
@@ -327,14 +320,14 @@ impl Directory {
         self.limits.check(&doc)?;
         let me = me.clone();
         self.store
-            .write(move |conn| {
+            .write(move |tx| {
                 let id = uuid::Uuid::now_v7().to_string();
-                let row = groups::insert(conn, &id, Some(me.id.as_str()), &now(), &doc)?;
+                let row = groups::insert(tx, &id, Some(me.id.as_str()), &now(), &doc)?;
                 if let Some(m) = members {
-                    let seqs = resolve(conn, &me, &member_ids(&m)?)?;
-                    groups::add_members(conn, row.seq, &seqs)?;
+                    let seqs = resolve(tx, &me, &member_ids(&m)?)?;
+                    groups::add_members(tx, row.seq, &seqs)?;
                 }
-                full(conn, row, with_members)
+                full(tx, row, with_members)
             })
             .await
     }
@@ -347,14 +340,14 @@ impl Directory {
     ) -> Result<Group, Error> {
         let (me, id) = (me.clone(), id.to_owned());
         self.store
-            .read(move |conn| {
-                let row = groups::find_by_id(conn, &id)?.ok_or(Error::NotFound)?;
+            .read(move |tx| {
+                let row = groups::find_by_id(tx, &id)?.ok_or(Error::NotFound)?;
                 if policy::group_access(me.settings, owner(&me, row.source.as_deref()))
                     == Access::Invisible
                 {
                     return Err(Error::NotFound);
                 }
-                full(conn, row, with_members)
+                full(tx, row, with_members)
             })
             .await
     }
@@ -381,12 +374,12 @@ impl Directory {
         let limit = q.count;
         let (page, out) = self
             .store
-            .read(move |conn| {
-                let mut page = groups::list(conn, &scope, &compiled, &paging, limit)?;
+            .read(move |tx| {
+                let mut page = groups::list(tx, &scope, &compiled, &paging, limit)?;
                 let rows = std::mem::take(&mut page.rows);
                 let mut out = Vec::with_capacity(rows.len());
                 for r in rows {
-                    out.push(full(conn, r, with_members)?);
+                    out.push(full(tx, r, with_members)?);
                 }
                 Ok::<_, Error>((page, out))
             })
@@ -415,12 +408,12 @@ impl Directory {
         self.limits.check(&doc)?;
         let (me, id) = (me.clone(), id.to_owned());
         self.store
-            .write(move |conn| {
-                let row = load(conn, &me, &id, if_match.as_ref())?;
+            .write(move |tx| {
+                let row = load(tx, &me, &id, if_match.as_ref())?;
                 let changed =
-                    member_op(conn, &me, &row, OpKind::Replace, None, None, Some(&members))?;
-                let row = finish(conn, &me, row, doc, changed)?;
-                full(conn, row, with_members)
+                    member_op(tx, &me, &row, OpKind::Replace, None, None, Some(&members))?;
+                let row = finish(tx, &me, row, doc, changed)?;
+                full(tx, row, with_members)
             })
             .await
     }
@@ -437,8 +430,8 @@ impl Directory {
     ) -> Result<Group, Error> {
         let (me, id, limits) = (me.clone(), id.to_owned(), self.limits);
         self.store
-            .write(move |conn| {
-                let row = load(conn, &me, &id, if_match.as_ref())?;
+            .write(move |tx| {
+                let row = load(tx, &me, &id, if_match.as_ref())?;
                 let rt = schema::group();
                 let mut doc = row.doc.clone();
                 let mut changed = 0;
@@ -447,7 +440,7 @@ impl Directory {
                         Some(p) if is_members(&p.attr) => {
                             let sub = p.attr.sub.as_deref().or(p.sub.as_deref());
                             changed += member_op(
-                                conn,
+                                tx,
                                 &me,
                                 &row,
                                 op.kind,
@@ -470,8 +463,7 @@ impl Directory {
                                 }
                             };
                             if let Some(m) = split_members(&mut rest) {
-                                changed +=
-                                    member_op(conn, &me, &row, op.kind, None, None, Some(&m))?;
+                                changed += member_op(tx, &me, &row, op.kind, None, None, Some(&m))?;
                             }
                             let rest_op = PatchOp {
                                 kind: op.kind,
@@ -485,8 +477,8 @@ impl Directory {
                 }
                 let doc = resource::normalize(rt, &Value::Object(doc))?;
                 limits.check(&doc)?;
-                let row = finish(conn, &me, row, doc, changed)?;
-                full(conn, row, with_members)
+                let row = finish(tx, &me, row, doc, changed)?;
+                full(tx, row, with_members)
             })
             .await
     }
@@ -500,15 +492,15 @@ impl Directory {
     ) -> Result<(), Error> {
         let (me, id) = (me.clone(), id.to_owned());
         self.store
-            .write(move |conn| {
-                let row = load(conn, &me, &id, if_match.as_ref())?;
+            .write(move |tx| {
+                let row = load(tx, &me, &id, if_match.as_ref())?;
                 match policy::group_write(me.settings, owner(&me, row.source.as_deref()), true) {
                     WriteDecision::NotFound => Err(Error::NotFound),
                     WriteDecision::Forbidden => Err(Error::Forbidden(format!(
                         "integration '{}' may not delete this group",
                         me.name
                     ))),
-                    _ => Ok(groups::delete(conn, row.seq)?),
+                    _ => Ok(groups::delete(tx, row.seq)?),
                 }
             })
             .await
@@ -524,11 +516,11 @@ impl Directory {
         limit: u64,
     ) -> Result<(u64, Vec<(Group, i64)>), Error> {
         self.store
-            .read(move |conn| {
-                let (total, rows) = groups::search(conn, &text, offset, limit)?;
+            .read(move |tx| {
+                let (total, rows) = groups::search(tx, &text, offset, limit)?;
                 let mut out = Vec::with_capacity(rows.len());
                 for (r, n) in rows {
-                    out.push((full(conn, r, false)?, n));
+                    out.push((full(tx, r, false)?, n));
                 }
                 Ok((total, out))
             })
@@ -539,9 +531,9 @@ impl Directory {
     pub async fn group_for_admin(&self, id: &str) -> Result<Group, Error> {
         let id = id.to_owned();
         self.store
-            .read(move |conn| {
-                let row = groups::find_by_id(conn, &id)?.ok_or(Error::NotFound)?;
-                full(conn, row, true)
+            .read(move |tx| {
+                let row = groups::find_by_id(tx, &id)?.ok_or(Error::NotFound)?;
+                full(tx, row, true)
             })
             .await
     }

@@ -275,7 +275,7 @@ impl Directory {
         };
         let stored = row.clone();
         self.store
-            .write(move |conn| integrations::insert(conn, &stored).map_err(Error::from))
+            .write(move |tx| integrations::insert(tx, &stored).map_err(Error::from))
             .await
             .map_err(|e| match e {
                 Error::Conflict { value, .. } => Error::Invalid(format!(
@@ -291,10 +291,10 @@ impl Directory {
 
     pub async fn list_integrations(&self) -> Result<Vec<Integration>, Error> {
         self.store
-            .read(|conn| {
-                let counts = integrations::user_counts(conn)?;
-                let group_counts = integrations::group_counts(conn)?;
-                let rows = integrations::list(conn)?;
+            .read(|tx| {
+                let counts = integrations::user_counts(tx)?;
+                let group_counts = integrations::group_counts(tx)?;
+                let rows = integrations::list(tx)?;
                 Ok::<_, Error>(
                     rows.into_iter()
                         .map(|r| {
@@ -337,7 +337,7 @@ impl Directory {
             return Ok(true);
         }
         self.store
-            .read(move |conn| Ok::<_, Error>(integrations::find(conn, id.as_str())?.is_some()))
+            .read(move |tx| Ok::<_, Error>(integrations::find(tx, id.as_str())?.is_some()))
             .await
     }
 
@@ -371,7 +371,7 @@ impl Directory {
         let lookup = id.0.clone();
         let row = self
             .store
-            .read_now(move |conn| integrations::find(conn, &lookup).map_err(Error::from))
+            .read_now(move |tx| integrations::find(tx, &lookup).map_err(Error::from))
             .await?;
         let Some(row) = row else {
             let _ = TokenDigest::of("").matches(presented);
@@ -481,10 +481,10 @@ impl Directory {
     ) -> Result<Integration, Error> {
         let name = name.trim().to_owned();
         self.store
-            .write(move |conn| {
-                let row = match integrations::find_by_name(conn, &name)? {
+            .write(move |tx| {
+                let row = match integrations::find_by_name(tx, &name)? {
                     Some(r) => r,
-                    None => integrations::find(conn, &name)?.ok_or_else(|| {
+                    None => integrations::find(tx, &name)?.ok_or_else(|| {
                         Error::Invalid(format!("there is no integration named '{name}'"))
                     })?,
                 };
@@ -498,14 +498,14 @@ impl Directory {
                     row.group_patch_answer = a.code().to_owned();
                 }
                 integrations::update_settings(
-                    conn,
+                    tx,
                     &row.id,
                     row.send_enrollment_emails,
                     row.include_manual,
                     row.read_all_users,
                     &row.group_patch_answer,
                 )?;
-                let owned = integrations::user_counts(conn)?
+                let owned = integrations::user_counts(tx)?
                     .into_iter()
                     .find(|(id, _)| *id == row.id)
                     .map_or(0, |(_, n)| n);

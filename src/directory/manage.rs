@@ -218,10 +218,10 @@ impl Directory {
         )?);
         let row = self
             .store
-            .write(move |conn| {
+            .write(move |tx| {
                 let id = uuid::Uuid::now_v7().to_string();
                 Ok::<_, Error>(users::insert(
-                    conn,
+                    tx,
                     NewUser {
                         id: &id,
                         source: None,
@@ -353,9 +353,9 @@ impl Directory {
         )?;
         let id = self
             .store
-            .write(move |conn| {
+            .write(move |tx| {
                 let id = uuid::Uuid::now_v7().to_string();
-                crate::store::groups::insert(conn, &id, None, &now(), &doc)?;
+                crate::store::groups::insert(tx, &id, None, &now(), &doc)?;
                 Ok::<_, Error>(id)
             })
             .await?;

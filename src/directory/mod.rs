@@ -4,6 +4,9 @@
 //! verification (`verify`) and the keys it takes (`verifier_keys`), and the secrets sealed at
 //! rest (`secrets`).
 //! Uses `scim` for protocol semantics and `store` for persistence; must not import `web`.
+//! Imports no database crate (no SQLite driver): it talks to the store only through the
+//! [`Tx`](crate::store::Tx) its closures receive and the `store` repository functions that take
+//! it, so the same rules can run on another engine (issue 18 item 2).
 
 /// A random id of 32 lower-case hex digits (a UUID v4 without dashes) with a `parse` that
 /// accepts only that shape, so arbitrary path text never reaches a query.
@@ -64,7 +67,7 @@ use time::macros::format_description;
 use crate::auth::seal::{self, SecretsKey};
 use crate::auth::totp::TotpSecret;
 use crate::scim::ScimError;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Tx};
 
 pub use integration::{Integration, IntegrationId, PatchAnswer, Settings, SettingsChange};
 
@@ -126,7 +129,7 @@ pub struct Provenance {
 
 impl Provenance {
     pub(crate) fn load(
-        conn: &rusqlite::Connection,
+        tx: &mut Tx<'_>,
         kind: crate::store::provenance::Kind,
         seq: i64,
         source: Option<&str>,
@@ -135,13 +138,13 @@ impl Provenance {
         let source = match source {
             Some(id) => Some((
                 id.to_owned(),
-                provenance::integration_name(conn, id)?.unwrap_or_default(),
+                provenance::integration_name(tx, id)?.unwrap_or_default(),
             )),
             None => None,
         };
         Ok(Provenance {
             source,
-            claim: provenance::claim(conn, kind, seq)?,
+            claim: provenance::claim(tx, kind, seq)?,
         })
     }
 }

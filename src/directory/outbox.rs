@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use crate::directory::{Directory, Error, format_time, now};
 use crate::mail::{Email, Mailer, SendError};
 use crate::scim::resource::Document;
+use crate::store::Tx;
 use crate::store::outbox::{self, OutboxRow};
 use crate::store::users;
 
@@ -112,7 +113,7 @@ pub fn no_email_reason(doc: &Document, sends: bool) -> Option<&'static str> {
 /// Queues the enrollment email of a just-created user, inside the creating write job, when
 /// the creating integration sends them. Returns whether a message was queued.
 pub(crate) fn enqueue_enrollment(
-    conn: &rusqlite::Connection,
+    tx: &mut Tx<'_>,
     sends: bool,
     user_seq: i64,
     doc: &Document,
@@ -123,7 +124,7 @@ pub(crate) fn enqueue_enrollment(
     let Some(to) = enrollment_address(doc) else {
         return Ok(false);
     };
-    outbox::insert(conn, "enrollment", Some(user_seq), &to, &now())?;
+    outbox::insert(tx, "enrollment", Some(user_seq), &to, &now())?;
     Ok(true)
 }
 
@@ -213,12 +214,12 @@ impl Directory {
         let at_text = format_time(at);
         let due = self
             .store
-            .read(move |conn| {
-                let rows = outbox::due(conn, &at_text, DRAIN_BATCH)?;
+            .read(move |tx| {
+                let rows = outbox::due(tx, &at_text, DRAIN_BATCH)?;
                 let mut out = Vec::with_capacity(rows.len());
                 for r in rows {
                     let doc = match r.user_seq {
-                        Some(seq) => users::find_by_seq(conn, seq)?.map(|u| u.doc),
+                        Some(seq) => users::find_by_seq(tx, seq)?.map(|u| u.doc),
                         None => None,
                     };
                     out.push((r, doc));
@@ -250,11 +251,11 @@ impl Directory {
             let (seq, lifetime, id) = (row.user_seq.unwrap_or_default(), d.link_lifetime, row.id);
             let token = self
                 .store
-                .write(move |conn| {
-                    if outbox::find(conn, id)?.is_none_or(|r| r.status != "pending") {
+                .write(move |tx| {
+                    if outbox::find(tx, id)?.is_none_or(|r| r.status != "pending") {
                         return Ok::<_, Error>(None);
                     }
-                    crate::directory::enroll::issue_link(conn, seq, lifetime).map(Some)
+                    crate::directory::enroll::issue_link(tx, seq, lifetime).map(Some)
                 })
                 .await?;
             let Some(token) = token else { continue };
@@ -302,18 +303,16 @@ impl Directory {
             Err(_) => (Outcome::Failed, String::new()),
         };
         self.store
-            .write(move |conn| {
+            .write(move |tx| {
                 match (&outcome, result) {
-                    (_, Ok(_)) => outbox::mark_sent(conn, id, &now())?,
-                    (Outcome::Retry, Err(e)) => {
-                        outbox::mark_retry(conn, id, &next, &e.to_string())?
-                    }
+                    (_, Ok(_)) => outbox::mark_sent(tx, id, &now())?,
+                    (Outcome::Retry, Err(e)) => outbox::mark_retry(tx, id, &next, &e.to_string())?,
                     (_, Err(SendError::Temporary(e))) => outbox::mark_failed(
-                        conn,
+                        tx,
                         id,
                         &format!("gave up after {attempts} attempts: {e}"),
                     )?,
-                    (_, Err(e)) => outbox::mark_failed(conn, id, &e.to_string())?,
+                    (_, Err(e)) => outbox::mark_failed(tx, id, &e.to_string())?,
                 }
                 Ok::<_, Error>(())
             })
@@ -338,24 +337,24 @@ impl Directory {
         let status = status.map(str::to_owned);
         let limit = limit.clamp(1, 1000);
         self.store
-            .read(move |conn| Ok(outbox::list(conn, status.as_deref(), limit)?))
+            .read(move |tx| Ok(outbox::list(tx, status.as_deref(), limit)?))
             .await
     }
 
     /// Counts of (pending, sent, failed) messages.
     pub async fn outbox_counts(&self) -> Result<(i64, i64, i64), Error> {
-        self.store.read(|conn| Ok(outbox::counts(conn)?)).await
+        self.store.read(|tx| Ok(outbox::counts(tx)?)).await
     }
 
     /// Puts a failed or cancelled message back in the queue, due now.
     pub async fn retry_message(&self, id: i64) -> Result<(), Error> {
         let done = self
             .store
-            .write(move |conn| {
-                if outbox::find(conn, id)?.is_none() {
+            .write(move |tx| {
+                if outbox::find(tx, id)?.is_none() {
                     return Err(Error::NotFound);
                 }
-                Ok(outbox::requeue(conn, id, &now())?)
+                Ok(outbox::requeue(tx, id, &now())?)
             })
             .await?;
         if !done {
@@ -374,14 +373,14 @@ impl Directory {
         let user_id = user_id.to_owned();
         let id = self
             .store
-            .write(move |conn| {
-                let row = users::find_by_id(conn, &user_id)?.ok_or(Error::NotFound)?;
+            .write(move |tx| {
+                let row = users::find_by_id(tx, &user_id)?.ok_or(Error::NotFound)?;
                 if let Some(reason) = no_email_reason(&row.doc, true) {
                     return Err(Error::Invalid(format!("cannot send: {reason}")));
                 }
                 let to = enrollment_address(&row.doc).unwrap_or_default();
                 Ok(outbox::insert(
-                    conn,
+                    tx,
                     "enrollment",
                     Some(row.seq),
                     &to,
@@ -400,9 +399,9 @@ impl Directory {
     ) -> Result<(Vec<OutboxMessage>, Option<String>), Error> {
         let user_id = user_id.to_owned();
         self.store
-            .read(move |conn| {
-                let row = users::find_by_id(conn, &user_id)?.ok_or(Error::NotFound)?;
-                let messages = outbox::of_user(conn, row.seq)?;
+            .read(move |tx| {
+                let row = users::find_by_id(tx, &user_id)?.ok_or(Error::NotFound)?;
+                let messages = outbox::of_user(tx, row.seq)?;
                 if !messages.is_empty() {
                     return Ok((messages, None));
                 }
@@ -413,7 +412,7 @@ impl Directory {
                             Some("the user was created by an administrator, not by an integration".into()),
                         ));
                     }
-                    Some(src) => crate::store::integrations::find(conn, src)?
+                    Some(src) => crate::store::integrations::find(tx, src)?
                         .is_some_and(|i| i.send_enrollment_emails),
                 };
                 let reason = no_email_reason(&row.doc, sends).unwrap_or(

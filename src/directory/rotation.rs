@@ -18,6 +18,7 @@ use crate::auth::ApiToken;
 use crate::directory::clock::Clock;
 use crate::directory::integration::{Integration, IntegrationId};
 use crate::directory::{Directory, Error, format_time};
+use crate::store::Tx;
 use crate::store::integrations::{self, IntegrationRow};
 
 /// The overlaps *Regenerate token* offers, in hours (0: the old token stops at once).
@@ -165,17 +166,17 @@ pub enum Target<'a> {
     NameOrId(&'a str),
 }
 
-fn find(conn: &rusqlite::Connection, target: &Target<'_>) -> Result<IntegrationRow, Error> {
+fn find(tx: &mut Tx<'_>, target: &Target<'_>) -> Result<IntegrationRow, Error> {
     match *target {
         Target::Id(id) => {
             let id = IntegrationId::parse(id).ok_or(Error::NotFound)?;
-            integrations::find(conn, id.as_str())?.ok_or(Error::NotFound)
+            integrations::find(tx, id.as_str())?.ok_or(Error::NotFound)
         }
         Target::NameOrId(name) => {
             let name = name.trim();
-            match integrations::find_by_name(conn, name)? {
+            match integrations::find_by_name(tx, name)? {
                 Some(r) => Ok(r),
-                None => integrations::find(conn, name)?.ok_or_else(|| {
+                None => integrations::find(tx, name)?.ok_or_else(|| {
                     Error::Invalid(format!("there is no integration named '{name}'"))
                 }),
             }

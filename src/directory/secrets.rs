@@ -12,13 +12,11 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
-
 use crate::auth::keyfile::{self, KeyFileError};
 use crate::auth::seal::{self, SecretsKey, purpose};
 use crate::private_fs;
-use crate::store::StoreError;
 use crate::store::secrets::{self, Slot, StoredSecret};
+use crate::store::{Direct, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
@@ -52,12 +50,6 @@ pub enum SecretsError {
     Seal(seal::SealError),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<rusqlite::Error> for SecretsError {
-    fn from(e: rusqlite::Error) -> Self {
-        SecretsError::Store(StoreError::from(e))
-    }
 }
 
 /// The associated data of a stored secret: its purpose and the user's id.
@@ -110,13 +102,10 @@ pub struct Unlocked {
 /// missing or holds another key; creates the key file only for a database that has neither.
 /// Then seals any plaintext secret in one transaction, and removes the plaintext from free
 /// pages and the WAL.
-pub fn unlock(
-    conn: &mut Connection,
-    key_file: &Path,
-) -> Result<(SecretsKey, Unlocked), SecretsError> {
+pub fn unlock(db: &mut Direct, key_file: &Path) -> Result<(SecretsKey, Unlocked), SecretsError> {
     let mut done = Unlocked::default();
-    let recorded = secrets::key_id(conn)?;
-    let stored = secrets::all(conn)?;
+    let (recorded, stored) =
+        db.read(|tx| Ok::<_, SecretsError>((secrets::key_id(tx)?, secrets::all(tx)?)))?;
     let any_sealed = stored.iter().any(|s| seal::is_sealed(&s.value));
     let key = match (keyfile::load(key_file)?, &recorded) {
         (Some(k), Some(id)) if k.id() == *id => k,
@@ -168,18 +157,21 @@ pub fn unlock(
         .filter(|s| !seal::is_sealed(&s.value))
         .collect();
     if recorded.as_deref() != Some(key.id().as_str()) || !plaintext.is_empty() {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for s in &plaintext {
-            let sealed = key
-                .seal(s.value.as_bytes(), &row_aad(s.slot, &s.user_id))
-                .map_err(SecretsError::Seal)?;
-            secrets::replace(&tx, s.slot, s.user_seq, &sealed)?;
-        }
-        secrets::set_key_id(&tx, &key.id(), &super::now())?;
-        tx.commit()?;
+        db.immediate(|tx| {
+            for s in &plaintext {
+                let sealed = key
+                    .seal(s.value.as_bytes(), &row_aad(s.slot, &s.user_id))
+                    .map_err(SecretsError::Seal)?;
+                secrets::replace(tx, s.slot, s.user_seq, &sealed)?;
+            }
+            secrets::set_key_id(tx, &key.id(), &super::now())?;
+            Ok::<_, SecretsError>(())
+        })?;
     }
     if !plaintext.is_empty() {
-        scrub(conn)?;
+        // The replaced plaintext must not linger in free pages or the WAL (`secure_delete`
+        // zeroes what is deleted from now on).
+        db.compact()?;
         done.sealed_plaintext = plaintext.len();
         tracing::info!(
             count = plaintext.len(),
@@ -187,14 +179,6 @@ pub fn unlock(
         );
     }
     Ok((key, done))
-}
-
-/// Rewrites the file without free pages and empties the WAL, so that replaced secrets do not
-/// linger on disk (`secure_delete` zeroes what is deleted from now on).
-fn scrub(conn: &Connection) -> Result<(), SecretsError> {
-    conn.execute_batch("VACUUM")?;
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    Ok(())
 }
 
 /// What [`verify`] found: how many sealed secrets opened, and how many are still plaintext
@@ -210,9 +194,9 @@ pub struct Verified {
 /// `key_file`, and the database records that key. Reads only: creates no key file and does not
 /// finish an interrupted rotation (a key in `<key_file>.new` is accepted when it is the
 /// recorded one, as start-up would take it).
-pub fn verify(conn: &Connection, key_file: &Path) -> Result<Verified, SecretsError> {
-    let recorded = secrets::key_id(conn)?;
-    let stored = secrets::all(conn)?;
+pub fn verify(db: &mut Direct, key_file: &Path) -> Result<Verified, SecretsError> {
+    let (recorded, stored) =
+        db.read(|tx| Ok::<_, SecretsError>((secrets::key_id(tx)?, secrets::all(tx)?)))?;
     let sealed: Vec<&StoredSecret> = stored
         .iter()
         .filter(|s| seal::is_sealed(&s.value))
@@ -308,7 +292,7 @@ pub struct Rotated {
 /// `.new` to the key file. A crash at any step leaves a state [`unlock`] starts from. The
 /// caller holds the database's lock file exclusively (no server runs with the old key).
 pub fn rotate(
-    conn: &mut Connection,
+    db: &mut Direct,
     key_file: &Path,
     current: &SecretsKey,
 ) -> Result<Rotated, SecretsError> {
@@ -333,23 +317,24 @@ pub fn rotate(
     }
     let new = keyfile::generate(&new_path)?;
     // The commit must be on disk before the key files are renamed.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let stored = secrets::all(&tx)?;
-    for s in &stored {
-        let aad = row_aad(s.slot, &s.user_id);
-        let plain = current
-            .open(&s.value, &aad)
-            .map_err(|source| SecretsError::Open {
-                what: what(s.slot),
-                user_id: s.user_id.clone(),
-                source,
-            })?;
-        let sealed = new.seal(&plain, &aad).map_err(SecretsError::Seal)?;
-        secrets::replace(&tx, s.slot, s.user_seq, &sealed)?;
-    }
-    secrets::set_key_id(&tx, &new.id(), &super::now())?;
-    tx.commit()?;
+    db.sync_full()?;
+    let resealed = db.immediate(|tx| {
+        let stored = secrets::all(tx)?;
+        for s in &stored {
+            let aad = row_aad(s.slot, &s.user_id);
+            let plain = current
+                .open(&s.value, &aad)
+                .map_err(|source| SecretsError::Open {
+                    what: what(s.slot),
+                    user_id: s.user_id.clone(),
+                    source,
+                })?;
+            let sealed = new.seal(&plain, &aad).map_err(SecretsError::Seal)?;
+            secrets::replace(tx, s.slot, s.user_seq, &sealed)?;
+        }
+        secrets::set_key_id(tx, &new.id(), &super::now())?;
+        Ok::<_, SecretsError>(stored.len())
+    })?;
     let io = |step: &str, e: std::io::Error| {
         SecretsError::Rotate(format!(
             "the secrets are re-sealed under the new key, which is in {}, but {step} failed: {e}. \
@@ -361,11 +346,12 @@ pub fn rotate(
     std::fs::rename(&new_path, key_file).map_err(|e| io("installing the new key file", e))?;
     private_fs::sync_dir(private_fs::parent_of(key_file))
         .map_err(|e| io("syncing the key file's directory", e))?;
-    scrub(conn)?;
+    // The secrets sealed with the old key must not linger in free pages or the WAL.
+    db.compact()?;
     Ok(Rotated {
         old_id: current.id(),
         new_id: new.id(),
-        resealed: stored.len(),
+        resealed,
         old_key_file: old_path,
     })
 }
@@ -377,9 +363,8 @@ mod tests {
 
     /// A migrated database with one user and a plaintext authenticator, as an older version
     /// left it.
-    fn db(dir: &Path) -> Connection {
-        let mut c = Connection::open(dir.join("t.db")).unwrap();
-        crate::store::migrations::migrate(&mut c).unwrap();
+    fn db(dir: &Path) -> Direct {
+        let mut c = Direct::open_migrated(&dir.join("t.db")).unwrap();
         c.execute_batch(
             "INSERT INTO users (id, user_name, user_name_folded, active, version, created, last_modified, doc)
              VALUES ('u1', 'ann', 'ann', 1, 1, 't', 't', '{\"userName\":\"ann\"}');
@@ -389,9 +374,21 @@ mod tests {
         c
     }
 
-    fn stored(c: &Connection) -> String {
-        c.query_row("SELECT secret FROM authenticators", [], |r| r.get(0))
-            .unwrap()
+    /// The one authenticator's stored secret.
+    fn stored(c: &mut Direct) -> String {
+        let all = c.read(secrets::all).unwrap();
+        let mut authenticators = all.into_iter().filter(|s| s.slot == Slot::Authenticator);
+        let one = authenticators.next().unwrap();
+        assert!(authenticators.next().is_none());
+        one.value
+    }
+
+    fn key_id(c: &mut Direct) -> Option<String> {
+        c.read(secrets::key_id).unwrap()
+    }
+
+    fn set_key_id(c: &mut Direct, id: &str) {
+        c.immediate(|tx| secrets::set_key_id(tx, id, "t")).unwrap();
     }
 
     #[test]
@@ -402,15 +399,15 @@ mod tests {
         let (key, done) = unlock(&mut c, &kf).unwrap();
         assert!(done.key_created);
         assert_eq!(done.sealed_plaintext, 1);
-        assert_eq!(secrets::key_id(&c).unwrap(), Some(key.id()));
-        let s = stored(&c);
+        assert_eq!(key_id(&mut c), Some(key.id()));
+        let s = stored(&mut c);
         assert!(seal::is_sealed(&s), "{s}");
         let aad = row_aad(Slot::Authenticator, "u1");
         assert_eq!(key.open_str(&s, &aad).unwrap(), "JBSWY3DPEHPK3PXP");
         // Again: nothing to do, the same key.
         let (again, done) = unlock(&mut c, &kf).unwrap();
         assert_eq!((again.id(), done), (key.id(), Unlocked::default()));
-        assert_eq!(stored(&c), s);
+        assert_eq!(stored(&mut c), s);
     }
 
     #[test]
@@ -419,7 +416,7 @@ mod tests {
         let mut c = db(t.path());
         let kf = t.path().join("scimgate.key");
         let (key, _) = unlock(&mut c, &kf).unwrap();
-        let before = stored(&c);
+        let before = stored(&mut c);
         std::fs::rename(&kf, t.path().join("elsewhere")).unwrap();
         let e = unlock(&mut c, &kf).unwrap_err();
         assert!(matches!(e, SecretsError::KeyMissing { .. }), "{e}");
@@ -433,8 +430,8 @@ mod tests {
         let e = unlock(&mut c, &kf).unwrap_err();
         assert!(matches!(e, SecretsError::WrongKey { .. }), "{e}");
         assert!(e.to_string().contains(&key.id()));
-        assert_eq!(stored(&c), before);
-        assert_eq!(secrets::key_id(&c).unwrap(), Some(key.id()));
+        assert_eq!(stored(&mut c), before);
+        assert_eq!(key_id(&mut c), Some(key.id()));
     }
 
     #[test]
@@ -452,7 +449,10 @@ mod tests {
             k1.id()
         );
         let aad = row_aad(Slot::Authenticator, "u1");
-        assert_eq!(k2.open_str(&stored(&c), &aad).unwrap(), "JBSWY3DPEHPK3PXP");
+        assert_eq!(
+            k2.open_str(&stored(&mut c), &aad).unwrap(),
+            "JBSWY3DPEHPK3PXP"
+        );
         // With a .old in place, another rotation asks for it to be moved first.
         assert!(matches!(
             rotate(&mut c, &kf, &k2),
@@ -464,7 +464,7 @@ mod tests {
         // file is the old key, .new the new one. Start-up finishes the rotation.
         let k3 = SecretsKey::generate().unwrap();
         keyfile::create(&new_key_path(&kf), &k3).unwrap();
-        secrets::set_key_id(&c, &k3.id(), "t").unwrap();
+        set_key_id(&mut c, &k3.id());
         let (k, done) = unlock(&mut c, &kf).unwrap();
         assert!(done.rotation_finished);
         assert_eq!(k.id(), k3.id());
@@ -479,7 +479,7 @@ mod tests {
         std::fs::remove_file(old_key_path(&kf)).unwrap();
         let k4 = SecretsKey::generate().unwrap();
         keyfile::create(&new_key_path(&kf), &k4).unwrap();
-        secrets::set_key_id(&c, &k4.id(), "t").unwrap();
+        set_key_id(&mut c, &k4.id());
         std::fs::rename(&kf, old_key_path(&kf)).unwrap();
         let (k, done) = unlock(&mut c, &kf).unwrap();
         assert!(done.rotation_finished);

@@ -23,15 +23,15 @@ pub struct Stats {
 impl Directory {
     pub async fn stats(&self) -> Result<Stats, Error> {
         self.store
-            .read(|conn| {
-                let (outbox_pending, outbox_sent, outbox_failed, oldest) = outbox::stats(conn)?;
+            .read(|tx| {
+                let (outbox_pending, outbox_sent, outbox_failed, oldest) = outbox::stats(tx)?;
                 Ok(Stats {
                     outbox_pending,
                     outbox_sent,
                     outbox_failed,
                     oldest_pending: oldest.and_then(|s| OffsetDateTime::parse(&s, &Rfc3339).ok()),
-                    users: integrations::owned_counts(conn, false)?,
-                    groups: integrations::owned_counts(conn, true)?,
+                    users: integrations::owned_counts(tx, false)?,
+                    groups: integrations::owned_counts(tx, true)?,
                 })
             })
             .await

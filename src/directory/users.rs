@@ -11,6 +11,7 @@ use crate::scim::list::ListQuery;
 use crate::scim::patch::{self, PatchOp};
 use crate::scim::resource::{self, DocText, Document, Meta};
 use crate::scim::schema;
+use crate::store::Tx;
 use crate::store::filter_sql::{compile, users_map};
 use crate::store::provenance::{self, Kind};
 use crate::store::users::{self, NewUser, UserRow};
@@ -61,14 +62,10 @@ impl<D> From<UserRow<D>> for User<D> {
 
 /// The user with what is derived at read time: its `groups` as `me` may see them, and where
 /// it comes from.
-fn with_groups<D>(
-    conn: &rusqlite::Connection,
-    me: &Integration,
-    row: UserRow<D>,
-) -> Result<User<D>, Error> {
+fn with_groups<D>(tx: &mut Tx<'_>, me: &Integration, row: UserRow<D>) -> Result<User<D>, Error> {
     let scope = policy::group_scope(me.settings, me.id.as_str());
-    let groups = crate::store::groups::groups_of_user(conn, row.seq, &scope)?;
-    let provenance = Provenance::load(conn, Kind::User, row.seq, row.source.as_deref())?;
+    let groups = crate::store::groups::groups_of_user(tx, row.seq, &scope)?;
+    let provenance = Provenance::load(tx, Kind::User, row.seq, row.source.as_deref())?;
     Ok(User {
         groups,
         provenance,
@@ -78,7 +75,7 @@ fn with_groups<D>(
 
 /// [`with_groups`] for a page of users: three queries for the page instead of three per user.
 fn with_groups_many<D>(
-    conn: &rusqlite::Connection,
+    tx: &mut Tx<'_>,
     me: &Integration,
     rows: Vec<UserRow<D>>,
 ) -> Result<Vec<User<D>>, Error> {
@@ -86,16 +83,16 @@ fn with_groups_many<D>(
     // An IdP lookup finds one user (or none): the plain queries cost less than the batched
     // ones' `json_each`.
     if rows.len() <= 1 {
-        return rows.into_iter().map(|r| with_groups(conn, me, r)).collect();
+        return rows.into_iter().map(|r| with_groups(tx, me, r)).collect();
     }
     let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
     let scope = policy::group_scope(me.settings, me.id.as_str());
     let mut groups: HashMap<i64, Vec<(String, String)>> = HashMap::new();
-    for (seq, id, name) in crate::store::groups::groups_of_users(conn, &seqs, &scope)? {
+    for (seq, id, name) in crate::store::groups::groups_of_users(tx, &seqs, &scope)? {
         groups.entry(seq).or_default().push((id, name));
     }
     let mut claims: HashMap<i64, crate::store::provenance::Claim> =
-        crate::store::provenance::claims(conn, Kind::User, &seqs)?
+        crate::store::provenance::claims(tx, Kind::User, &seqs)?
             .into_iter()
             .collect();
     // A page usually has one or two sources.
@@ -107,8 +104,8 @@ fn with_groups_many<D>(
                 let name = match names.get(id) {
                     Some(n) => n.clone(),
                     None => {
-                        let n = crate::store::provenance::integration_name(conn, id)?
-                            .unwrap_or_default();
+                        let n =
+                            crate::store::provenance::integration_name(tx, id)?.unwrap_or_default();
                         names.insert(id.to_owned(), n.clone());
                         n
                     }
@@ -257,12 +254,12 @@ fn forbidden(me: &Integration) -> Error {
 
 /// Loads a user for a write and applies the policy; `None` body means a delete.
 fn decide(
-    conn: &rusqlite::Connection,
+    tx: &mut Tx<'_>,
     me: &Integration,
     id: &str,
     if_match: Option<&IfMatch>,
 ) -> Result<UserRow, Error> {
-    let row = users::find_by_id(conn, id)?.ok_or(Error::NotFound)?;
+    let row = users::find_by_id(tx, id)?.ok_or(Error::NotFound)?;
     if policy::user_access(me.settings, owner(me, row.source.as_deref())) == Access::Invisible {
         return Err(Error::NotFound);
     }
@@ -273,12 +270,7 @@ fn decide(
 }
 
 /// Writes `doc` over `row` as the policy allows.
-fn write(
-    conn: &rusqlite::Connection,
-    me: &Integration,
-    row: UserRow,
-    doc: Document,
-) -> Result<UserRow, Error> {
+fn write(tx: &mut Tx<'_>, me: &Integration, row: UserRow, doc: Document) -> Result<UserRow, Error> {
     let changed = doc != row.doc;
     let deactivating = changed
         && row.doc.get("active").and_then(Value::as_bool) != Some(false)
@@ -291,9 +283,9 @@ fn write(
         )
     {
         // A deactivated user gets no enrollment email that is still waiting to go out ...
-        crate::store::outbox::cancel_pending_of_user(conn, row.seq)?;
+        crate::store::outbox::cancel_pending_of_user(tx, row.seq)?;
         // ... and its enrollment link stops working.
-        crate::store::enrollment::revoke(conn, row.seq)?;
+        crate::store::enrollment::revoke(tx, row.seq)?;
     }
     match decision {
         WriteDecision::NotFound => Err(Error::NotFound),
@@ -302,13 +294,13 @@ fn write(
         WriteDecision::Write if !changed => Ok(row),
         WriteDecision::Write => {
             let source = row.source.clone();
-            Ok(users::update(conn, &row, source.as_deref(), doc, &now())?)
+            Ok(users::update(tx, &row, source.as_deref(), doc, &now())?)
         }
         WriteDecision::WriteAndClaim => {
             tracing::info!(user = %row.id, integration = %me.id, "integration claimed a user");
             let at = now();
-            provenance::record_claim(conn, Kind::User, row.seq, me.id.as_str(), &me.name, &at)?;
-            Ok(users::update(conn, &row, Some(me.id.as_str()), doc, &at)?)
+            provenance::record_claim(tx, Kind::User, row.seq, me.id.as_str(), &me.name, &at)?;
+            Ok(users::update(tx, &row, Some(me.id.as_str()), doc, &at)?)
         }
     }
 }
@@ -321,10 +313,10 @@ impl Directory {
         let sends = me.settings.send_enrollment_emails;
         let (row, queued) = self
             .store
-            .write(move |conn| {
+            .write(move |tx| {
                 let id = uuid::Uuid::now_v7().to_string();
                 let row = users::insert(
-                    conn,
+                    tx,
                     NewUser {
                         id: &id,
                         source: Some(&source),
@@ -333,7 +325,7 @@ impl Directory {
                     },
                 )?;
                 // The email is queued in the same job: committed together with the user, or not at all.
-                let queued = outbox::enqueue_enrollment(conn, sends, row.seq, &row.doc)?;
+                let queued = outbox::enqueue_enrollment(tx, sends, row.seq, &row.doc)?;
                 Ok::<_, Error>((row, queued))
             })
             .await?;
@@ -356,7 +348,7 @@ impl Directory {
     pub async fn resolve_login(&self, name: &str) -> Result<Option<User>, Error> {
         let name = name.to_owned();
         self.store
-            .read(move |conn| Ok(users::find_by_login(conn, &name)?.map(User::from)))
+            .read(move |tx| Ok(users::find_by_login(tx, &name)?.map(User::from)))
             .await
     }
 
@@ -364,14 +356,14 @@ impl Directory {
     pub async fn get_user(&self, me: &Integration, id: &str) -> Result<User<DocText>, Error> {
         let (me, id) = (me.clone(), id.to_owned());
         self.store
-            .read_now(move |conn| {
-                let row = users::find_by_id_text(conn, &id)?.ok_or(Error::NotFound)?;
+            .read_now(move |tx| {
+                let row = users::find_by_id_text(tx, &id)?.ok_or(Error::NotFound)?;
                 if policy::user_access(me.settings, owner(&me, row.source.as_deref()))
                     == Access::Invisible
                 {
                     return Err(Error::NotFound);
                 }
-                with_groups(conn, &me, row)
+                with_groups(tx, &me, row)
             })
             .await
     }
@@ -396,10 +388,10 @@ impl Directory {
         let (walk, paging) = self.walk(me, "Users", q)?;
         let limit = q.count;
         let me = me.clone();
-        let run = move |conn: &rusqlite::Connection| {
-            let mut page = users::list(conn, &scope, &compiled, &paging, limit)?;
+        let run = move |tx: &mut Tx<'_>| {
+            let mut page = users::list(tx, &scope, &compiled, &paging, limit)?;
             let rows = std::mem::take(&mut page.rows);
-            let users = with_groups_many(conn, &me, rows)?;
+            let users = with_groups_many(tx, &me, rows)?;
             Ok::<_, Error>((page, users))
         };
         let (page, users) = if is_lookup(q) {
@@ -430,10 +422,10 @@ impl Directory {
         let (me, id) = (me.clone(), id.to_owned());
         let row = self
             .store
-            .write(move |conn| {
-                let row = decide(conn, &me, &id, if_match.as_ref())?;
-                let row = write(conn, &me, row, doc)?;
-                with_groups(conn, &me, row)
+            .write(move |tx| {
+                let row = decide(tx, &me, &id, if_match.as_ref())?;
+                let row = write(tx, &me, row, doc)?;
+                with_groups(tx, &me, row)
             })
             .await?;
         Ok(row)
@@ -450,16 +442,16 @@ impl Directory {
         let (me, id, limits) = (me.clone(), id.to_owned(), self.limits);
         let row = self
             .store
-            .write(move |conn| {
-                let row = decide(conn, &me, &id, if_match.as_ref())?;
+            .write(move |tx| {
+                let row = decide(tx, &me, &id, if_match.as_ref())?;
                 let rt = schema::user();
                 let mut doc = row.doc.clone();
                 patch::apply(rt, &mut doc, &ops)?;
                 let doc = tidy_aliases(resource::normalize(rt, &Value::Object(doc))?);
                 // The result is held to the limits, whatever the operations were.
                 limits.check(&doc)?;
-                let row = write(conn, &me, row, doc)?;
-                with_groups(conn, &me, row)
+                let row = write(tx, &me, row, doc)?;
+                with_groups(tx, &me, row)
             })
             .await?;
         Ok(row)
@@ -473,12 +465,12 @@ impl Directory {
     ) -> Result<(), Error> {
         let (me, id) = (me.clone(), id.to_owned());
         self.store
-            .write(move |conn| {
-                let row = decide(conn, &me, &id, if_match.as_ref())?;
+            .write(move |tx| {
+                let row = decide(tx, &me, &id, if_match.as_ref())?;
                 match policy::user_write(me.settings, owner(&me, row.source.as_deref()), true) {
                     WriteDecision::NotFound => Err(Error::NotFound),
                     WriteDecision::Forbidden => Err(forbidden(&me)),
-                    _ => Ok(users::delete(conn, row.seq)?),
+                    _ => Ok(users::delete(tx, row.seq)?),
                 }
             })
             .await

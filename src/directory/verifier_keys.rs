@@ -110,8 +110,8 @@ impl Directory {
         };
         let (stored, digest) = (row.clone(), secret.digest());
         self.store
-            .write(move |conn| {
-                verifier_keys::insert(conn, &stored, digest.as_bytes()).map_err(Error::from)
+            .write(move |tx| {
+                verifier_keys::insert(tx, &stored, digest.as_bytes()).map_err(Error::from)
             })
             .await
             .map_err(|e| match e {
@@ -129,9 +129,9 @@ impl Directory {
     /// The keys in force, oldest first.
     pub async fn list_verifier_keys(&self) -> Result<Vec<VerifierKey>, Error> {
         self.store
-            .read(|conn| {
+            .read(|tx| {
                 Ok::<_, Error>(
-                    verifier_keys::list_active(conn)?
+                    verifier_keys::list_active(tx)?
                         .into_iter()
                         .map(VerifierKey::from)
                         .collect(),
@@ -144,7 +144,7 @@ impl Directory {
     pub async fn verifier_key(&self, id: &str) -> Result<VerifierKey, Error> {
         let id = VerifierKeyId::parse(id).ok_or(Error::NotFound)?;
         self.store
-            .read(move |conn| Ok::<_, Error>(verifier_keys::find(conn, id.as_str())?))
+            .read(move |tx| Ok::<_, Error>(verifier_keys::find(tx, id.as_str())?))
             .await?
             .map(VerifierKey::from)
             .ok_or(Error::NotFound)
@@ -154,11 +154,11 @@ impl Directory {
     pub async fn revoke_verifier_key(&self, name: &str) -> Result<VerifierKey, Error> {
         let name = name.trim().to_owned();
         self.store
-            .write(move |conn| {
-                let key = verifier_keys::find_by_name(conn, &name)?.ok_or_else(|| {
+            .write(move |tx| {
+                let key = verifier_keys::find_by_name(tx, &name)?.ok_or_else(|| {
                     Error::Invalid(format!("there is no verifier key named '{name}'"))
                 })?;
-                verifier_keys::revoke(conn, &key.id, &now())?;
+                verifier_keys::revoke(tx, &key.id, &now())?;
                 Ok(VerifierKey::from(key))
             })
             .await
@@ -168,9 +168,9 @@ impl Directory {
     pub async fn revoke_verifier_key_id(&self, id: &str) -> Result<VerifierKey, Error> {
         let id = VerifierKeyId::parse(id).ok_or(Error::NotFound)?;
         self.store
-            .write(move |conn| {
-                let key = verifier_keys::find(conn, id.as_str())?.ok_or(Error::NotFound)?;
-                verifier_keys::revoke(conn, &key.id, &now())?;
+            .write(move |tx| {
+                let key = verifier_keys::find(tx, id.as_str())?.ok_or(Error::NotFound)?;
+                verifier_keys::revoke(tx, &key.id, &now())?;
                 Ok(VerifierKey::from(key))
             })
             .await
@@ -186,9 +186,7 @@ impl Directory {
         let digest = TokenDigest::of(presented);
         let found = self
             .store
-            .read(move |conn| {
-                Ok::<_, Error>(verifier_keys::find_by_digest(conn, digest.as_bytes())?)
-            })
+            .read(move |tx| Ok::<_, Error>(verifier_keys::find_by_digest(tx, digest.as_bytes())?))
             .await?;
         let Some((row, stored)) = found else {
             return Err(Error::Unauthorized);

@@ -61,15 +61,15 @@ impl Directory {
         let t = u64::try_from(at.unix_timestamp()).unwrap_or(0);
         let key = self.secrets.clone();
         self.store
-            .write(move |conn| {
+            .write(move |tx| {
                 let deny = |r| Ok(Verdict::Deny(r));
-                let Some(user) = users::find_by_login(conn, &login)? else {
+                let Some(user) = users::find_by_login(tx, &login)? else {
                     return deny(DenyReason::UnknownUser);
                 };
                 if user.doc.get("active").and_then(serde_json::Value::as_bool) == Some(false) {
                     return deny(DenyReason::Inactive);
                 }
-                let Some(a) = enrollment::authenticator_state(conn, user.seq)? else {
+                let Some(a) = enrollment::authenticator_state(tx, user.seq)? else {
                     return deny(DenyReason::NotEnrolled);
                 };
                 let now_text = now();
@@ -82,7 +82,7 @@ impl Directory {
                         deny(DenyReason::CodeReused)
                     }
                     Some(step) => {
-                        enrollment::record_success(conn, user.seq, step)?;
+                        enrollment::record_success(tx, user.seq, step)?;
                         Ok(Verdict::Allow)
                     }
                     None => {
@@ -90,9 +90,9 @@ impl Directory {
                         if failures >= MAX_FAILURES {
                             let until = format_time(at + LOCKOUT);
                             tracing::warn!(user = %user.id, until = %until, "too many wrong codes: locked out");
-                            enrollment::record_failure(conn, user.seq, 0, Some(&until))?;
+                            enrollment::record_failure(tx, user.seq, 0, Some(&until))?;
                         } else {
-                            enrollment::record_failure(conn, user.seq, failures, None)?;
+                            enrollment::record_failure(tx, user.seq, failures, None)?;
                         }
                         deny(DenyReason::InvalidCode)
                     }

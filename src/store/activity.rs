@@ -1,9 +1,9 @@
 //! The `activity` table: one row per SCIM request, pruned by age and count.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{params, params_from_iter};
 
-use crate::store::StoreError;
+use crate::store::{StoreError, Tx};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityRow {
@@ -31,7 +31,8 @@ pub struct ActivityRow {
 }
 
 /// Inserts a row; returns its `seq`.
-pub fn insert(conn: &Connection, a: &ActivityRow) -> Result<i64, StoreError> {
+pub fn insert(tx: &mut Tx<'_>, a: &ActivityRow) -> Result<i64, StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "INSERT INTO activity (at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id, body, body_bytes, body_note, client, refused)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -58,12 +59,13 @@ pub fn insert(conn: &Connection, a: &ActivityRow) -> Result<i64, StoreError> {
 /// Updates the count of an aggregated row of refused requests; false when the row is gone
 /// (pruned), so the caller inserts it again.
 pub fn update_refused(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     seq: i64,
     refused: i64,
     status: i64,
     summary: &str,
 ) -> Result<bool, StoreError> {
+    let conn = tx.conn();
     let n = conn
         .prepare_cached(
             "UPDATE activity SET refused = ?2, status = ?3, summary = ?4
@@ -74,7 +76,8 @@ pub fn update_refused(
 }
 
 /// Deletes rows older than `before` and all but the newest `keep` rows.
-pub fn prune(conn: &Connection, before: &str, keep: i64) -> Result<usize, StoreError> {
+pub fn prune(tx: &mut Tx<'_>, before: &str, keep: i64) -> Result<usize, StoreError> {
+    let conn = tx.conn();
     let old = conn
         .prepare_cached("DELETE FROM activity WHERE at < ?1")?
         .execute([before])?;
@@ -108,11 +111,12 @@ pub enum Resource {
 
 /// A page of activity, newest first, with the total count.
 pub fn list(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     f: &ActivityFilter,
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<ActivityRow>), StoreError> {
+    let conn = tx.conn();
     let mut conds = vec!["1".to_owned()];
     let mut params: Vec<SqlValue> = Vec::new();
     if let Some(i) = &f.integration_id {
@@ -179,7 +183,8 @@ fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActivityRow> {
 }
 
 /// One request with its body.
-pub fn get(conn: &Connection, seq: i64) -> Result<Option<ActivityRow>, StoreError> {
+pub fn get(tx: &mut Tx<'_>, seq: i64) -> Result<Option<ActivityRow>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT seq, at, integration_id, integration_name, method, path, status, latency_ms, summary, user_id, body, body_bytes, body_note, client, refused
          FROM activity WHERE seq = ?1",
@@ -189,7 +194,8 @@ pub fn get(conn: &Connection, seq: i64) -> Result<Option<ActivityRow>, StoreErro
 }
 
 /// The latest request of each integration: (integration id, time, status).
-pub fn latest_per_integration(conn: &Connection) -> Result<Vec<(String, String, i64)>, StoreError> {
+pub fn latest_per_integration(tx: &mut Tx<'_>) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT a.integration_id, a.at, a.status FROM activity a
          JOIN (SELECT integration_id, max(seq) AS seq FROM activity

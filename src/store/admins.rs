@@ -1,10 +1,10 @@
 //! The admin-side tables: `admins` (with each administrator's second factor), `sessions`,
 //! `admin_recovery_codes` and `setup_links`.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use crate::store::StoreError;
 use crate::store::fold::fold;
+use crate::store::{StoreError, Tx};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminRow {
@@ -31,7 +31,8 @@ fn admin(r: &rusqlite::Row<'_>) -> rusqlite::Result<AdminRow> {
 const ADMIN_COLUMNS: &str =
     "id, username, password_hash, created, last_sign_in, totp_secret IS NOT NULL";
 
-pub fn count(conn: &Connection) -> Result<i64, StoreError> {
+pub fn count(tx: &mut Tx<'_>) -> Result<i64, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached("SELECT count(*) FROM admins")?
         .query_row([], |r| r.get(0))?)
@@ -39,11 +40,12 @@ pub fn count(conn: &Connection) -> Result<i64, StoreError> {
 
 /// Inserts an administrator; `Conflict` when the (case-folded) username is taken.
 pub fn insert(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     username: &str,
     password_hash: &str,
     now: &str,
 ) -> Result<i64, StoreError> {
+    let conn = tx.conn();
     let folded = fold(username);
     let taken: Option<i64> = conn
         .prepare_cached("SELECT id FROM admins WHERE username_folded = ?1")?
@@ -62,7 +64,8 @@ pub fn insert(
     Ok(conn.last_insert_rowid())
 }
 
-pub fn find_by_username(conn: &Connection, username: &str) -> Result<Option<AdminRow>, StoreError> {
+pub fn find_by_username(tx: &mut Tx<'_>, username: &str) -> Result<Option<AdminRow>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {ADMIN_COLUMNS} FROM admins WHERE username_folded = ?1"
@@ -71,14 +74,16 @@ pub fn find_by_username(conn: &Connection, username: &str) -> Result<Option<Admi
         .optional()?)
 }
 
-pub fn list(conn: &Connection) -> Result<Vec<AdminRow>, StoreError> {
+pub fn list(tx: &mut Tx<'_>) -> Result<Vec<AdminRow>, StoreError> {
+    let conn = tx.conn();
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {ADMIN_COLUMNS} FROM admins ORDER BY id"))?;
     let rows = stmt.query_map([], admin)?.collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
-pub fn record_sign_in(conn: &Connection, id: i64, now: &str) -> Result<(), StoreError> {
+pub fn record_sign_in(tx: &mut Tx<'_>, id: i64, now: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached("UPDATE admins SET last_sign_in = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;
     Ok(())
@@ -108,7 +113,8 @@ pub struct NewSession<'a> {
     pub pending: bool,
 }
 
-pub fn insert_session(conn: &Connection, s: NewSession<'_>) -> Result<(), StoreError> {
+pub fn insert_session(tx: &mut Tx<'_>, s: NewSession<'_>) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "INSERT INTO sessions (digest, admin_id, csrf, created, last_seen, expires, pending) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
     )?
@@ -116,7 +122,8 @@ pub fn insert_session(conn: &Connection, s: NewSession<'_>) -> Result<(), StoreE
     Ok(())
 }
 
-pub fn find_session(conn: &Connection, digest: &[u8]) -> Result<Option<SessionRow>, StoreError> {
+pub fn find_session(tx: &mut Tx<'_>, digest: &[u8]) -> Result<Option<SessionRow>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(
             "SELECT s.admin_id, a.username, s.csrf, s.created, s.last_seen, s.expires,
@@ -138,13 +145,15 @@ pub fn find_session(conn: &Connection, digest: &[u8]) -> Result<Option<SessionRo
         .optional()?)
 }
 
-pub fn touch_session(conn: &Connection, digest: &[u8], now: &str) -> Result<(), StoreError> {
+pub fn touch_session(tx: &mut Tx<'_>, digest: &[u8], now: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached("UPDATE sessions SET last_seen = ?2 WHERE digest = ?1")?
         .execute(params![digest, now])?;
     Ok(())
 }
 
-pub fn delete_session(conn: &Connection, digest: &[u8]) -> Result<(), StoreError> {
+pub fn delete_session(tx: &mut Tx<'_>, digest: &[u8]) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached("DELETE FROM sessions WHERE digest = ?1")?
         .execute([digest])?;
     Ok(())
@@ -152,17 +161,19 @@ pub fn delete_session(conn: &Connection, digest: &[u8]) -> Result<(), StoreError
 
 /// Deletes sessions past their absolute expiry or idle since before `idle_before`.
 pub fn delete_expired_sessions(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     now: &str,
     idle_before: &str,
 ) -> Result<usize, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached("DELETE FROM sessions WHERE expires <= ?1 OR last_seen <= ?2")?
         .execute(params![now, idle_before])?)
 }
 
 /// Replaces any setup link with this one.
-pub fn put_setup_link(conn: &Connection, digest: &[u8], expires: &str) -> Result<(), StoreError> {
+pub fn put_setup_link(tx: &mut Tx<'_>, digest: &[u8], expires: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.execute("DELETE FROM setup_links", [])?;
     conn.prepare_cached("INSERT INTO setup_links (digest, expires) VALUES (?1, ?2)")?
         .execute(params![digest, expires])?;
@@ -170,20 +181,23 @@ pub fn put_setup_link(conn: &Connection, digest: &[u8], expires: &str) -> Result
 }
 
 /// The expiry of the setup link with this digest, if there is one.
-pub fn find_setup_link(conn: &Connection, digest: &[u8]) -> Result<Option<String>, StoreError> {
+pub fn find_setup_link(tx: &mut Tx<'_>, digest: &[u8]) -> Result<Option<String>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached("SELECT expires FROM setup_links WHERE digest = ?1")?
         .query_row([digest], |r| r.get(0))
         .optional()?)
 }
 
-pub fn delete_setup_links(conn: &Connection) -> Result<(), StoreError> {
+pub fn delete_setup_links(tx: &mut Tx<'_>) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.execute("DELETE FROM setup_links", [])?;
     Ok(())
 }
 
 /// Ends every session of an administrator; returns how many there were.
-pub fn delete_sessions_of(conn: &Connection, admin_id: i64) -> Result<usize, StoreError> {
+pub fn delete_sessions_of(tx: &mut Tx<'_>, admin_id: i64) -> Result<usize, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached("DELETE FROM sessions WHERE admin_id = ?1")?
         .execute([admin_id])?)
@@ -211,9 +225,10 @@ impl std::fmt::Debug for SecondFactorRow {
 }
 
 pub fn second_factor(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     admin_id: i64,
 ) -> Result<Option<SecondFactorRow>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(
             "SELECT totp_secret, totp_last_step, totp_registered_at,
@@ -234,23 +249,25 @@ pub fn second_factor(
 /// Registers (or replaces) an administrator's authenticator, accepting `step` as used, and
 /// replaces the recovery codes with `digests`.
 pub fn set_second_factor(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     admin_id: i64,
     stored_secret: &str,
     step: i64,
     now: &str,
     digests: &[String],
 ) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "UPDATE admins SET totp_secret = ?2, totp_last_step = ?3, totp_registered_at = ?4 WHERE id = ?1",
     )?
     .execute(params![admin_id, stored_secret, step, now])?;
-    replace_recovery_codes(conn, admin_id, digests, now)
+    replace_recovery_codes(tx, admin_id, digests, now)
 }
 
 /// Removes an administrator's authenticator and recovery codes. Returns whether an
 /// authenticator was registered and how many recovery codes were removed.
-pub fn clear_second_factor(conn: &Connection, admin_id: i64) -> Result<(bool, usize), StoreError> {
+pub fn clear_second_factor(tx: &mut Tx<'_>, admin_id: i64) -> Result<(bool, usize), StoreError> {
+    let conn = tx.conn();
     let had = conn
         .prepare_cached(
             "UPDATE admins SET totp_secret = NULL, totp_last_step = NULL, totp_registered_at = NULL
@@ -266,7 +283,8 @@ pub fn clear_second_factor(conn: &Connection, admin_id: i64) -> Result<(bool, us
 
 /// Records `step` as the last accepted time step, unless a step at or after it was already
 /// accepted (then returns false: the code was used before).
-pub fn advance_step(conn: &Connection, admin_id: i64, step: i64) -> Result<bool, StoreError> {
+pub fn advance_step(tx: &mut Tx<'_>, admin_id: i64, step: i64) -> Result<bool, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(
             "UPDATE admins SET totp_last_step = ?2
@@ -278,7 +296,8 @@ pub fn advance_step(conn: &Connection, admin_id: i64, step: i64) -> Result<bool,
 }
 
 /// The digests of an administrator's unused recovery codes, with their row ids.
-pub fn recovery_codes(conn: &Connection, admin_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+pub fn recovery_codes(tx: &mut Tx<'_>, admin_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT id, digest FROM admin_recovery_codes WHERE admin_id = ?1 ORDER BY id",
     )?;
@@ -289,7 +308,8 @@ pub fn recovery_codes(conn: &Connection, admin_id: i64) -> Result<Vec<(i64, Stri
 }
 
 /// Uses up a recovery code; false if it was used meanwhile.
-pub fn use_recovery_code(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+pub fn use_recovery_code(tx: &mut Tx<'_>, id: i64) -> Result<bool, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached("DELETE FROM admin_recovery_codes WHERE id = ?1")?
         .execute([id])?
@@ -297,11 +317,12 @@ pub fn use_recovery_code(conn: &Connection, id: i64) -> Result<bool, StoreError>
 }
 
 pub fn replace_recovery_codes(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     admin_id: i64,
     digests: &[String],
     now: &str,
 ) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached("DELETE FROM admin_recovery_codes WHERE admin_id = ?1")?
         .execute([admin_id])?;
     let mut insert = conn.prepare_cached(
@@ -317,41 +338,50 @@ pub fn replace_recovery_codes(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::store::Tx;
+    use rusqlite::Connection;
 
     fn db() -> (Connection, i64) {
         let mut c = Connection::open_in_memory().unwrap();
         crate::store::migrations::migrate(&mut c).unwrap();
-        let id = insert(&c, "Ann", "$argon2id$x", "2026-01-01T00:00:00.000Z").unwrap();
+        let id = insert(
+            &mut Tx::sqlite(&c),
+            "Ann",
+            "$argon2id$x",
+            "2026-01-01T00:00:00.000Z",
+        )
+        .unwrap();
         (c, id)
     }
 
     #[test]
     fn a_time_step_and_a_recovery_code_are_accepted_once() {
         let (c, id) = db();
+        let tx = &mut Tx::sqlite(&c);
         // No authenticator: nothing to advance.
-        assert!(!advance_step(&c, id, 5).unwrap());
+        assert!(!advance_step(tx, id, 5).unwrap());
         let digests = vec!["d1".to_owned(), "d2".to_owned()];
-        set_second_factor(&c, id, "SECRET", 10, "now", &digests).unwrap();
-        let f = second_factor(&c, id).unwrap().unwrap();
+        set_second_factor(tx, id, "SECRET", 10, "now", &digests).unwrap();
+        let f = second_factor(tx, id).unwrap().unwrap();
         assert_eq!(f.secret.as_deref(), Some("SECRET"));
         assert_eq!(f.recovery_codes_left, 2);
         assert!(!format!("{f:?}").contains("SECRET"));
-        assert!(!advance_step(&c, id, 10).unwrap(), "the registration step");
-        assert!(!advance_step(&c, id, 9).unwrap(), "an earlier step");
-        assert!(advance_step(&c, id, 11).unwrap());
-        assert!(!advance_step(&c, id, 11).unwrap(), "the same step again");
-        let codes = recovery_codes(&c, id).unwrap();
-        assert!(use_recovery_code(&c, codes[0].0).unwrap());
-        assert!(!use_recovery_code(&c, codes[0].0).unwrap());
+        assert!(!advance_step(tx, id, 10).unwrap(), "the registration step");
+        assert!(!advance_step(tx, id, 9).unwrap(), "an earlier step");
+        assert!(advance_step(tx, id, 11).unwrap());
+        assert!(!advance_step(tx, id, 11).unwrap(), "the same step again");
+        let codes = recovery_codes(tx, id).unwrap();
+        assert!(use_recovery_code(tx, codes[0].0).unwrap());
+        assert!(!use_recovery_code(tx, codes[0].0).unwrap());
         assert_eq!(
-            second_factor(&c, id).unwrap().unwrap().recovery_codes_left,
+            second_factor(tx, id).unwrap().unwrap().recovery_codes_left,
             1
         );
-        assert!(find_by_username(&c, "ann").unwrap().unwrap().second_factor);
+        assert!(find_by_username(tx, "ann").unwrap().unwrap().second_factor);
 
         // Reset: both gone, sessions ended.
         insert_session(
-            &c,
+            tx,
             NewSession {
                 digest: b"d",
                 admin_id: id,
@@ -362,10 +392,10 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(find_session(&c, b"d").unwrap().unwrap().pending);
-        assert_eq!(clear_second_factor(&c, id).unwrap(), (true, 1));
-        assert_eq!(clear_second_factor(&c, id).unwrap(), (false, 0));
-        assert_eq!(delete_sessions_of(&c, id).unwrap(), 1);
-        assert!(!find_by_username(&c, "ann").unwrap().unwrap().second_factor);
+        assert!(find_session(tx, b"d").unwrap().unwrap().pending);
+        assert_eq!(clear_second_factor(tx, id).unwrap(), (true, 1));
+        assert_eq!(clear_second_factor(tx, id).unwrap(), (false, 0));
+        assert_eq!(delete_sessions_of(tx, id).unwrap(), 1);
+        assert!(!find_by_username(tx, "ann").unwrap().unwrap().second_factor);
     }
 }

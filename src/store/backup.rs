@@ -166,8 +166,8 @@ pub fn inspect(path: &Path) -> Result<Inspection, StoreError> {
 }
 
 /// Opens `path` read-only for a caller's own checks (the secrets, in `directory`).
-pub fn open_for_check(path: &Path) -> Result<Connection, StoreError> {
-    open_read_only(path)
+pub fn open_for_check(path: &Path) -> Result<crate::store::Direct, StoreError> {
+    open_read_only(path).map(crate::store::Direct::new)
 }
 
 /// Replaces the database `db` with the file `from`. The caller holds the exclusive lock and has

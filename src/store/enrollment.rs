@@ -1,8 +1,8 @@
 //! Enrollment links and registered TOTP authenticators.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use crate::store::StoreError;
+use crate::store::{StoreError, Tx};
 
 /// A live enrollment link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,12 +14,13 @@ pub struct LinkRow {
 
 /// Stores a link for a user, replacing (and so invalidating) any earlier one.
 pub fn issue(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     user_seq: i64,
     digest: &[u8],
     expires: &str,
     now: &str,
 ) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "INSERT OR REPLACE INTO enrollment_links (user_seq, token_digest, expires, created, pending_secret)
          VALUES (?1, ?2, ?3, ?4, NULL)",
@@ -29,7 +30,8 @@ pub fn issue(
 }
 
 /// The link with this token digest, expired or not.
-pub fn find(conn: &Connection, digest: &[u8]) -> Result<Option<LinkRow>, StoreError> {
+pub fn find(tx: &mut Tx<'_>, digest: &[u8]) -> Result<Option<LinkRow>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(
             "SELECT user_seq, expires, pending_secret FROM enrollment_links WHERE token_digest = ?1",
@@ -44,18 +46,16 @@ pub fn find(conn: &Connection, digest: &[u8]) -> Result<Option<LinkRow>, StoreEr
         .optional()?)
 }
 
-pub fn set_pending_secret(
-    conn: &Connection,
-    user_seq: i64,
-    secret: &str,
-) -> Result<(), StoreError> {
+pub fn set_pending_secret(tx: &mut Tx<'_>, user_seq: i64, secret: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached("UPDATE enrollment_links SET pending_secret = ?2 WHERE user_seq = ?1")?
         .execute(params![user_seq, secret])?;
     Ok(())
 }
 
 /// Removes a user's link (used, or revoked by a deactivation). Returns whether there was one.
-pub fn revoke(conn: &Connection, user_seq: i64) -> Result<bool, StoreError> {
+pub fn revoke(tx: &mut Tx<'_>, user_seq: i64) -> Result<bool, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached("DELETE FROM enrollment_links WHERE user_seq = ?1")?
         .execute([user_seq])?
@@ -63,12 +63,8 @@ pub fn revoke(conn: &Connection, user_seq: i64) -> Result<bool, StoreError> {
 }
 
 /// Registers (or replaces) a user's authenticator.
-pub fn register(
-    conn: &Connection,
-    user_seq: i64,
-    secret: &str,
-    now: &str,
-) -> Result<(), StoreError> {
+pub fn register(tx: &mut Tx<'_>, user_seq: i64, secret: &str, now: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "INSERT OR REPLACE INTO authenticators (user_seq, secret, created, last_step) VALUES (?1, ?2, ?3, 0)",
     )?
@@ -77,10 +73,8 @@ pub fn register(
 }
 
 /// A user's authenticator: (secret, last accepted step).
-pub fn authenticator(
-    conn: &Connection,
-    user_seq: i64,
-) -> Result<Option<(String, i64)>, StoreError> {
+pub fn authenticator(tx: &mut Tx<'_>, user_seq: i64) -> Result<Option<(String, i64)>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached("SELECT secret, last_step FROM authenticators WHERE user_seq = ?1")?
         .query_row([user_seq], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -88,7 +82,8 @@ pub fn authenticator(
 }
 
 /// Records the last accepted time step (a code is accepted once, RFC 6238 §5.2).
-pub fn mark_step(conn: &Connection, user_seq: i64, step: u64) -> Result<(), StoreError> {
+pub fn mark_step(tx: &mut Tx<'_>, user_seq: i64, step: u64) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached("UPDATE authenticators SET last_step = ?2 WHERE user_seq = ?1")?
         .execute(params![user_seq, i64::try_from(step).unwrap_or(i64::MAX)])?;
     Ok(())
@@ -104,9 +99,10 @@ pub struct AuthenticatorRow {
 }
 
 pub fn authenticator_state(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     user_seq: i64,
 ) -> Result<Option<AuthenticatorRow>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(
             "SELECT secret, last_step, failures, locked_until FROM authenticators WHERE user_seq = ?1",
@@ -123,7 +119,8 @@ pub fn authenticator_state(
 }
 
 /// Records an accepted code: its step, and no failures.
-pub fn record_success(conn: &Connection, user_seq: i64, step: u64) -> Result<(), StoreError> {
+pub fn record_success(tx: &mut Tx<'_>, user_seq: i64, step: u64) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "UPDATE authenticators SET last_step = ?2, failures = 0, locked_until = NULL WHERE user_seq = ?1",
     )?
@@ -134,11 +131,12 @@ pub fn record_success(conn: &Connection, user_seq: i64, step: u64) -> Result<(),
 /// Records a wrong code: the failure count, and a lock until `locked_until` when given (which
 /// also starts the count again).
 pub fn record_failure(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     user_seq: i64,
     failures: i64,
     locked_until: Option<&str>,
 ) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "UPDATE authenticators SET failures = ?2, locked_until = ?3 WHERE user_seq = ?1",
     )?

@@ -5,11 +5,11 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::Value;
 
 use crate::scim::resource::Document;
-use crate::store::StoreError;
 use crate::store::filter_sql::{Compiled, Condition};
 use crate::store::fold::fold;
 use crate::store::listing::{self, ListPage, Paging, Table};
 use crate::store::users::Scope;
+use crate::store::{StoreError, Tx};
 
 /// A stored group (its members are in `group_members`).
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +94,8 @@ pub fn scope_condition(scope: &Scope) -> Condition {
     }
 }
 
-pub fn find_by_id(conn: &Connection, id: &str) -> Result<Option<GroupRow>, StoreError> {
+pub fn find_by_id(tx: &mut Tx<'_>, id: &str) -> Result<Option<GroupRow>, StoreError> {
+    let conn = tx.conn();
     let raw = conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM groups g WHERE g.id = ?1"))?
         .query_row([id], row)
@@ -125,12 +126,13 @@ fn check_name(conn: &Connection, name: &str, except_seq: Option<i64>) -> Result<
 
 /// Inserts a group (no members) at version 1.
 pub fn insert(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     id: &str,
     source: Option<&str>,
     now: &str,
     doc: &Document,
 ) -> Result<GroupRow, StoreError> {
+    let conn = tx.conn();
     let name = display_name(doc)?;
     check_name(conn, &name, None)?;
     let text = serde_json::to_string(doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -153,12 +155,13 @@ pub fn insert(
 
 /// Writes a new document and source, and bumps the version.
 pub fn update(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     old: &GroupRow,
     source: Option<&str>,
     doc: Document,
     now: &str,
 ) -> Result<GroupRow, StoreError> {
+    let conn = tx.conn();
     let name = display_name(&doc)?;
     check_name(conn, &name, Some(old.seq))?;
     let text = serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -180,17 +183,16 @@ pub fn update(
     })
 }
 
-pub fn delete(conn: &Connection, seq: i64) -> Result<(), StoreError> {
+pub fn delete(tx: &mut Tx<'_>, seq: i64) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached("DELETE FROM groups WHERE seq = ?1")?
         .execute([seq])?;
     Ok(())
 }
 
 /// The users with these ids, in no particular order; unknown ids are absent.
-pub fn resolve_users(
-    conn: &Connection,
-    ids: &[String],
-) -> Result<Vec<MemberCandidate>, StoreError> {
+pub fn resolve_users(tx: &mut Tx<'_>, ids: &[String]) -> Result<Vec<MemberCandidate>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached("SELECT seq, id, source FROM users WHERE id = ?1")?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
@@ -211,7 +213,8 @@ pub fn resolve_users(
 }
 
 /// Adds members; returns how many were not members already.
-pub fn add_members(conn: &Connection, group_seq: i64, users: &[i64]) -> Result<usize, StoreError> {
+pub fn add_members(tx: &mut Tx<'_>, group_seq: i64, users: &[i64]) -> Result<usize, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO group_members (group_seq, user_seq) VALUES (?1, ?2)",
     )?;
@@ -223,11 +226,8 @@ pub fn add_members(conn: &Connection, group_seq: i64, users: &[i64]) -> Result<u
 }
 
 /// Removes members; returns how many were members.
-pub fn remove_members(
-    conn: &Connection,
-    group_seq: i64,
-    users: &[i64],
-) -> Result<usize, StoreError> {
+pub fn remove_members(tx: &mut Tx<'_>, group_seq: i64, users: &[i64]) -> Result<usize, StoreError> {
+    let conn = tx.conn();
     let mut stmt =
         conn.prepare_cached("DELETE FROM group_members WHERE group_seq = ?1 AND user_seq = ?2")?;
     let mut n = 0;
@@ -238,7 +238,8 @@ pub fn remove_members(
 }
 
 /// Removes every member; returns how many there were.
-pub fn clear_members(conn: &Connection, group_seq: i64) -> Result<usize, StoreError> {
+pub fn clear_members(tx: &mut Tx<'_>, group_seq: i64) -> Result<usize, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached("DELETE FROM group_members WHERE group_seq = ?1")?
         .execute([group_seq])?)
@@ -246,11 +247,12 @@ pub fn clear_members(conn: &Connection, group_seq: i64) -> Result<usize, StoreEr
 
 /// Marks a group changed (a membership change): bumps version and lastModified.
 pub fn touch(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     old: &GroupRow,
     source: Option<&str>,
     now: &str,
 ) -> Result<GroupRow, StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "UPDATE groups SET source = ?2, version = version + 1, last_modified = ?3 WHERE seq = ?1",
     )?
@@ -264,7 +266,8 @@ pub fn touch(
 }
 
 /// The members of a group, in the order they were added... by user creation order.
-pub fn members(conn: &Connection, group_seq: i64) -> Result<Vec<Member>, StoreError> {
+pub fn members(tx: &mut Tx<'_>, group_seq: i64) -> Result<Vec<Member>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT u.seq, u.id, coalesce(u.doc ->> '$.displayName', u.user_name)
          FROM group_members m JOIN users u ON u.seq = m.user_seq
@@ -426,7 +429,8 @@ fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
 /// `displayName`, else its userName (as [`members`]). The display name is found in the stored
 /// document's text, without SQLite's JSON functions (which parse each document: most of the
 /// time of a large group's GET).
-pub fn member_list(conn: &Connection, group_seq: i64) -> Result<MemberList, StoreError> {
+pub fn member_list(tx: &mut Tx<'_>, group_seq: i64) -> Result<MemberList, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT u.seq, u.id, u.user_name, u.doc
          FROM group_members m JOIN users u ON u.seq = m.user_seq
@@ -444,7 +448,8 @@ pub fn member_list(conn: &Connection, group_seq: i64) -> Result<MemberList, Stor
     Ok(out)
 }
 
-pub fn member_count(conn: &Connection, group_seq: i64) -> Result<i64, StoreError> {
+pub fn member_count(tx: &mut Tx<'_>, group_seq: i64) -> Result<i64, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached("SELECT count(*) FROM group_members WHERE group_seq = ?1")?
         .query_row([group_seq], |r| r.get(0))?)
@@ -453,10 +458,11 @@ pub fn member_count(conn: &Connection, group_seq: i64) -> Result<i64, StoreError
 /// The groups of each of `user_seqs` within `scope`, in one query (a page of a list):
 /// (user seq, group id, displayName), by user then group.
 pub fn groups_of_users(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     user_seqs: &[i64],
     scope: &Scope,
 ) -> Result<Vec<(i64, String, String)>, StoreError> {
+    let conn = tx.conn();
     if user_seqs.is_empty() {
         return Ok(Vec::new());
     }
@@ -481,10 +487,11 @@ pub fn groups_of_users(
 
 /// The groups a user belongs to (directly) within `scope`: (group id, displayName).
 pub fn groups_of_user(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     user_seq: i64,
     scope: &Scope,
 ) -> Result<Vec<(String, String)>, StoreError> {
+    let conn = tx.conn();
     let sc = scope_condition(scope);
     let mut params: Vec<SqlValue> = vec![SqlValue::Integer(user_seq)];
     params.extend(sc.params);
@@ -520,7 +527,7 @@ fn scope_sql(scope: &Scope, filtered: bool, c: &mut Condition) -> Option<String>
 
 /// A page of groups in scope matching the compiled filter (see [`listing::page`]).
 pub fn list(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     scope: &Scope,
     q: &Compiled,
     paging: &Paging,
@@ -533,7 +540,7 @@ pub fn list(
     };
     let filtered = q.filter.is_some() || q.sort.is_some();
     listing::page(
-        conn,
+        tx,
         &table,
         q,
         |c| scope_sql(scope, filtered, c),
@@ -546,11 +553,12 @@ pub fn list(
 /// The admin Groups page: groups whose displayName contains `text` (case-folded; empty: all),
 /// newest first, with their member counts; and the total.
 pub fn search(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     text: &str,
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<(GroupRow, i64)>), StoreError> {
+    let conn = tx.conn();
     let needle = fold(text.trim());
     let total: i64 = conn
         .prepare_cached("SELECT count(*) FROM groups g WHERE instr(g.display_name_folded, ?1) > 0")?

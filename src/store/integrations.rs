@@ -1,9 +1,9 @@
 //! The integrations repository.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use crate::store::StoreError;
 use crate::store::fold::fold;
+use crate::store::{StoreError, Tx};
 
 /// A stored integration. The token itself is never stored, only its SHA-256 digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +48,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationRow> {
     })
 }
 
-pub fn insert(conn: &Connection, i: &IntegrationRow) -> Result<(), StoreError> {
+pub fn insert(tx: &mut Tx<'_>, i: &IntegrationRow) -> Result<(), StoreError> {
+    let conn = tx.conn();
     let taken: Option<String> = conn
         .prepare_cached("SELECT name FROM integrations WHERE name_folded = ?1")?
         .query_row([fold(&i.name)], |r| r.get(0))
@@ -82,14 +83,16 @@ pub fn insert(conn: &Connection, i: &IntegrationRow) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn find(conn: &Connection, id: &str) -> Result<Option<IntegrationRow>, StoreError> {
+pub fn find(tx: &mut Tx<'_>, id: &str) -> Result<Option<IntegrationRow>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM integrations WHERE id = ?1"))?
         .query_row([id], row)
         .optional()?)
 }
 
-pub fn list(conn: &Connection) -> Result<Vec<IntegrationRow>, StoreError> {
+pub fn list(tx: &mut Tx<'_>) -> Result<Vec<IntegrationRow>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM integrations ORDER BY created, id"
     ))?;
@@ -98,14 +101,16 @@ pub fn list(conn: &Connection) -> Result<Vec<IntegrationRow>, StoreError> {
 }
 
 /// Records that the token was used (the directory throttles how often this is called).
-pub fn touch(conn: &Connection, id: &str, now: &str) -> Result<(), StoreError> {
+pub fn touch(tx: &mut Tx<'_>, id: &str, now: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached("UPDATE integrations SET token_last_used = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;
     Ok(())
 }
 
 /// Counts of users owned by each integration, for listings.
-pub fn user_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+pub fn user_counts(tx: &mut Tx<'_>) -> Result<Vec<(String, i64)>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT source, count(*) FROM users WHERE source IS NOT NULL GROUP BY source",
     )?;
@@ -115,7 +120,8 @@ pub fn user_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> 
     Ok(rows)
 }
 
-pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<IntegrationRow>, StoreError> {
+pub fn find_by_name(tx: &mut Tx<'_>, name: &str) -> Result<Option<IntegrationRow>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM integrations WHERE name_folded = ?1"
@@ -125,7 +131,8 @@ pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<IntegrationR
 }
 
 /// How many groups each integration owns: (integration id, count).
-pub fn group_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+pub fn group_counts(tx: &mut Tx<'_>) -> Result<Vec<(String, i64)>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT source, count(*) FROM groups WHERE source IS NOT NULL GROUP BY source",
     )?;
@@ -137,13 +144,14 @@ pub fn group_counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError>
 
 /// Writes the settings of an integration.
 pub fn update_settings(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     id: &str,
     send_enrollment_emails: bool,
     include_manual: bool,
     read_all_users: bool,
     group_patch_answer: &str,
 ) -> Result<(), StoreError> {
+    let conn = tx.conn();
     let n = conn
         .prepare_cached(
             "UPDATE integrations SET send_enrollment_emails = ?2, include_manual = ?3, read_all_users = ?4, group_patch_answer = ?5 WHERE id = ?1",
@@ -160,12 +168,13 @@ pub fn update_settings(
 /// Either way a token replaced earlier (still in its overlap) stops now: one previous token at
 /// most.
 pub fn replace_token(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     id: &str,
     digest: &[u8],
     now: &str,
     previous_until: Option<&str>,
 ) -> Result<(), StoreError> {
+    let conn = tx.conn();
     // The right-hand sides read the row as it was before this UPDATE.
     let n = conn
         .prepare_cached(
@@ -181,11 +190,8 @@ pub fn replace_token(
 }
 
 /// Sets the current token's lifetime in days (None: never expires).
-pub fn set_token_lifetime(
-    conn: &Connection,
-    id: &str,
-    days: Option<i64>,
-) -> Result<(), StoreError> {
+pub fn set_token_lifetime(tx: &mut Tx<'_>, id: &str, days: Option<i64>) -> Result<(), StoreError> {
+    let conn = tx.conn();
     let n = conn
         .prepare_cached("UPDATE integrations SET token_lifetime_days = ?2 WHERE id = ?1")?
         .execute(params![id, days])?;
@@ -197,7 +203,8 @@ pub fn set_token_lifetime(
 
 /// Deletes an integration. Its users stay: `users.source` becomes NULL (manually provisioned)
 /// through the foreign key's `ON DELETE SET NULL`. Returns how many users it owned.
-pub fn delete(conn: &Connection, id: &str) -> Result<i64, StoreError> {
+pub fn delete(tx: &mut Tx<'_>, id: &str) -> Result<i64, StoreError> {
+    let conn = tx.conn();
     let owned: i64 = conn
         .prepare_cached("SELECT count(*) FROM users WHERE source = ?1")?
         .query_row([id], |r| r.get(0))?;
@@ -214,9 +221,10 @@ pub fn delete(conn: &Connection, id: &str) -> Result<i64, StoreError> {
 /// for every integration (zero included), then (None, count) for the manual ones. One
 /// grouped COUNT.
 pub fn owned_counts(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     groups: bool,
 ) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+    let conn = tx.conn();
     let table = if groups { "groups" } else { "users" };
     let mut stmt = conn.prepare_cached(&format!(
         "WITH c AS (SELECT source, count(*) AS n FROM {table} GROUP BY source) \

@@ -5,10 +5,10 @@
 //! table, columns, scope condition and row decoder.
 
 use rusqlite::Connection;
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::Value;
 
-use crate::store::StoreError;
 use crate::store::filter_sql::{Compiled, Condition};
+use crate::store::{SqlValue, StoreError, Tx};
 
 /// The table a list reads.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +51,7 @@ pub struct ListPage<T> {
     pub more: bool,
 }
 
-fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -> Result<(), StoreError> {
+fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> Result<(), StoreError> {
     for i in 1..=stmt.parameter_count() {
         let v = params
             .get(i - 1)
@@ -62,10 +62,10 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -> Result
 }
 
 /// Runs `sql`, binding exactly the placeholders it uses from `params` (`?N` is `params[N-1]`).
-pub fn query<T>(
+pub(crate) fn query<T>(
     conn: &Connection,
     sql: &str,
-    params: &[SqlValue],
+    params: &[Value],
     mut f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Vec<T>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
@@ -84,8 +84,8 @@ pub fn query<T>(
 ///
 /// Offset paging costs O(offset); keyset paging seeks to its position (through the primary
 /// key when unsorted, through the key's index when it has one), so each page costs the same.
-pub fn page<T>(
-    conn: &Connection,
+pub(crate) fn page<T>(
+    tx: &mut Tx<'_>,
     t: &Table,
     q: &Compiled,
     scope: impl FnOnce(&mut Condition) -> Option<String>,
@@ -93,6 +93,7 @@ pub fn page<T>(
     limit: u64,
     mut decode: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
 ) -> Result<ListPage<T>, StoreError> {
+    let conn = tx.conn();
     let mut c = Condition {
         sql: String::new(),
         params: q.params.clone(),
@@ -151,12 +152,10 @@ pub fn page<T>(
     match paging {
         Paging::Offset(offset) => {
             // One more than the page, to know whether another page follows.
-            let l = c.param(SqlValue::Integer(
+            let l = c.param(Value::Integer(
                 i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX),
             ));
-            let o = c.param(SqlValue::Integer(
-                i64::try_from(*offset).unwrap_or(i64::MAX),
-            ));
+            let o = c.param(Value::Integer(i64::try_from(*offset).unwrap_or(i64::MAX)));
             tail = format!(" LIMIT {l} OFFSET {o}");
         }
         Paging::After(after) => {
@@ -164,7 +163,7 @@ pub fn page<T>(
                 key: k0, seq: s0, ..
             }) = after
             {
-                let s = c.param(SqlValue::Integer(*s0));
+                let s = c.param(Value::Integer(*s0));
                 let cond = match &q.sort {
                     None => format!("{} > {s}", t.seq),
                     Some(k) => {
@@ -183,7 +182,7 @@ pub fn page<T>(
                             };
                             format!("((({key}) IS NULL AND {} > {s}){rest})", t.seq)
                         } else {
-                            let p = c.param(k0.clone());
+                            let p = c.param(k0.clone().into());
                             let nulls = if null_after && k.nullable {
                                 format!(" OR ({key}) IS NULL")
                             } else {
@@ -202,7 +201,7 @@ pub fn page<T>(
                 page_where = format!("{page_where} AND {cond}");
             }
             // One more than the page, to know whether another page follows.
-            let l = c.param(SqlValue::Integer(
+            let l = c.param(Value::Integer(
                 i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX),
             ));
             tail = format!(" LIMIT {l}");

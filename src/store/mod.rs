@@ -2,6 +2,12 @@
 //! the read-only connection pool, the repositories and the filter-to-SQL compiler.
 //! Imports `crate::scim` (for the filter AST and schema) and `crate::private_fs` (files created
 //! `0600`), nothing above it (`directory`, `web`, `auth` are callers, never callees).
+//!
+//! The boundary callers see (issue 18 item 2): work runs in a closure handed a [`Tx`] (by
+//! [`Store::write`], [`Store::read`], [`Store::read_now`], or [`Direct`] outside the writer and
+//! the pool), and reads and writes rows only through the repository functions, which take
+//! that `&mut Tx`. Values that cross it are plain Rust or store-owned types ([`SqlValue`]);
+//! no caller names `rusqlite`.
 
 pub mod activity;
 pub mod admins;
@@ -19,6 +25,7 @@ pub mod pg;
 pub mod provenance;
 pub mod secrets;
 pub mod users;
+mod value;
 pub mod verifier_keys;
 pub mod writer;
 
@@ -29,7 +36,104 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
 pub use error::StoreError;
+pub use value::SqlValue;
 pub use writer::{Writer, WriterThread};
+
+/// The database as one piece of work sees it: the closures of [`Store::write`],
+/// [`Store::read`] and [`Store::read_now`] (and of [`Direct`]) receive it, and every
+/// repository function takes it as `&mut Tx`. Callers cannot reach the engine through it;
+/// only `store` can.
+///
+/// On SQLite it is a reference to the connection the work runs on, already inside the
+/// writer's savepoint for this job or the reader's snapshot: wrapping it costs nothing, and
+/// the connection's prepared-statement cache serves every repository call. It is handed out
+/// as `&mut` (not `&`) because an engine whose transaction object must be borrowed mutably to
+/// run a statement fits behind the same signatures.
+pub struct Tx<'a> {
+    conn: &'a Connection,
+}
+
+impl<'a> Tx<'a> {
+    /// Work on `conn`, which the caller has put inside the transaction the work belongs to.
+    pub(crate) fn sqlite(conn: &'a Connection) -> Tx<'a> {
+        Tx { conn }
+    }
+
+    /// The SQLite connection, for the repository functions.
+    pub(crate) fn conn(&self) -> &'a Connection {
+        self.conn
+    }
+}
+
+/// A connection one caller uses alone, outside the writer thread and the read pool: the
+/// write connection while [`Store::open_then`] prepares it (before the writer takes it), or a
+/// file opened for checks ([`backup::open_for_check`]). Its work runs in transactions it
+/// opens itself: [`Direct::read`] and [`Direct::immediate`].
+pub struct Direct {
+    conn: Connection,
+}
+
+impl Direct {
+    pub(crate) fn new(conn: Connection) -> Direct {
+        Direct { conn }
+    }
+
+    /// Runs the reads `f` in one read transaction, as [`Store::read`] does.
+    pub fn read<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    {
+        snapshot(&self.conn, f)
+    }
+
+    /// Runs `f` in one `IMMEDIATE` transaction (the write lock taken at its start), committed
+    /// when `f` succeeds and rolled back when it fails.
+    pub fn immediate<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| E::from(StoreError::from(e)))?;
+        let out = f(&mut Tx::sqlite(&tx))?;
+        tx.commit().map_err(|e| E::from(StoreError::from(e)))?;
+        Ok(out)
+    }
+
+    /// Makes every later commit on this connection durable before it returns
+    /// (`PRAGMA synchronous = FULL`), whatever the configured [`Synchronous`].
+    pub fn sync_full(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.pragma_update(None, "synchronous", "FULL")?)
+    }
+
+    /// Rewrites the file without free pages and empties the WAL (`VACUUM`, then a truncating
+    /// checkpoint), so that deleted or replaced content does not linger on disk.
+    pub fn compact(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("VACUUM")?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Direct {
+    /// Opens (creating) the file at `path` and migrates it, for tests of code that works on a
+    /// [`Direct`].
+    pub(crate) fn open_migrated(path: &Path) -> Result<Direct, StoreError> {
+        let mut conn = Connection::open(path)?;
+        migrations::migrate(&mut conn)?;
+        Ok(Direct::new(conn))
+    }
+
+    /// Runs `sql` as it is: tests set up rows no repository function writes that way.
+    pub(crate) fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch(sql)?)
+    }
+}
 
 /// How SQLite syncs to disk (`PRAGMA synchronous`). `Full` makes every acknowledged commit
 /// survive power loss; `Normal` in WAL mode can lose the last commits on power loss (never on
@@ -183,8 +287,8 @@ impl Store {
     }
 
     /// Opens the database as [`Store::open`] does, holding its lock file in `lock` mode until
-    /// the writer stops, and runs `prepare` on the write connection after the migrations and
-    /// before anything else uses it. When `prepare` fails, nothing else happens (no writer,
+    /// the writer stops, and runs `prepare` on the write connection (as a [`Direct`]) after
+    /// the migrations and before anything else uses it. When `prepare` fails, nothing else happens (no writer,
     /// no readers) and its error is returned.
     pub fn open_then<T, E, F>(
         opts: &StoreOptions,
@@ -193,7 +297,7 @@ impl Store {
     ) -> Result<(Store, WriterThread, T), E>
     where
         E: From<StoreError>,
-        F: FnOnce(&mut Connection) -> Result<T, E>,
+        F: FnOnce(&mut Direct) -> Result<T, E>,
     {
         let dir = crate::private_fs::parent_of(&opts.path);
         crate::private_fs::create_dir_all(dir).map_err(|e| {
@@ -223,7 +327,9 @@ impl Store {
         }
         configure(&conn, opts.synchronous).map_err(StoreError::from)?;
         migrations::migrate(&mut conn)?;
-        let prepared = prepare(&mut conn)?;
+        let mut direct = Direct::new(conn);
+        let prepared = prepare(&mut direct)?;
+        let conn = direct.conn;
 
         let sync = opts.synchronous;
         let manager = SqliteConnectionManager::file(&opts.path)
@@ -294,9 +400,9 @@ impl Store {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
-        self.writer.write(f).await
+        self.writer.write(|conn| f(&mut Tx::sqlite(conn))).await
     }
 
     /// Runs a read that costs about as much as handing it to another thread would — a lookup
@@ -308,7 +414,7 @@ impl Store {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
         match self.readers.try_get() {
             Some(conn) => snapshot(&conn, f),
@@ -321,7 +427,7 @@ impl Store {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
         let pool = self.readers.clone();
         let joined = tokio::task::spawn_blocking(move || {
@@ -345,7 +451,7 @@ impl Store {
 fn snapshot<T, E, F>(conn: &Connection, f: F) -> Result<T, E>
 where
     E: From<StoreError>,
-    F: FnOnce(&Connection) -> Result<T, E>,
+    F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
 {
     // A connection is never returned to the pool inside a transaction (see `EndRead`); should
     // one be, its stale snapshot ends here rather than being read from.
@@ -356,7 +462,7 @@ where
         .and_then(|mut s| s.execute([]))
         .map_err(|e| E::from(StoreError::from(e)))?;
     let _end = EndRead(conn);
-    f(conn)
+    f(&mut Tx::sqlite(conn))
 }
 
 /// Ends the read transaction of [`snapshot`], also when the read fails or panics.
@@ -392,8 +498,10 @@ mod tests {
         (dir, store, thread)
     }
 
-    fn count(c: &Connection) -> Result<i64, StoreError> {
-        Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
+    fn count(tx: &mut Tx<'_>) -> Result<i64, StoreError> {
+        Ok(tx
+            .conn()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
     }
 
     /// `data_version` moves on every commit, by this process's writer or by another connection
@@ -404,7 +512,7 @@ mod tests {
         let v0 = store.data_version().unwrap();
         assert_eq!(store.data_version().unwrap(), v0);
         store
-            .write(|c| Ok::<_, StoreError>(c.execute_batch("CREATE TABLE t (k INTEGER)")?))
+            .write(|c| Ok::<_, StoreError>(c.conn().execute_batch("CREATE TABLE t (k INTEGER)")?))
             .await
             .unwrap();
         let v1 = store.data_version().unwrap();
@@ -428,20 +536,25 @@ mod tests {
             let store = store.clone();
             async move {
                 store
-                    .write(|c| Ok::<_, StoreError>(c.execute("INSERT INTO t DEFAULT VALUES", [])?))
+                    .write(|c| {
+                        Ok::<_, StoreError>(c.conn().execute("INSERT INTO t DEFAULT VALUES", [])?)
+                    })
                     .await
                     .unwrap();
             }
         };
         store
             .write(|c| {
-                Ok::<_, StoreError>(c.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")?)
+                Ok::<_, StoreError>(
+                    c.conn()
+                        .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")?,
+                )
             })
             .await
             .unwrap();
         // Inside a read, a transaction is open (and the statements share its snapshot).
         let in_tx = store
-            .read(|c| Ok::<_, StoreError>(!c.is_autocommit()))
+            .read(|c| Ok::<_, StoreError>(!c.conn().is_autocommit()))
             .await
             .unwrap();
         assert!(in_tx);
@@ -480,7 +593,7 @@ mod tests {
         let before = store.changes();
         store
             .write(|c| {
-                Ok::<_, StoreError>(c.execute(
+                Ok::<_, StoreError>(c.conn().execute(
                     "INSERT INTO activity (at, method, path, status, latency_ms, summary) VALUES ('2026-01-01T00:00:00Z', 'GET', '/x', 200, 1, 's')",
                     [],
                 )?)
@@ -490,7 +603,7 @@ mod tests {
         assert_eq!(store.changes(), before);
         store
             .write(|c| {
-                Ok::<_, StoreError>(c.execute(
+                Ok::<_, StoreError>(c.conn().execute(
                     "INSERT INTO integrations (id, name, name_folded, kind, token_digest, created, token_created) VALUES ('i1', 'Okta', 'okta', 'scim2', X'00', 'now', 'now')",
                     [],
                 )?)

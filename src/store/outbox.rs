@@ -1,8 +1,8 @@
 //! The outbox repository: queued emails and their delivery state.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use crate::store::StoreError;
+use crate::store::{StoreError, Tx};
 
 /// A queued email.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,12 +41,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
 
 /// Queues a message, due now.
 pub fn insert(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     kind: &str,
     user_seq: Option<i64>,
     recipient: &str,
     now: &str,
 ) -> Result<i64, StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "INSERT INTO outbox (kind, user_seq, recipient, next_attempt, created) VALUES (?1, ?2, ?3, ?4, ?4)",
     )?
@@ -55,7 +56,8 @@ pub fn insert(
 }
 
 /// Pending messages due at `now`, oldest first.
-pub fn due(conn: &Connection, now: &str, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+pub fn due(tx: &mut Tx<'_>, now: &str, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM outbox o LEFT JOIN users u ON u.seq = o.user_seq
          WHERE o.status = 'pending' AND o.next_attempt <= ?1 ORDER BY o.next_attempt, o.id LIMIT ?2"
@@ -64,7 +66,8 @@ pub fn due(conn: &Connection, now: &str, limit: i64) -> Result<Vec<OutboxRow>, S
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn find(conn: &Connection, id: i64) -> Result<Option<OutboxRow>, StoreError> {
+pub fn find(tx: &mut Tx<'_>, id: i64) -> Result<Option<OutboxRow>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM outbox o LEFT JOIN users u ON u.seq = o.user_seq WHERE o.id = ?1"
@@ -75,10 +78,11 @@ pub fn find(conn: &Connection, id: i64) -> Result<Option<OutboxRow>, StoreError>
 
 /// The newest messages first, at most `limit`; only those with `status` when given.
 pub fn list(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     status: Option<&str>,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM outbox o LEFT JOIN users u ON u.seq = o.user_seq
          WHERE ?1 IS NULL OR o.status = ?1 ORDER BY o.id DESC LIMIT ?2"
@@ -88,7 +92,8 @@ pub fn list(
 }
 
 /// The messages about one user, newest first.
-pub fn of_user(conn: &Connection, user_seq: i64) -> Result<Vec<OutboxRow>, StoreError> {
+pub fn of_user(tx: &mut Tx<'_>, user_seq: i64) -> Result<Vec<OutboxRow>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM outbox o LEFT JOIN users u ON u.seq = o.user_seq
          WHERE o.user_seq = ?1 ORDER BY o.id DESC"
@@ -98,7 +103,8 @@ pub fn of_user(conn: &Connection, user_seq: i64) -> Result<Vec<OutboxRow>, Store
 }
 
 /// Records a delivery the server accepted.
-pub fn mark_sent(conn: &Connection, id: i64, now: &str) -> Result<(), StoreError> {
+pub fn mark_sent(tx: &mut Tx<'_>, id: i64, now: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, next_attempt = ?2
          WHERE id = ?1 AND status = 'pending'",
@@ -109,11 +115,12 @@ pub fn mark_sent(conn: &Connection, id: i64, now: &str) -> Result<(), StoreError
 
 /// Records a temporary failure: another attempt at `next_attempt`.
 pub fn mark_retry(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     id: i64,
     next_attempt: &str,
     error: &str,
 ) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3
          WHERE id = ?1 AND status = 'pending'",
@@ -123,7 +130,8 @@ pub fn mark_retry(
 }
 
 /// Records a permanent failure (or the last allowed attempt).
-pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> Result<(), StoreError> {
+pub fn mark_failed(tx: &mut Tx<'_>, id: i64, error: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached(
         "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2
          WHERE id = ?1 AND status = 'pending'",
@@ -134,7 +142,8 @@ pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> Result<(), StoreE
 
 /// Puts a failed (or cancelled) message back in the queue, due now, with a fresh attempt
 /// budget. Returns whether a message was re-queued.
-pub fn requeue(conn: &Connection, id: i64, now: &str) -> Result<bool, StoreError> {
+pub fn requeue(tx: &mut Tx<'_>, id: i64, now: &str) -> Result<bool, StoreError> {
+    let conn = tx.conn();
     let n = conn
         .prepare_cached(
             "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt = ?2
@@ -145,7 +154,8 @@ pub fn requeue(conn: &Connection, id: i64, now: &str) -> Result<bool, StoreError
 }
 
 /// Cancels the pending messages about a user (deactivated: no enrollment email any more).
-pub fn cancel_pending_of_user(conn: &Connection, user_seq: i64) -> Result<usize, StoreError> {
+pub fn cancel_pending_of_user(tx: &mut Tx<'_>, user_seq: i64) -> Result<usize, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(
             "UPDATE outbox SET status = 'cancelled', last_error = 'cancelled: the user was deactivated'
@@ -155,7 +165,8 @@ pub fn cancel_pending_of_user(conn: &Connection, user_seq: i64) -> Result<usize,
 }
 
 /// Counts by status: (pending, sent, failed).
-pub fn counts(conn: &Connection) -> Result<(i64, i64, i64), StoreError> {
+pub fn counts(tx: &mut Tx<'_>) -> Result<(i64, i64, i64), StoreError> {
+    let conn = tx.conn();
     Ok(conn.query_row(
         "SELECT COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'sent'), 0), COALESCE(SUM(status = 'failed'), 0) FROM outbox",
         [],
@@ -165,7 +176,8 @@ pub fn counts(conn: &Connection) -> Result<(i64, i64, i64), StoreError> {
 
 /// The outbox at a glance, in one read for `/metrics`: (pending, sent, failed, `created` of
 /// the oldest pending message).
-pub fn stats(conn: &Connection) -> Result<(i64, i64, i64, Option<String>), StoreError> {
+pub fn stats(tx: &mut Tx<'_>) -> Result<(i64, i64, i64, Option<String>), StoreError> {
+    let conn = tx.conn();
     Ok(conn.query_row(
         "SELECT COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'sent'), 0), COALESCE(SUM(status = 'failed'), 0), MIN(CASE WHEN status = 'pending' THEN created END) FROM outbox",
         [],

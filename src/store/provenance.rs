@@ -1,9 +1,9 @@
 //! Where a user or group comes from: the owning integration's name, and claims (which
 //! integration took it over from manual provisioning, and when).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use crate::store::StoreError;
+use crate::store::{StoreError, Tx};
 
 /// A recorded claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,8 @@ impl Kind {
     }
 }
 
-pub fn integration_name(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+pub fn integration_name(tx: &mut Tx<'_>, id: &str) -> Result<Option<String>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached("SELECT name FROM integrations WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -37,13 +38,14 @@ pub fn integration_name(conn: &Connection, id: &str) -> Result<Option<String>, S
 }
 
 pub fn record_claim(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     kind: Kind,
     seq: i64,
     integration_id: &str,
     integration_name: &str,
     at: &str,
 ) -> Result<(), StoreError> {
+    let conn = tx.conn();
     let (table, col) = kind.table();
     conn.prepare_cached(&format!(
         "INSERT OR REPLACE INTO {table} ({col}, integration_id, integration_name, at) VALUES (?1, ?2, ?3, ?4)"
@@ -52,7 +54,8 @@ pub fn record_claim(
     Ok(())
 }
 
-pub fn claim(conn: &Connection, kind: Kind, seq: i64) -> Result<Option<Claim>, StoreError> {
+pub fn claim(tx: &mut Tx<'_>, kind: Kind, seq: i64) -> Result<Option<Claim>, StoreError> {
+    let conn = tx.conn();
     let (table, col) = kind.table();
     Ok(conn
         .prepare_cached(&format!(
@@ -69,11 +72,8 @@ pub fn claim(conn: &Connection, kind: Kind, seq: i64) -> Result<Option<Claim>, S
 }
 
 /// The claims recorded for each of `seqs` (those without one are absent), in one query.
-pub fn claims(
-    conn: &Connection,
-    kind: Kind,
-    seqs: &[i64],
-) -> Result<Vec<(i64, Claim)>, StoreError> {
+pub fn claims(tx: &mut Tx<'_>, kind: Kind, seqs: &[i64]) -> Result<Vec<(i64, Claim)>, StoreError> {
+    let conn = tx.conn();
     if seqs.is_empty() {
         return Ok(Vec::new());
     }

@@ -2,9 +2,9 @@
 //! TOTP secret of each registered authenticator, the pending secret of each enrollment link,
 //! and each administrator's own TOTP secret. Rows only: sealing and opening belong to the caller, which holds the key.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use crate::store::StoreError;
+use crate::store::{StoreError, Tx};
 
 /// Which column a secret lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,8 @@ pub struct StoredSecret {
 }
 
 /// The id of the key the secrets are sealed with, once one has been recorded.
-pub fn key_id(conn: &Connection) -> Result<Option<String>, StoreError> {
+pub fn key_id(tx: &mut Tx<'_>) -> Result<Option<String>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .query_row("SELECT key_id FROM secrets_meta WHERE id = 1", [], |r| {
             r.get(0)
@@ -37,7 +38,8 @@ pub fn key_id(conn: &Connection) -> Result<Option<String>, StoreError> {
         .optional()?)
 }
 
-pub fn set_key_id(conn: &Connection, key_id: &str, now: &str) -> Result<(), StoreError> {
+pub fn set_key_id(tx: &mut Tx<'_>, key_id: &str, now: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.execute(
         "INSERT INTO secrets_meta (id, key_id, changed) VALUES (1, ?1, ?2)
          ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, changed = excluded.changed",
@@ -47,7 +49,8 @@ pub fn set_key_id(conn: &Connection, key_id: &str, now: &str) -> Result<(), Stor
 }
 
 /// Every stored secret, sealed or not.
-pub fn all(conn: &Connection) -> Result<Vec<StoredSecret>, StoreError> {
+pub fn all(tx: &mut Tx<'_>) -> Result<Vec<StoredSecret>, StoreError> {
+    let conn = tx.conn();
     let mut out = Vec::new();
     for (slot, sql) in [
         (
@@ -81,12 +84,8 @@ pub fn all(conn: &Connection) -> Result<Vec<StoredSecret>, StoreError> {
 }
 
 /// Replaces one stored secret.
-pub fn replace(
-    conn: &Connection,
-    slot: Slot,
-    user_seq: i64,
-    value: &str,
-) -> Result<(), StoreError> {
+pub fn replace(tx: &mut Tx<'_>, slot: Slot, user_seq: i64, value: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     let sql = match slot {
         Slot::Authenticator => "UPDATE authenticators SET secret = ?2 WHERE user_seq = ?1",
         Slot::PendingEnrollment => {

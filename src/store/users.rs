@@ -12,11 +12,11 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::Value;
 
 use crate::scim::resource::{DocText, Document};
-use crate::store::StoreError;
 use crate::store::filter_sql::{Compiled, Condition};
 use crate::store::fold::fold;
 pub use crate::store::listing::Paging;
 use crate::store::listing::{self, ListPage, Table};
+use crate::store::{StoreError, Tx};
 
 /// A stored user; its document parsed, or as the stored text (a list page).
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +97,8 @@ impl UserRow<DocText> {
     }
 }
 
-pub fn find_by_seq(conn: &Connection, seq: i64) -> Result<Option<UserRow>, StoreError> {
+pub fn find_by_seq(tx: &mut Tx<'_>, seq: i64) -> Result<Option<UserRow>, StoreError> {
+    let conn = tx.conn();
     let raw = conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM users u WHERE u.seq = ?1"))?
         .query_row([seq], row)
@@ -107,23 +108,21 @@ pub fn find_by_seq(conn: &Connection, seq: i64) -> Result<Option<UserRow>, Store
 
 /// The user whose userName or one of whose aliases is `name` (compared folded, as the
 /// uniqueness rule compares them): the one resolver for login names (verify, admin search).
-pub fn find_by_login(conn: &Connection, name: &str) -> Result<Option<UserRow>, StoreError> {
-    let Some(seq) = seq_by_login(conn, name.trim())? else {
+pub fn find_by_login(tx: &mut Tx<'_>, name: &str) -> Result<Option<UserRow>, StoreError> {
+    let Some(seq) = seq_by_login(tx, name.trim())? else {
         return Ok(None);
     };
-    find_by_seq(conn, seq)
+    find_by_seq(tx, seq)
 }
 
-pub fn find_by_id(conn: &Connection, id: &str) -> Result<Option<UserRow>, StoreError> {
-    find_by_id_text(conn, id)?.map(UserRow::parse).transpose()
+pub fn find_by_id(tx: &mut Tx<'_>, id: &str) -> Result<Option<UserRow>, StoreError> {
+    find_by_id_text(tx, id)?.map(UserRow::parse).transpose()
 }
 
 /// [`find_by_id`] with the document left as its stored text (a SCIM read writes it out as it
 /// is).
-pub fn find_by_id_text(
-    conn: &Connection,
-    id: &str,
-) -> Result<Option<UserRow<DocText>>, StoreError> {
+pub fn find_by_id_text(tx: &mut Tx<'_>, id: &str) -> Result<Option<UserRow<DocText>>, StoreError> {
+    let conn = tx.conn();
     let raw = conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM users u WHERE u.id = ?1"))?
         .query_row([id], row)
@@ -300,7 +299,8 @@ pub struct NewUser<'a> {
 }
 
 /// The user holding this login name (userName or alias, compared folded), if any.
-pub fn seq_by_login(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
+pub fn seq_by_login(tx: &mut Tx<'_>, name: &str) -> Result<Option<i64>, StoreError> {
+    let conn = tx.conn();
     seq_by_folded_login(conn, &fold(name))
 }
 
@@ -321,7 +321,8 @@ fn seq_by_folded_login(conn: &Connection, folded: &str) -> Result<Option<i64>, S
 }
 
 /// Inserts a user at version 1; fails with `Conflict` if its userName or an alias is taken.
-pub fn insert(conn: &Connection, u: NewUser<'_>) -> Result<UserRow, StoreError> {
+pub fn insert(tx: &mut Tx<'_>, u: NewUser<'_>) -> Result<UserRow, StoreError> {
+    let conn = tx.conn();
     let d = derive(u.doc)?;
     let doc_text = serde_json::to_string(u.doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     if seq_by_folded_login(conn, &d.names[0].0)?.is_some() {
@@ -350,12 +351,13 @@ pub fn insert(conn: &Connection, u: NewUser<'_>) -> Result<UserRow, StoreError> 
 
 /// Replaces the document (and source) of an existing user and bumps its version.
 pub fn update(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     old: &UserRow,
     source: Option<&str>,
     doc: Document,
     now: &str,
 ) -> Result<UserRow, StoreError> {
+    let conn = tx.conn();
     let d = derive(&doc)?;
     let doc_text = serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let version = old.version + 1;
@@ -419,7 +421,8 @@ fn touch_groups_of(conn: &Connection, user_seq: i64) -> Result<(), StoreError> {
 
 /// Deletes a user; its memberships go with it (`ON DELETE CASCADE`), and its groups' versions
 /// move ([`touch_groups_of`]).
-pub fn delete(conn: &Connection, seq: i64) -> Result<(), StoreError> {
+pub fn delete(tx: &mut Tx<'_>, seq: i64) -> Result<(), StoreError> {
+    let conn = tx.conn();
     touch_groups_of(conn, seq)?;
     conn.prepare_cached("DELETE FROM users WHERE seq = ?1")?
         .execute([seq])?;
@@ -451,7 +454,7 @@ pub(crate) fn scope_condition(scope: &Scope, filtered: bool, c: &mut Condition) 
 /// [`listing::page`]). Each document is left as its stored text: a SCIM list page writes it
 /// out as it is (`scim::resource::write_resource`) instead of parsing and serialising it again.
 pub fn list(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     scope: &Scope,
     q: &Compiled,
     paging: &Paging,
@@ -464,7 +467,7 @@ pub fn list(
     };
     let scope =
         |c: &mut Condition| scope_condition(scope, q.filter.is_some() || q.sort.is_some(), c);
-    listing::page(conn, &table, q, scope, paging, limit, |r| {
+    listing::page(tx, &table, q, scope, paging, limit, |r| {
         Ok(to_user_text(row(r)?))
     })
 }
@@ -491,11 +494,12 @@ pub struct Search {
 /// A page of users matching `s`, newest first, with the total count. The substring search
 /// scans the folded `search_text` column; the source and status filters use indexed columns.
 pub fn search(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     s: &Search,
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<UserRow>), StoreError> {
+    let conn = tx.conn();
     // Every parameter is numbered explicitly (`?N` = params[N-1]).
     let mut conds = vec!["1".to_owned()];
     let mut all: Vec<SqlValue> = Vec::new();

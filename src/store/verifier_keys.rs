@@ -1,10 +1,10 @@
 //! The verifier keys repository (`verifier_keys`, migration 0009): keys of `/api/v1/verify`,
 //! stored as SHA-256 digests. Revoked rows stay, marked with `revoked_at`.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use crate::store::StoreError;
 use crate::store::fold::fold;
+use crate::store::{StoreError, Tx};
 
 /// A stored verifier key, without its digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +29,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VerifierKeyRow> {
 }
 
 /// Adds a key. A key in force with the same name (case-insensitively) is a `Conflict`.
-pub fn insert(conn: &Connection, key: &VerifierKeyRow, digest: &[u8]) -> Result<(), StoreError> {
-    if let Some(existing) = find_by_name(conn, &key.name)? {
+pub fn insert(tx: &mut Tx<'_>, key: &VerifierKeyRow, digest: &[u8]) -> Result<(), StoreError> {
+    let conn = tx.conn();
+    if let Some(existing) = find_by_name(tx, &key.name)? {
         return Err(StoreError::Conflict {
             attribute: "name",
             value: existing.name,
@@ -53,7 +54,8 @@ pub fn insert(conn: &Connection, key: &VerifierKeyRow, digest: &[u8]) -> Result<
 }
 
 /// The keys in force, oldest first.
-pub fn list_active(conn: &Connection) -> Result<Vec<VerifierKeyRow>, StoreError> {
+pub fn list_active(tx: &mut Tx<'_>) -> Result<Vec<VerifierKeyRow>, StoreError> {
+    let conn = tx.conn();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM verifier_keys WHERE revoked_at IS NULL ORDER BY created_at, id"
     ))?;
@@ -62,7 +64,8 @@ pub fn list_active(conn: &Connection) -> Result<Vec<VerifierKeyRow>, StoreError>
 }
 
 /// The key in force named `name` (case-insensitively).
-pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<VerifierKeyRow>, StoreError> {
+pub fn find_by_name(tx: &mut Tx<'_>, name: &str) -> Result<Option<VerifierKeyRow>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM verifier_keys WHERE name_folded = ?1 AND revoked_at IS NULL"
@@ -72,7 +75,8 @@ pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<VerifierKeyR
 }
 
 /// The key in force with this id.
-pub fn find(conn: &Connection, id: &str) -> Result<Option<VerifierKeyRow>, StoreError> {
+pub fn find(tx: &mut Tx<'_>, id: &str) -> Result<Option<VerifierKeyRow>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM verifier_keys WHERE id = ?1 AND revoked_at IS NULL"
@@ -84,9 +88,10 @@ pub fn find(conn: &Connection, id: &str) -> Result<Option<VerifierKeyRow>, Store
 /// The key in force whose digest is `digest` (a lookup in the unique index), with the stored
 /// digest for the caller's constant-time comparison.
 pub fn find_by_digest(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     digest: &[u8],
 ) -> Result<Option<(VerifierKeyRow, Vec<u8>)>, StoreError> {
+    let conn = tx.conn();
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS}, digest FROM verifier_keys WHERE digest = ?1 AND revoked_at IS NULL"
@@ -96,14 +101,16 @@ pub fn find_by_digest(
 }
 
 /// Records that the key was used (the directory throttles how often this is called).
-pub fn touch(conn: &Connection, id: &str, now: &str) -> Result<(), StoreError> {
+pub fn touch(tx: &mut Tx<'_>, id: &str, now: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     conn.prepare_cached("UPDATE verifier_keys SET last_used_at = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;
     Ok(())
 }
 
 /// Revokes the key in force with this id: it stops authenticating with this commit.
-pub fn revoke(conn: &Connection, id: &str, now: &str) -> Result<(), StoreError> {
+pub fn revoke(tx: &mut Tx<'_>, id: &str, now: &str) -> Result<(), StoreError> {
+    let conn = tx.conn();
     let n = conn
         .prepare_cached(
             "UPDATE verifier_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
@@ -119,6 +126,8 @@ pub fn revoke(conn: &Connection, id: &str, now: &str) -> Result<(), StoreError> 
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::store::Tx;
+    use rusqlite::Connection;
 
     fn db() -> Connection {
         let mut c = Connection::open_in_memory().unwrap();
@@ -139,27 +148,28 @@ mod tests {
     #[test]
     fn names_are_unique_among_keys_in_force() {
         let c = db();
-        insert(&c, &key("a", "MFA"), &[1; 32]).unwrap();
-        let dup = insert(&c, &key("b", "mfa"), &[2; 32]);
+        let tx = &mut Tx::sqlite(&c);
+        insert(tx, &key("a", "MFA"), &[1; 32]).unwrap();
+        let dup = insert(tx, &key("b", "mfa"), &[2; 32]);
         assert!(
             matches!(dup, Err(StoreError::Conflict { ref value, .. }) if value == "MFA"),
             "{dup:?}"
         );
-        assert_eq!(find_by_digest(&c, &[1; 32]).unwrap().unwrap().0.id, "a");
-        revoke(&c, "a", "2026-01-02T00:00:00.000Z").unwrap();
-        assert!(find_by_digest(&c, &[1; 32]).unwrap().is_none());
+        assert_eq!(find_by_digest(tx, &[1; 32]).unwrap().unwrap().0.id, "a");
+        revoke(tx, "a", "2026-01-02T00:00:00.000Z").unwrap();
+        assert!(find_by_digest(tx, &[1; 32]).unwrap().is_none());
         assert!(matches!(
-            revoke(&c, "a", "2026-01-02T00:00:00.000Z"),
+            revoke(tx, "a", "2026-01-02T00:00:00.000Z"),
             Err(StoreError::NotFound)
         ));
         // The name of a revoked key can be reused.
-        insert(&c, &key("b", "mfa"), &[2; 32]).unwrap();
-        let all = list_active(&c).unwrap();
+        insert(tx, &key("b", "mfa"), &[2; 32]).unwrap();
+        let all = list_active(tx).unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].name, "mfa");
-        touch(&c, "b", "2026-01-03T00:00:00.000Z").unwrap();
+        touch(tx, "b", "2026-01-03T00:00:00.000Z").unwrap();
         assert_eq!(
-            find(&c, "b").unwrap().unwrap().last_used_at.as_deref(),
+            find(tx, "b").unwrap().unwrap().last_used_at.as_deref(),
             Some("2026-01-03T00:00:00.000Z")
         );
     }

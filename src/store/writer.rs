@@ -139,7 +139,7 @@ impl Writer {
 
     /// Runs `f` on the writer thread inside a savepoint of the current batch; resolves after the
     /// batch committed. If `f` fails, its changes are rolled back and its error returned.
-    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    pub(crate) async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -289,7 +289,8 @@ mod tests {
         let (_dir, store, thread) = crate::store::tests::open_temp(Synchronous::Full);
         store
             .write(|c| {
-                c.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+                c.conn()
+                    .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")
                     .map_err(StoreError::from)
             })
             .await
@@ -304,7 +305,7 @@ mod tests {
         let mut jobs = Vec::new();
         for k in 0..20i64 {
             jobs.push(store.write(move |c| {
-                c.execute("INSERT INTO t (k) VALUES (?1)", [k])?;
+                c.conn().execute("INSERT INTO t (k) VALUES (?1)", [k])?;
                 if k == 7 {
                     // e.g. a uniqueness conflict found after a first write
                     return Err(StoreError::Conflict {
@@ -332,7 +333,7 @@ mod tests {
         }
         let rows: Vec<i64> = store
             .read(|c| {
-                let mut s = c.prepare("SELECT k FROM t ORDER BY k")?;
+                let mut s = c.conn().prepare("SELECT k FROM t ORDER BY k")?;
                 let v = s
                     .query_map([], |r| r.get(0))?
                     .collect::<Result<Vec<i64>, _>>()?;

@@ -1,7 +1,7 @@
 //! HTTP, with actix-web only: extractors, the SCIM handlers and the operational endpoints.
-//! Thin: parse the request, call `directory`, render. No SQL and no protocol rules here;
-//! errors of every layer become HTTP responses in `scim::respond` alone for the SCIM API,
-//! and in `enroll` (pages) and `verify` (JSON) for their own endpoints.
+//! Thin: parse the request, call `directory`, render. No SQL, no database crate and no protocol
+//! rules here; errors of every layer become HTTP responses in `scim::respond` alone for the
+//! SCIM API, and in `enroll` (pages) and `verify` (JSON) for their own endpoints.
 
 pub mod access_log;
 pub mod admin;

@@ -71,10 +71,7 @@ async fn read_check(state: &AppState) -> Result<i64, String> {
     state
         .directory
         .store()
-        .read(|c| {
-            c.query_row("PRAGMA user_version", [], |r| r.get(0))
-                .map_err(|e| Error::Internal(e.to_string()))
-        })
+        .read(|tx| crate::store::migrations::schema_version(tx).map_err(Error::from))
         .await
         .map_err(|e| e.to_string())
 }

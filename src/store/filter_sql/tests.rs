@@ -15,7 +15,7 @@ use super::*;
 use crate::scim::filter::{matches, parse_filter};
 use crate::scim::resource::{self, Meta, to_resource};
 use crate::store::users::{self, NewUser, UserRow};
-use crate::store::{fold, migrations};
+use crate::store::{Tx, fold, migrations};
 
 const BASE: &str = "https://h/scim/v2/x";
 const LOCATION: &str = "https://h/scim/v2/x/Users/";
@@ -60,7 +60,7 @@ fn resource_of(row: &UserRow) -> Value {
 fn insert(conn: &Connection, body: Value, now: &str) -> UserRow {
     let doc = resource::normalize(schema::user(), &body).unwrap();
     users::insert(
-        conn,
+        &mut Tx::sqlite(conn),
         NewUser {
             id: &uuid::Uuid::new_v4().to_string(),
             source: None,
@@ -897,7 +897,7 @@ fn population(conn: &Connection, mut pg: Option<&mut Pg>, r: &mut StdRng) -> Vec
             now,
             doc: &doc,
         };
-        let inserted = users::insert(conn, new());
+        let inserted = users::insert(&mut Tx::sqlite(conn), new());
         if let Some(pg) = pg.as_deref_mut() {
             let mut tx = pg.client.transaction().unwrap();
             let got = crate::store::pg::users::insert(&mut tx, new());
@@ -911,7 +911,7 @@ fn population(conn: &Connection, mut pg: Option<&mut Pg>, r: &mut StdRng) -> Vec
             let mut doc2 = doc.clone();
             doc2.insert("title".into(), json!(word(r)));
             let later = *TIMES.choose(r).unwrap();
-            let updated = users::update(conn, &row, None, doc2.clone(), later);
+            let updated = users::update(&mut Tx::sqlite(conn), &row, None, doc2.clone(), later);
             if let Some(pg) = pg.as_deref_mut() {
                 let mut tx = pg.client.transaction().unwrap();
                 let got = crate::store::pg::users::update(&mut tx, &row, None, doc2, later);

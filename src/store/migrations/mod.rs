@@ -26,6 +26,14 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
+/// The schema version of the database (`PRAGMA user_version`): [`LATEST`] once migrated. The
+/// health checks read it, which also proves a read works.
+pub fn schema_version(tx: &mut crate::store::Tx<'_>) -> Result<i64, StoreError> {
+    Ok(tx
+        .conn()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
 /// Brings the database to [`LATEST`], each migration in its own transaction. The connection
 /// must have scimgate's SQL functions registered (`scim_fold`: migration 0002 backfills with it).
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
