@@ -94,6 +94,24 @@ async fn populated() -> TestApp {
     changed["title"] = json!("Claimed");
     let r = app.put(&format!("/Users/{manual}"), &changed).await;
     assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    // A manual group with the manual user, claimed by a membership change over SCIM.
+    let ops = app
+        .directory
+        .create_manual_group("Operations")
+        .await
+        .unwrap();
+    app.directory
+        .add_manual_group_member(&ops, "mally")
+        .await
+        .unwrap();
+    let r = app
+        .patch(
+            &format!("/Groups/{ops}"),
+            &json!({"schemas": [PATCH_URN],
+                    "Operations": [{"op": "add", "path": "members", "value": [{"value": alice}]}]}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
 
     // A request refused before authentication: an activity row counting refusals.
     let refused = app
@@ -282,6 +300,7 @@ fn check_copy(db: &postgres::TestDb, path: &Path) {
         "groups",
         "group_members",
         "user_claims",
+        "group_claims",
         "admins",
         "sessions",
         "activity",
@@ -328,7 +347,7 @@ fn check_copy(db: &postgres::TestDb, path: &Path) {
         .collect();
     sqlite_members.sort();
     pg_members.sort();
-    assert_eq!(sqlite_members.len(), 2);
+    assert_eq!(sqlite_members.len(), 4);
     assert_eq!(sqlite_members, pg_members);
 
     // The derived rows of every copied user are what `pg::users::insert` writes for its
@@ -515,6 +534,23 @@ fn refuses_a_database_of_something_else() {
         .get(0);
     assert!(!migrated, "the refused copy left a schema behind");
 
+    // A SQLite file at another schema version than this binary's.
+    let s = rusqlite::Connection::open(&path).unwrap();
+    s.pragma_update(None, "user_version", 1).unwrap();
+    match pg::copy::copy(&path, &mut c) {
+        Err(StoreError::Copy(m)) => assert!(m.contains("schema version 1"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let newer = scimgate::store::migrations::LATEST + 1;
+    s.pragma_update(None, "user_version", newer).unwrap();
+    assert!(matches!(
+        pg::copy::copy(&path, &mut c),
+        Err(StoreError::TooNew { .. })
+    ));
+    s.pragma_update(None, "user_version", scimgate::store::migrations::LATEST)
+        .unwrap();
+    drop(s);
+
     // An empty directory copies into an empty database: every count zero.
     let empty = postgres::database("copy_empty").unwrap();
     let mut e = connect(&empty);
@@ -525,4 +561,28 @@ fn refuses_a_database_of_something_else() {
         pg::copy::copied_tables().count(),
         "{report:?}"
     );
+}
+
+/// A copy while the appliance serves reads one snapshot of the live file (WAL mode): what was
+/// acknowledged before it is there, and the appliance goes on working. (Writes after the
+/// snapshot are not copied: the operator stops the appliance before moving it.)
+#[actix_web::test]
+async fn copies_while_the_appliance_serves() {
+    let Some(db) = postgres::database("copy_live") else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    app.create_user("live@example.test").await;
+    let path = app.db_path();
+    let report = tokio::task::spawn_blocking(move || {
+        let mut c = connect(&db);
+        pg::copy::copy(&path, &mut c).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.rows("users"), Some(1));
+    assert_eq!(report.rows("integrations"), Some(1));
+    // No administrator yet: the first-admin setup link's digest is there.
+    assert_eq!(report.rows("setup_links"), Some(1));
+    app.create_user("after@example.test").await;
 }
