@@ -76,7 +76,8 @@ struct Table {
     identity: Option<&'static str>,
 }
 
-/// The tables copied, parents before children (the foreign keys are checked row by row).
+/// The tables copied, parents before children: each table's foreign keys are checked as its
+/// `COPY` ends, against the tables copied before it.
 const TABLES: &[Table] = &[
     Table {
         name: "integrations",
@@ -375,6 +376,7 @@ pub fn copy(sqlite: &Path, pg: &mut postgres::Client) -> Result<CopyReport, Stor
                     table.name
                 )));
             }
+            tracing::info!(table = table.name, rows = expected, "copied to PostgreSQL");
             report.push((table.name, expected));
         }
         Ok(report)
