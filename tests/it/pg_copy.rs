@@ -123,9 +123,10 @@ async fn populated() -> TestApp {
         .unwrap();
     assert_eq!(refused.status().as_u16(), 401);
 
-    // An administrator with a session, a verifier key, a regenerated token (the previous one
+    // An administrator with a session and a second factor (recovery codes), a verifier key, a regenerated token (the previous one
     // kept for an hour).
-    Browser::admin(&app).await;
+    let mut admin = Browser::admin(&app).await;
+    crate::admin_mfa::register(&mut admin).await;
     app.directory.create_verifier_key("mfa").await.unwrap();
     app.directory
         .regenerate_token(Target::Id(&app.integration_id), Duration::from_secs(3600))
@@ -302,6 +303,7 @@ fn check_copy(db: &postgres::TestDb, path: &Path) {
         "user_claims",
         "group_claims",
         "admins",
+        "admin_recovery_codes",
         "sessions",
         "activity",
         "outbox",
