@@ -30,6 +30,11 @@ pub enum StoreError {
     /// Another process holds the database's lock file in a way that excludes this one.
     #[error("{0}")]
     Locked(String),
+    /// `store::pg::copy` refused or failed to copy a SQLite database into PostgreSQL: the
+    /// message says why (what the target already holds, a schema it does not know, counts
+    /// that differ).
+    #[error("copy to PostgreSQL: {0}")]
+    Copy(String),
     #[error("a database task failed: {0}")]
     Task(String),
 }

@@ -29,6 +29,7 @@ mod packaging;
 mod patch;
 mod patch_answer;
 mod patch_props;
+mod pg_copy;
 mod pg_store;
 mod query;
 mod restart;

@@ -8,6 +8,7 @@
 //!
 //! Imports `crate::scim` and the rest of `crate::store`; nothing above the store.
 
+pub mod copy;
 pub mod users;
 
 use postgres::GenericClient;
@@ -16,7 +17,10 @@ use crate::store::StoreError;
 use crate::store::fold::fold;
 
 /// The migrations, in order; migration N (1-based) brings the schema to version N.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_appliance.sql"),
+];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
