@@ -905,3 +905,50 @@ fn list_pages_agree() {
         }
     }
 }
+
+/// A displayName taken by a concurrent writer after `insert` looked (the other transaction not
+/// yet committed) is refused by the unique index, and that refusal is the same `Conflict` as
+/// the look-up's.
+#[test]
+fn a_concurrent_group_name_is_a_conflict() {
+    let Some(db) = postgres::database("repos_race") else {
+        return;
+    };
+    let mut a = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
+    pg::migrate(&mut a).unwrap();
+    let doc = group_doc(json!({"displayName": "Night Shift"}));
+    let mut ta = a.transaction().unwrap();
+    pg::groups::insert(&mut ta, "g-a", None, "t", &doc).unwrap();
+    let url = db.url.clone();
+    let other = std::thread::spawn(move || {
+        let mut b = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        let mut tb = b.transaction().unwrap();
+        // Does not see A's row; waits on the unique index until A commits.
+        let doc = group_doc(json!({"displayName": "NIGHT shift"}));
+        pg::groups::insert(&mut tb, "g-b", None, "t", &doc)
+    });
+    // Let B reach the index (it blocks there) before A commits.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut watch = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
+    loop {
+        let waiting: i64 = watch
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "B never waited");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    ta.commit().unwrap();
+    match other.join().unwrap() {
+        Err(StoreError::Conflict { attribute, value }) => {
+            assert_eq!((attribute, value.as_str()), ("displayName", "NIGHT shift"));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -70,7 +70,13 @@ pub(crate) fn query(
     Ok(c.query_typed(sql, &typed)?)
 }
 
-/// A sort key as read from a row: text, a number, a boolean (as SQLite's 0/1) or NULL.
+/// A sort key as read from a row: text, a number, a boolean column (as SQLite's 0/1) or NULL.
+///
+/// Deviation from SQLite: a sort by a boolean attribute read from the document (`active`) has
+/// the JSON text `true`/`false` as its key (the compiler's PostgreSQL key reads JSON as text),
+/// where SQLite's `json_extract` gives 1/0. The order is the same (`false` before `true`), and
+/// the key is only ever bound again on the engine that read it (a cursor's position), where
+/// `$N::text` compares with the same expression; the rows of every page are equal.
 fn key_value(r: &postgres::Row, i: usize) -> Result<SqlValue, StoreError> {
     let ty = r.columns()[i].type_().clone();
     Ok(if ty == Type::FLOAT8 {
