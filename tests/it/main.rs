@@ -30,6 +30,7 @@ mod patch;
 mod patch_answer;
 mod patch_props;
 mod pg_copy;
+mod pg_repos;
 mod pg_store;
 mod query;
 mod restart;

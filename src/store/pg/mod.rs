@@ -9,6 +9,9 @@
 //! Imports `crate::scim` and the rest of `crate::store`; nothing above the store.
 
 pub mod copy;
+pub mod groups;
+pub mod listing;
+pub mod provenance;
 pub mod users;
 
 use postgres::GenericClient;
