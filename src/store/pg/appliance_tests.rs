@@ -736,3 +736,59 @@ fn pg_scheduled_work_runs_on_one_node_at_a_time() {
     ta.rollback().unwrap();
     tb.rollback().unwrap();
 }
+
+/// Two nodes inserting the same name at once: the second's lookup cannot see the first's
+/// uncommitted row, so its insert waits on the unique index and, when the first commits, is
+/// refused there; that refusal is the same `Conflict` as the lookup's.
+#[test]
+fn pg_concurrent_inserts_of_one_name_give_one_conflict() {
+    let Some(b) = Both::new("appliance_concurrent_names") else {
+        return;
+    };
+    let mut a = b.pg;
+    type Insert = fn(&mut postgres::Transaction<'_>, bool) -> Result<(), StoreError>;
+    let cases: [(&str, Insert); 3] = [
+        ("admin", |c, first| {
+            let name = if first { "Ann" } else { "ANN" };
+            super::admins::insert(c, name, "$argon2id$x", T0).map(|_| ())
+        }),
+        ("integration", |c, first| {
+            let (id, name) = if first {
+                ("i1", "Okta")
+            } else {
+                ("i2", "OKTA")
+            };
+            super::integrations::insert(c, &integration(id, name))
+        }),
+        ("verifier key", |c, first| {
+            let (id, name, digest) = if first {
+                ("k1", "MFA", [1u8; 32])
+            } else {
+                ("k2", "mfa", [2u8; 32])
+            };
+            let key = VerifierKeyRow {
+                id: id.into(),
+                name: name.into(),
+                created_at: T0.into(),
+                last_used_at: None,
+                revoked_at: None,
+            };
+            super::verifier_keys::insert(c, &key, &digest)
+        }),
+    ];
+    for (what, insert) in cases {
+        let mut ta = a.transaction().unwrap();
+        insert(&mut ta, true).unwrap();
+        let url = b.db.url.clone();
+        let second = std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let mut tb = c.transaction().unwrap();
+            insert(&mut tb, false).map_err(|e| e.to_string())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!second.is_finished(), "{what}: the second insert waits");
+        ta.commit().unwrap();
+        let refused = second.join().unwrap().unwrap_err();
+        assert!(refused.ends_with("is already taken"), "{what}: {refused}");
+    }
+}

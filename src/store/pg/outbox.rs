@@ -83,7 +83,9 @@ pub fn due(
 /// one that ran out by `now`), oldest first, until `lease_until`, and returns them. Rows that
 /// another transaction is claiming are skipped (`SKIP LOCKED`), not waited for; a row whose
 /// claim another node committed since this statement's snapshot is re-checked when locked and
-/// left out. Commit the claim before sending, so that other nodes see it.
+/// left out. Commit the claim before sending, so that other nodes see it. Run it at READ
+/// COMMITTED (PostgreSQL's default): under REPEATABLE READ or SERIALIZABLE that re-check is a
+/// serialization failure instead of a skipped row.
 pub fn claim(
     c: &mut impl GenericClient,
     now: &str,
