@@ -8,11 +8,18 @@
 //!
 //! Imports `crate::scim` and the rest of `crate::store`; nothing above the store.
 
+pub mod activity;
+pub mod admins;
 pub mod copy;
 pub mod groups;
 pub mod listing;
 pub mod provenance;
+pub mod enrollment;
+pub mod integrations;
+pub mod outbox;
+pub mod secrets;
 pub mod users;
+pub mod verifier_keys;
 
 use postgres::GenericClient;
 
@@ -23,6 +30,7 @@ use crate::store::fold::fold;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_appliance.sql"),
+    include_str!("migrations/0003_outbox_lease.sql"),
 ];
 
 /// The schema version this binary writes.
@@ -83,6 +91,9 @@ fn fill_case_fold(tx: &mut impl GenericClient) -> Result<(), StoreError> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod appliance_tests;
 
 /// The private test cluster (`tests/it/support/postgres.rs`), shared with the unit tests.
 #[cfg(test)]
