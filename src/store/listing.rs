@@ -7,7 +7,7 @@
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
-use crate::store::filter_sql::{Compiled, Condition};
+use crate::store::filter_sql::{Compiled, Condition, SortKey};
 use crate::store::{SqlValue, StoreError, Tx};
 
 /// The table a list reads.
@@ -134,19 +134,7 @@ pub(crate) fn page<T>(
         .sort
         .as_ref()
         .map_or("NULL".to_owned(), |k| k.expr.clone());
-    let order = match &q.sort {
-        None => t.seq.to_owned(),
-        Some(k) => {
-            let dir = if k.descending { "DESC" } else { "ASC" };
-            // No data sorts last ascending and first descending (RFC 7644 §3.4.2.3).
-            let nulls = if k.nullable {
-                format!("({key}) IS NULL {dir}, ")
-            } else {
-                String::new()
-            };
-            format!("{nulls}({key}) {dir}, {}", t.seq)
-        }
-    };
+    let order = order_by(q.sort.as_ref(), &key, t.seq);
     let mut page_where = base_where;
     let tail: String;
     match paging {
@@ -159,45 +147,8 @@ pub(crate) fn page<T>(
             tail = format!(" LIMIT {l} OFFSET {o}");
         }
         Paging::After(after) => {
-            if let Some(Position {
-                key: k0, seq: s0, ..
-            }) = after
-            {
-                let s = c.param(Value::Integer(*s0));
-                let cond = match &q.sort {
-                    None => format!("{} > {s}", t.seq),
-                    Some(k) => {
-                        let (cmp, null_after, null_k0_rest) = if k.descending {
-                            ("<", false, true)
-                        } else {
-                            (">", true, false)
-                        };
-                        if *k0 == SqlValue::Null {
-                            // After a user without data: the rest of those, then (descending)
-                            // every user with data.
-                            let rest = if null_k0_rest {
-                                format!(" OR ({key}) IS NOT NULL")
-                            } else {
-                                String::new()
-                            };
-                            format!("((({key}) IS NULL AND {} > {s}){rest})", t.seq)
-                        } else {
-                            let p = c.param(k0.clone().into());
-                            let nulls = if null_after && k.nullable {
-                                format!(" OR ({key}) IS NULL")
-                            } else {
-                                String::new()
-                            };
-                            // `k >= p AND (…)` rather than `k > p OR …`: an index on the key
-                            // can seek to the position.
-                            let eq_or = if k.descending { "<=" } else { ">=" };
-                            format!(
-                                "((({key}) {eq_or} {p} AND (({key}) {cmp} {p} OR {} > {s})){nulls})",
-                                t.seq
-                            )
-                        }
-                    }
-                };
+            if let Some(pos) = after {
+                let cond = after_position(q.sort.as_ref(), &key, t.seq, pos, &mut |v| c.param(v));
                 page_where = format!("{page_where} AND {cond}");
             }
             // One more than the page, to know whether another page follows.
@@ -241,4 +192,61 @@ pub(crate) fn page<T>(
         _ => count()?,
     };
     Ok(page)
+}
+
+/// The `ORDER BY` of a page: the sort key (no data last ascending and first descending, RFC
+/// 7644 §3.4.2.3), then the row number; the same for both engines.
+pub(crate) fn order_by(sort: Option<&SortKey>, key: &str, seq: &str) -> String {
+    match sort {
+        None => seq.to_owned(),
+        Some(k) => {
+            let dir = if k.descending { "DESC" } else { "ASC" };
+            let nulls = if k.nullable {
+                format!("({key}) IS NULL {dir}, ")
+            } else {
+                String::new()
+            };
+            format!("{nulls}({key}) {dir}, {seq}")
+        }
+    }
+}
+
+/// The condition for the rows after `pos` in [`order_by`]'s order (a cursor's page), its
+/// values added through `param` (each engine numbers its placeholders its own way).
+pub(crate) fn after_position(
+    sort: Option<&SortKey>,
+    key: &str,
+    seq: &str,
+    pos: &Position,
+    param: &mut dyn FnMut(Value) -> String,
+) -> String {
+    let s = param(Value::Integer(pos.seq));
+    let Some(k) = sort else {
+        return format!("{seq} > {s}");
+    };
+    let (cmp, null_after, null_k0_rest) = if k.descending {
+        ("<", false, true)
+    } else {
+        (">", true, false)
+    };
+    if pos.key == SqlValue::Null {
+        // After a row without data: the rest of those, then (descending) every row with data.
+        let rest = if null_k0_rest {
+            format!(" OR ({key}) IS NOT NULL")
+        } else {
+            String::new()
+        };
+        format!("((({key}) IS NULL AND {seq} > {s}){rest})")
+    } else {
+        let p = param(pos.key.clone().into());
+        let nulls = if null_after && k.nullable {
+            format!(" OR ({key}) IS NULL")
+        } else {
+            String::new()
+        };
+        // `k >= p AND (…)` rather than `k > p OR …`: an index on the key can seek to the
+        // position.
+        let eq_or = if k.descending { "<=" } else { ">=" };
+        format!("((({key}) {eq_or} {p} AND (({key}) {cmp} {p} OR {seq} > {s})){nulls})")
+    }
 }

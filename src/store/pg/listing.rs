@@ -15,7 +15,7 @@ use postgres::types::{ToSql, Type};
 use rusqlite::types::Value;
 
 use crate::store::filter_sql::Compiled;
-use crate::store::listing::{ListPage, Paging, Position, Table};
+use crate::store::listing::{ListPage, Paging, Position, Table, after_position, order_by};
 use crate::store::{SqlValue, StoreError};
 
 /// SQL conditions with `$N::type` placeholders and their values (`params[i]` is `$i+1`), in
@@ -149,18 +149,7 @@ pub(crate) fn page<C: GenericClient, T>(
         .sort
         .as_ref()
         .map_or("NULL::text".to_owned(), |k| k.expr.clone());
-    let order = match &q.sort {
-        None => t.seq.to_owned(),
-        Some(k) => {
-            let dir = if k.descending { "DESC" } else { "ASC" };
-            let nulls = if k.nullable {
-                format!("({key}) IS NULL {dir}, ")
-            } else {
-                String::new()
-            };
-            format!("{nulls}({key}) {dir}, {}", t.seq)
-        }
-    };
+    let order = order_by(q.sort.as_ref(), &key, t.seq);
     // One more than the page, to know whether another page follows.
     let one_more = Value::Integer(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX));
     let mut page_where = base_where;
@@ -171,41 +160,8 @@ pub(crate) fn page<C: GenericClient, T>(
             format!(" LIMIT {l} OFFSET {o}")
         }
         Paging::After(after) => {
-            if let Some(Position {
-                key: k0, seq: s0, ..
-            }) = after
-            {
-                let s = p.param(Value::Integer(*s0));
-                let cond = match &q.sort {
-                    None => format!("{} > {s}", t.seq),
-                    Some(k) => {
-                        let (cmp, null_after, null_k0_rest) = if k.descending {
-                            ("<", false, true)
-                        } else {
-                            (">", true, false)
-                        };
-                        if *k0 == SqlValue::Null {
-                            let rest = if null_k0_rest {
-                                format!(" OR ({key}) IS NOT NULL")
-                            } else {
-                                String::new()
-                            };
-                            format!("((({key}) IS NULL AND {} > {s}){rest})", t.seq)
-                        } else {
-                            let pk = p.param(k0.clone().into());
-                            let nulls = if null_after && k.nullable {
-                                format!(" OR ({key}) IS NULL")
-                            } else {
-                                String::new()
-                            };
-                            let eq_or = if k.descending { "<=" } else { ">=" };
-                            format!(
-                                "((({key}) {eq_or} {pk} AND (({key}) {cmp} {pk} OR {} > {s})){nulls})",
-                                t.seq
-                            )
-                        }
-                    }
-                };
+            if let Some(pos) = after {
+                let cond = after_position(q.sort.as_ref(), &key, t.seq, pos, &mut |v| p.param(v));
                 page_where = format!("{page_where} AND {cond}");
             }
             let l = p.param(one_more);
