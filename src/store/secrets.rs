@@ -48,25 +48,29 @@ pub fn set_key_id(tx: &mut Tx<'_>, key_id: &str, now: &str) -> Result<(), StoreE
     Ok(())
 }
 
+/// Where each slot's secrets are: (slot, owner seq, owner id, secret), the same SQL on both
+/// engines.
+pub(crate) const SECRET_QUERIES: [(Slot, &str); 3] = [
+    (
+        Slot::Authenticator,
+        "SELECT a.user_seq, u.id, a.secret FROM authenticators a JOIN users u ON u.seq = a.user_seq",
+    ),
+    (
+        Slot::PendingEnrollment,
+        "SELECT l.user_seq, u.id, l.pending_secret FROM enrollment_links l JOIN users u ON u.seq = l.user_seq
+         WHERE l.pending_secret IS NOT NULL",
+    ),
+    (
+        Slot::AdminAuthenticator,
+        "SELECT id, CAST(id AS TEXT), totp_secret FROM admins WHERE totp_secret IS NOT NULL",
+    ),
+];
+
 /// Every stored secret, sealed or not.
 pub fn all(tx: &mut Tx<'_>) -> Result<Vec<StoredSecret>, StoreError> {
     let conn = tx.conn();
     let mut out = Vec::new();
-    for (slot, sql) in [
-        (
-            Slot::Authenticator,
-            "SELECT a.user_seq, u.id, a.secret FROM authenticators a JOIN users u ON u.seq = a.user_seq",
-        ),
-        (
-            Slot::PendingEnrollment,
-            "SELECT l.user_seq, u.id, l.pending_secret FROM enrollment_links l JOIN users u ON u.seq = l.user_seq
-             WHERE l.pending_secret IS NOT NULL",
-        ),
-        (
-            Slot::AdminAuthenticator,
-            "SELECT id, CAST(id AS TEXT), totp_secret FROM admins WHERE totp_secret IS NOT NULL",
-        ),
-    ] {
+    for (slot, sql) in SECRET_QUERIES {
         let mut stmt = conn.prepare(sql)?;
         let rows = stmt.query_map([], |r| {
             Ok(StoredSecret {

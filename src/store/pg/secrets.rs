@@ -27,21 +27,7 @@ pub fn set_key_id(c: &mut impl GenericClient, key_id: &str, now: &str) -> Result
 /// As `store::secrets::all`: every stored secret, sealed or not, by slot.
 pub fn all(c: &mut impl GenericClient) -> Result<Vec<StoredSecret>, StoreError> {
     let mut out = Vec::new();
-    for (slot, sql) in [
-        (
-            Slot::Authenticator,
-            "SELECT a.user_seq, u.id, a.secret FROM authenticators a JOIN users u ON u.seq = a.user_seq",
-        ),
-        (
-            Slot::PendingEnrollment,
-            "SELECT l.user_seq, u.id, l.pending_secret FROM enrollment_links l JOIN users u ON u.seq = l.user_seq
-             WHERE l.pending_secret IS NOT NULL",
-        ),
-        (
-            Slot::AdminAuthenticator,
-            "SELECT id, CAST(id AS TEXT), totp_secret FROM admins WHERE totp_secret IS NOT NULL",
-        ),
-    ] {
+    for (slot, sql) in crate::store::secrets::SECRET_QUERIES {
         for r in c.query(sql, &[])? {
             out.push(StoredSecret {
                 slot,
